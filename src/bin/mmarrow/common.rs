@@ -1,0 +1,71 @@
+//! Options shared by the subcommands that open an array file.
+
+use std::path::PathBuf;
+
+use mmarrow::{OpenOptions, Order, TensorLayout};
+
+/// How to open PATH when it has no sidecar (or to check against the sidecar).
+#[derive(clap::Args, Debug)]
+pub(crate) struct ArrayArgs {
+    /// The array file (raw with a sidecar, or .npy).
+    pub path: PathBuf,
+    /// dtype of a raw file without a sidecar: numpy typestr or name (<f4, float32, S16...).
+    #[arg(long)]
+    pub dtype: Option<String>,
+    /// Shape, e.g. 1000,128 or -1,128 (one -1 is inferred from the file size).
+    #[arg(long, allow_hyphen_values = true)]
+    pub shape: Option<String>,
+    /// Byte offset of the first element.
+    #[arg(long)]
+    pub offset: Option<u64>,
+    /// Memory order: C (row-major) or F (column-major).
+    #[arg(long, value_parser = parse_order)]
+    pub order: Option<Order>,
+}
+
+impl ArrayArgs {
+    /// The library options these arguments describe.
+    pub fn options(&self) -> mmarrow::Result<OpenOptions> {
+        let mut o = OpenOptions::new();
+        if let Some(d) = &self.dtype {
+            o = o.dtype(d)?;
+        }
+        if let Some(s) = &self.shape {
+            o = o.shape(s)?;
+        }
+        if let Some(off) = self.offset {
+            o = o.offset(off);
+        }
+        if let Some(ord) = self.order {
+            o = o.order(ord);
+        }
+        Ok(o)
+    }
+}
+
+pub(crate) fn parse_order(s: &str) -> Result<Order, String> {
+    s.parse::<Order>()
+        .map_err(|_| format!("{s:?} is not C or F"))
+}
+
+/// `--layout` values for N-D arrays.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default)]
+pub(crate) enum Layout {
+    /// FixedSizeList with the arrow.fixed_shape_tensor extension.
+    #[default]
+    Tensor,
+    /// Plain FixedSizeList.
+    List,
+    /// Nested FixedSizeLists, one per dimension.
+    Nested,
+}
+
+impl From<Layout> for TensorLayout {
+    fn from(l: Layout) -> Self {
+        match l {
+            Layout::Tensor => TensorLayout::FixedShapeTensor,
+            Layout::List => TensorLayout::FixedSizeList,
+            Layout::Nested => TensorLayout::Nested,
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! `mmarrow describe`: write the sidecar of an existing raw file.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use mmarrow::{sidecar_path, Order};
+
+use crate::common::parse_order;
+use crate::CliError;
+
+/// Arguments of `mmarrow describe`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// The raw data file.
+    pub path: PathBuf,
+    /// Element type: numpy typestr or name (<f4, float32, int64, S16, datetime64[ns]...).
+    #[arg(long)]
+    pub dtype: String,
+    /// Shape, e.g. 1000,128 or -1,128 (one -1 is inferred from the file size). Default: -1.
+    #[arg(long, allow_hyphen_values = true)]
+    pub shape: Option<String>,
+    /// Byte offset of the first element.
+    #[arg(long, default_value_t = 0)]
+    pub offset: u64,
+    /// Memory order: C (row-major) or F (column-major).
+    #[arg(long, value_parser = parse_order, default_value = "C")]
+    pub order: Order,
+    /// Replace an existing sidecar.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
+    let mut o = mmarrow::OpenOptions::new()
+        .dtype(&a.dtype)?
+        .offset(a.offset)
+        .order(a.order);
+    if let Some(s) = &a.shape {
+        o = o.shape(s)?;
+    }
+    let array = mmarrow::describe(&a.path, &o, a.force)?;
+    writeln!(
+        out,
+        "{}: {} {} order {} offset {}",
+        sidecar_path(&a.path).display(),
+        array.dtype(),
+        crate::info::shape_text(array.shape()),
+        array.order(),
+        array.offset()
+    )?;
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! `mmarrow head`: the first rows as a table.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, FixedSizeListArray, RecordBatch, StringArray};
+use arrow_cast::display::{ArrayFormatter, FormatOptions};
+use arrow_schema::{Field, Schema};
+use mmarrow::ArrowOptions;
+
+use crate::common::{ArrayArgs, Layout};
+use crate::CliError;
+
+/// Arguments of `mmarrow head`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    pub array: ArrayArgs,
+    /// Number of rows to print.
+    #[arg(short = 'n', long = "rows", default_value_t = 10)]
+    pub rows: u64,
+    /// Elements shown per list cell before eliding (0: all).
+    #[arg(long, default_value_t = 8)]
+    pub max_items: usize,
+    /// Arrow layout of N-D arrays.
+    #[arg(long, value_enum, default_value_t = Layout::Tensor)]
+    pub layout: Layout,
+}
+
+pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
+    let array = a.array.options()?.open(&a.array.path)?;
+    let n = a.rows.min(array.len());
+    // Display only: a big-endian or misaligned file is copied, but only the rows shown.
+    let view = array.slice(0..n)?.to_arrow_compatible();
+    let batch = view.to_record_batch_with(ArrowOptions::new().tensor(a.layout.into()))?;
+    let text = render(&batch, a.max_items)?;
+    writeln!(out, "{text}")?;
+    if n < array.len() {
+        writeln!(out, "{} of {} rows", n, array.len())?;
+    }
+    if !view.is_zero_copy() {
+        let why: Vec<String> = view.copy_reasons().iter().map(|r| r.to_string()).collect();
+        writeln!(out, "(shown from a copy: {})", why.join(", "))?;
+    }
+    Ok(())
+}
+
+/// Formats each cell as text (eliding long lists) and pretty-prints the table.
+fn render(batch: &RecordBatch, max_items: usize) -> Result<String, CliError> {
+    let fmt = FormatOptions::default().with_null("null");
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (f, col) in batch.schema().fields().iter().zip(batch.columns()) {
+        let cells: Vec<String> = (0..col.len())
+            .map(|i| cell(col.as_ref(), i, max_items, &fmt))
+            .collect::<Result<_, _>>()
+            .map_err(mmarrow::Error::from)?;
+        fields.push(Field::new(f.name(), arrow_schema::DataType::Utf8, false));
+        columns.push(Arc::new(StringArray::from(cells)));
+    }
+    let strings = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+        .map_err(mmarrow::Error::from)?;
+    Ok(arrow_cast::pretty::pretty_format_batches(&[strings])
+        .map_err(mmarrow::Error::from)?
+        .to_string())
+}
+
+fn cell(
+    col: &dyn Array,
+    i: usize,
+    max_items: usize,
+    fmt: &FormatOptions,
+) -> Result<String, arrow_schema::ArrowError> {
+    if let Some(list) = col.as_any().downcast_ref::<FixedSizeListArray>() {
+        let values = list.value(i);
+        let shown = if max_items == 0 {
+            values.len()
+        } else {
+            values.len().min(max_items)
+        };
+        let mut parts = Vec::with_capacity(shown + 1);
+        for j in 0..shown {
+            parts.push(cell(values.as_ref(), j, max_items, fmt)?);
+        }
+        if shown < values.len() {
+            parts.push(format!("… {} more", values.len() - shown));
+        }
+        return Ok(format!("[{}]", parts.join(", ")));
+    }
+    let f = ArrayFormatter::try_new(col, fmt)?;
+    Ok(f.value(i).to_string())
+}

@@ -1,0 +1,113 @@
+//! `mmarrow info`: what an array file holds and how Arrow sees it.
+
+use std::io::Write;
+
+use mmarrow::{
+    sidecar_path, ArrowOptions, HeaderSource, MmArray, EXTENSION_METADATA_KEY, EXTENSION_NAME_KEY,
+};
+use serde_json::json;
+
+use crate::common::{ArrayArgs, Layout};
+use crate::CliError;
+
+/// Arguments of `mmarrow info`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    pub array: ArrayArgs,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Arrow layout of N-D arrays.
+    #[arg(long, value_enum, default_value_t = Layout::Tensor)]
+    pub layout: Layout,
+}
+
+pub(crate) fn shape_text(shape: &[u64]) -> String {
+    let dims: Vec<String> = shape.iter().map(u64::to_string).collect();
+    if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    }
+}
+
+fn source_text(a: &MmArray) -> String {
+    match a.source() {
+        HeaderSource::Sidecar => format!("sidecar {}", sidecar_path(a.path()).display()),
+        HeaderSource::Npy { version } => {
+            format!(".npy header (format {}.{})", version.0, version.1)
+        }
+        _ => "command-line options".into(),
+    }
+}
+
+pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
+    let array = a.array.options()?.open(&a.array.path)?;
+    let options = ArrowOptions::new().tensor(a.layout.into());
+    let blocker = array.zero_copy_blocker();
+    let field = array.field_with(options).ok();
+    let arrow_type = field.as_ref().map(|f| f.data_type().to_string());
+    let ext_name = field
+        .as_ref()
+        .and_then(|f| f.metadata().get(EXTENSION_NAME_KEY).cloned());
+    let ext_meta = field
+        .as_ref()
+        .and_then(|f| f.metadata().get(EXTENSION_METADATA_KEY).cloned());
+    if a.json {
+        let doc = json!({
+            "path": array.path().display().to_string(),
+            "source": source_text(&array),
+            "name": array.name(),
+            "dtype": array.dtype().typestr(),
+            "dtype_name": array.dtype().name(),
+            "shape": array.shape(),
+            "order": array.order().to_string(),
+            "offset": array.offset(),
+            "nbytes": array.nbytes(),
+            "rows": array.len(),
+            "arrow_type": arrow_type,
+            "arrow_extension_name": ext_name,
+            "arrow_extension_metadata": ext_meta,
+            "zero_copy": blocker.is_none(),
+            "zero_copy_blocker": blocker.as_ref().map(|e| e.to_string()),
+            "metadata": array.metadata(),
+        });
+        writeln!(out, "{doc}")?;
+        return Ok(());
+    }
+    writeln!(out, "path:      {}", array.path().display())?;
+    writeln!(out, "described: {}", source_text(&array))?;
+    writeln!(out, "name:      {}", array.name())?;
+    writeln!(
+        out,
+        "dtype:     {} ({})",
+        array.dtype(),
+        array.dtype().name()
+    )?;
+    writeln!(out, "shape:     {}", shape_text(array.shape()))?;
+    writeln!(out, "order:     {}", array.order())?;
+    writeln!(out, "offset:    {}", array.offset())?;
+    writeln!(out, "bytes:     {}", array.nbytes())?;
+    match (&arrow_type, &ext_name) {
+        (Some(t), Some(n)) => writeln!(
+            out,
+            "arrow:     {t} [{n}{}]",
+            ext_meta
+                .as_deref()
+                .filter(|m| !m.is_empty())
+                .map(|m| format!(" {m}"))
+                .unwrap_or_default()
+        )?,
+        (Some(t), None) => writeln!(out, "arrow:     {t}")?,
+        _ => writeln!(out, "arrow:     none without a copy")?,
+    }
+    match &blocker {
+        None => writeln!(out, "zero-copy: yes")?,
+        Some(e) => writeln!(out, "zero-copy: no: {e}")?,
+    }
+    for (k, v) in array.metadata() {
+        writeln!(out, "meta:      {k} = {v}")?;
+    }
+    Ok(())
+}

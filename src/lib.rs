@@ -1,0 +1,62 @@
+//! mmarrow maps flat array files — written by `numpy.memmap`,
+//! `ndarray.tofile()`, `np.save`, C or Fortran programs — into Arrow buffers
+//! without copying a byte. A small JSON sidecar records dtype and shape
+//! (see `docs/FORMAT.md`); `.npy` files carry their own header.
+//!
+//! ```
+//! # fn main() -> mmarrow::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! # let path = dir.path().join("emb.f32");
+//! # std::fs::write(&path, vec![0u8; 4 * 4 * 8]).unwrap();
+//! use mmarrow::OpenOptions;
+//! // Record dtype and shape once (what `mmarrow describe` does)...
+//! mmarrow::describe(&path, &OpenOptions::new().dtype("float32")?.shape("-1,8")?, false)?;
+//! // ...then open it: a map, no data read.
+//! let array = mmarrow::open(&path)?;
+//! let batch = array.to_record_batch()?; // FixedSizeList<Float32>[8], arrow.fixed_shape_tensor
+//! assert_eq!(batch.num_rows(), 4);
+//! # Ok(()) }
+//! ```
+//!
+//! # Zero-copy, and when it is impossible
+//! [`MmArray::to_arrow`] returns arrays whose buffers point into the map; the
+//! map stays alive as long as any of them does ([`map::MappedRegion`] owns it).
+//! Big-endian data, data at an offset that is not a multiple of the element
+//! alignment, and Fortran-order arrays of more than two dimensions cannot be
+//! viewed in place: they open, but `to_arrow` refuses them with a typed error
+//! unless they were opened with [`CopyPolicy::Allow`], in which case the copy
+//! is made at open and [`MmArray::copy_reasons`] says so.
+//!
+//! # The mapping hazard
+//! A memory map shows the file as it is *now*. If another process truncates
+//! the file while it is mapped, touching the lost pages raises `SIGBUS` and
+//! kills the process; if it rewrites bytes in place, Arrow arrays built over
+//! the map see the new bytes. No mmap-based reader (numpy.memmap included)
+//! can prevent this. mmarrow's own writers only ever append past the committed
+//! length and never truncate committed data; do not let other programs
+//! truncate or rewrite a file while it is open.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod array;
+mod dtype;
+mod error;
+mod fsutil;
+pub mod map;
+mod npy;
+mod open;
+mod shape;
+mod sidecar;
+mod tensor;
+
+pub use array::{ArrowOptions, BoolLayout, CopyReason, MmArray, TensorLayout};
+pub use dtype::{ByteOrder, Dtype, Kind, EXTENSION_METADATA_KEY, EXTENSION_NAME_KEY};
+pub use error::{Error, Result};
+pub use npy::{NpyHeader, MAX_NPY_HEADER_BYTES, NPY_MAGIC};
+pub use open::{describe, open, CopyPolicy, HeaderSource, Mode, OpenOptions, SidecarUse};
+pub use shape::{Order, ShapeSpec};
+pub use sidecar::{
+    sidecar_path, Sidecar, FORMAT_NAME, FORMAT_VERSION, MAX_SIDECAR_BYTES, SIDECAR_SUFFIX,
+};
+pub use tensor::{TensorMetadata, FIXED_SHAPE_TENSOR};

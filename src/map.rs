@@ -1,0 +1,94 @@
+//! File → map → Arrow buffer. The only module with `unsafe` code.
+//!
+//! Every mapped buffer is owned by one type, [`MappedRegion`]; an Arrow
+//! [`Buffer`] over it holds the region alive through a reference count, so
+//! arrays built from the map stay valid after the `MmArray` that made them
+//! is dropped. See the crate docs ("The mapping hazard") for what a map
+//! cannot protect against.
+#![allow(unsafe_code)]
+
+use std::fs::File;
+use std::path::Path;
+
+use arrow_buffer::{Buffer, MutableBuffer};
+
+use crate::dtype::Dtype;
+use crate::error::{Error, Result};
+
+/// The owner of one read-only memory map. Arrow buffers built by mmarrow
+/// over mapped data keep an `Arc` to it; the map is unmapped when the last
+/// of them is dropped.
+#[derive(Debug)]
+pub struct MappedRegion {
+    map: memmap2::Mmap,
+}
+
+impl AsRef<[u8]> for MappedRegion {
+    fn as_ref(&self) -> &[u8] {
+        &self.map
+    }
+}
+
+/// Maps the first `len` bytes of `file` read-only and returns them as one
+/// Arrow buffer. `len` must not exceed the file size (the caller checked it
+/// against `fstat`), so no page of the map lies past the end of the file.
+pub(crate) fn map_prefix(file: &File, path: &Path, len: u64) -> Result<Buffer> {
+    if len == 0 {
+        return Ok(Buffer::from_vec(Vec::<u8>::new()));
+    }
+    let len_usize = usize::try_from(len).map_err(|_| Error::TooLarge {
+        path: path.to_path_buf(),
+        bytes: len,
+    })?;
+    // SAFETY: the map is read-only and private to this process; the caller
+    // has checked that `len` bytes exist. The remaining hazard — another
+    // process truncating or rewriting the file while it is mapped — cannot be
+    // excluded by any mmap-based reader; it is documented at crate level
+    // ("The mapping hazard") and is the same contract numpy.memmap has.
+    let map = unsafe { memmap2::MmapOptions::new().len(len_usize).map(file) }
+        .map_err(|e| Error::io(path, "mmap", e))?;
+    let region = MappedRegion { map };
+    Ok(Buffer::from(bytes::Bytes::from_owner(region)))
+}
+
+/// Copies `bytes` into a new 64-byte-aligned buffer, byte-swapping each
+/// element when `swap` is set. This is the explicit-copy path for
+/// misaligned or big-endian data.
+pub(crate) fn copy_native(bytes: &[u8], dtype: &Dtype, swap: bool) -> Buffer {
+    let mut out = MutableBuffer::from_len_zeroed(bytes.len());
+    out.as_slice_mut().copy_from_slice(bytes);
+    let unit = dtype.swap_unit();
+    if swap && unit > 1 {
+        for chunk in out.as_slice_mut().chunks_exact_mut(unit) {
+            chunk.reverse();
+        }
+    }
+    out.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn mapped_buffer_points_into_the_file_and_outlives_its_maker() {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap();
+        let buf = map_prefix(&f, Path::new("t"), 6).unwrap();
+        drop(f);
+        assert_eq!(buf.as_slice(), &[1, 2, 3, 4, 5, 6]);
+        // Page-aligned: the map starts on a page boundary.
+        assert_eq!(buf.as_ptr() as usize % 4096, 0);
+    }
+
+    #[test]
+    fn copy_native_swaps_each_element() {
+        let d = Dtype::parse(">i4").unwrap();
+        let b = copy_native(&[0, 0, 0, 1, 0, 0, 1, 0], &d, true);
+        assert_eq!(b.as_slice(), &[1, 0, 0, 0, 0, 1, 0, 0]);
+        let c = Dtype::parse(">c8").unwrap();
+        let b = copy_native(&[0, 0, 0, 1, 0, 0, 0, 2], &c, true);
+        assert_eq!(b.as_slice(), &[1, 0, 0, 0, 2, 0, 0, 0]);
+    }
+}

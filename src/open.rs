@@ -1,0 +1,465 @@
+//! Opening array files: [`OpenOptions`] with numpy.memmap's parameters, and [`open`].
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use crate::array::MmArray;
+use crate::dtype::Dtype;
+use crate::error::{Error, Result, ShapeDisplay};
+use crate::map;
+use crate::npy::{NpyHeader, NPY_MAGIC};
+use crate::shape::{byte_count, Order, ShapeSpec};
+use crate::sidecar::{sidecar_path, Sidecar};
+
+/// How a file is opened, as numpy.memmap's `mode`.
+///
+/// This release reads; the write modes (`r+`, `w+`, `c`) arrive with the
+/// writer and extend this enum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Mode {
+    /// `r`: read-only. The default.
+    #[default]
+    ReadOnly,
+}
+
+/// Whether mmarrow may copy array data when zero-copy is impossible.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CopyPolicy {
+    /// Never copy: big-endian, misaligned or Fortran-order N-D data opens,
+    /// but [`MmArray::to_arrow`] refuses it with a typed error. The default.
+    #[default]
+    Never,
+    /// Copy (byte-swap, realign, transpose) at open when zero-copy is
+    /// impossible; [`MmArray::copy_reasons`] reports it.
+    Allow,
+}
+
+/// Whether to read the sidecar next to the data file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SidecarUse {
+    /// Read it when present; explicit options must agree with it. The default.
+    #[default]
+    Read,
+    /// Ignore it: the explicit options alone describe the file (used when
+    /// re-describing a file with `mmarrow describe --force`).
+    Ignore,
+}
+
+/// Where an opened array's description came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HeaderSource {
+    /// The sidecar next to the data file.
+    Sidecar,
+    /// The file's own `.npy` header, of this (major, minor) version.
+    Npy {
+        /// Format version of the header.
+        version: (u8, u8),
+    },
+    /// The caller's options alone (no sidecar, not `.npy`).
+    Options,
+}
+
+/// Options for opening an array file, like `std::fs::OpenOptions` and
+/// numpy.memmap's parameters.
+///
+/// Every option left unset comes from the sidecar or `.npy` header; without
+/// either, `dtype` is required, `shape` defaults to 1-D inferred from the
+/// file size, `offset` to 0 and `order` to C. An option that contradicts the
+/// sidecar or header is an error, never a silent override.
+///
+/// ```
+/// # fn main() -> mmarrow::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join("emb.f32");
+/// # std::fs::write(&path, vec![0u8; 4 * 6]).unwrap();
+/// use mmarrow::OpenOptions;
+/// let a = OpenOptions::new().dtype("float32")?.shape("-1,3")?.open(&path)?;
+/// assert_eq!(a.shape(), &[2, 3]);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    dtype: Option<Dtype>,
+    shape: Option<ShapeSpec>,
+    offset: Option<u64>,
+    order: Option<Order>,
+    mode: Mode,
+    copy: CopyPolicy,
+    sidecar: SidecarUse,
+}
+
+impl OpenOptions {
+    /// Options with nothing set: everything comes from the file.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the dtype from text (`float32`, `<f4`...).
+    ///
+    /// # Errors
+    /// As [`Dtype::parse`].
+    pub fn dtype(self, dtype: &str) -> Result<Self> {
+        Ok(self.with_dtype(Dtype::parse(dtype)?))
+    }
+
+    /// Sets the dtype.
+    pub fn with_dtype(mut self, dtype: Dtype) -> Self {
+        self.dtype = Some(dtype);
+        self
+    }
+
+    /// Sets the shape from text (`1000,128`, `-1,128`, `(5,)`).
+    ///
+    /// # Errors
+    /// As [`ShapeSpec`]'s parser.
+    pub fn shape(self, shape: &str) -> Result<Self> {
+        Ok(self.with_shape(shape.parse::<ShapeSpec>()?))
+    }
+
+    /// Sets the shape (at most one dimension inferred).
+    pub fn with_shape(mut self, shape: impl Into<ShapeSpec>) -> Self {
+        self.shape = Some(shape.into());
+        self
+    }
+
+    /// Sets the byte offset of the first element.
+    pub fn offset(mut self, offset: u64) -> Self {
+        self.offset = Some(offset);
+        self
+    }
+
+    /// Sets the memory order.
+    pub fn order(mut self, order: Order) -> Self {
+        self.order = Some(order);
+        self
+    }
+
+    /// Sets the mode.
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets whether data may be copied when zero-copy is impossible.
+    pub fn copy(mut self, policy: CopyPolicy) -> Self {
+        self.copy = policy;
+        self
+    }
+
+    /// Sets whether the sidecar is read.
+    pub fn sidecar(mut self, use_sidecar: SidecarUse) -> Self {
+        self.sidecar = use_sidecar;
+        self
+    }
+
+    /// Opens `path` and maps its data. No data byte is read or copied
+    /// (unless [`CopyPolicy::Allow`] is set and zero-copy is impossible).
+    ///
+    /// Mapped files are subject to the crate-level "mapping hazard".
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::IsDirectory`], [`Error::MissingSidecar`],
+    /// sidecar and `.npy` errors, [`Error::Conflict`] when an option
+    /// contradicts the file, [`Error::SizeMismatch`] /
+    /// [`Error::NotWholeItems`] / [`Error::EmptyFile`] when the file size does
+    /// not fit the shape, [`Error::ShapeOverflow`].
+    pub fn open(&self, path: impl AsRef<Path>) -> Result<MmArray> {
+        let path = path.as_ref();
+        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let meta = file.metadata().map_err(|e| Error::io(path, "stat", e))?;
+        if meta.is_dir() {
+            return Err(Error::IsDirectory {
+                path: path.to_path_buf(),
+            });
+        }
+        let file_len = meta.len();
+        let layout = self.resolve_layout(path, &mut file, file_len)?;
+        let Layout {
+            source,
+            dtype,
+            shape,
+            order,
+            offset,
+            name,
+            metadata,
+        } = layout;
+
+        let shape = resolve_shape(path, &dtype, &shape, offset, file_len)?;
+        let nbytes = byte_count(&shape, &dtype)?;
+        let end = offset
+            .checked_add(nbytes)
+            .ok_or_else(|| Error::ShapeOverflow {
+                shape: ShapeDisplay(&shape).to_string(),
+                dtype: dtype.typestr(),
+            })?;
+        if end > file_len {
+            return Err(Error::SizeMismatch {
+                path: path.to_path_buf(),
+                what: format!(
+                    "offset {offset} + shape {} of {dtype}",
+                    ShapeDisplay(&shape)
+                ),
+                expected: end,
+                actual: file_len,
+            });
+        }
+        let nbytes_usize = usize::try_from(nbytes).map_err(|_| Error::TooLarge {
+            path: path.to_path_buf(),
+            bytes: nbytes,
+        })?;
+        let (map, data) = if nbytes == 0 {
+            let empty = map::map_prefix(&file, path, 0)?;
+            (empty.clone(), empty)
+        } else {
+            let m = map::map_prefix(&file, path, end)?;
+            let d = m.slice_with_length(offset as usize, nbytes_usize);
+            (m, d)
+        };
+        let array = MmArray::from_parts(crate::array::Parts {
+            path: path.to_path_buf(),
+            source,
+            dtype,
+            shape,
+            order,
+            offset,
+            name,
+            metadata,
+            map: Some(map),
+            data,
+            copied: Vec::new(),
+        });
+        match self.copy {
+            CopyPolicy::Never => Ok(array),
+            CopyPolicy::Allow => Ok(array.to_arrow_compatible()),
+        }
+    }
+
+    fn resolve_layout(&self, path: &Path, file: &mut File, file_len: u64) -> Result<Layout> {
+        let sidecar = match self.sidecar {
+            SidecarUse::Read => Sidecar::read(&sidecar_path(path))?,
+            SidecarUse::Ignore => None,
+        };
+        if let Some(s) = sidecar {
+            let recorded = Layout {
+                source: HeaderSource::Sidecar,
+                dtype: s.dtype,
+                shape: ShapeSpec::known(&s.shape),
+                order: s.order,
+                offset: s.offset,
+                name: s.name,
+                metadata: s.metadata,
+            };
+            return self.check_agrees(path, recorded, "sidecar");
+        }
+        let is_npy_name = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+        if is_npy_name || (self.dtype.is_none() && starts_with_npy_magic(file, file_len)) {
+            file.seek(SeekFrom::Start(0))
+                .map_err(|e| Error::io(path, "seek", e))?;
+            let h = NpyHeader::read_from(&mut std::io::BufReader::new(&*file), path)?;
+            let recorded = Layout {
+                source: HeaderSource::Npy { version: h.version },
+                dtype: h.dtype,
+                shape: ShapeSpec::known(&h.shape),
+                order: h.order,
+                offset: h.data_offset,
+                name: None,
+                metadata: Default::default(),
+            };
+            return self.check_agrees(path, recorded, ".npy header");
+        }
+        let dtype = self.dtype.ok_or_else(|| Error::MissingSidecar {
+            path: path.to_path_buf(),
+            sidecar: sidecar_path(path),
+        })?;
+        Ok(Layout {
+            source: HeaderSource::Options,
+            dtype,
+            shape: self
+                .shape
+                .clone()
+                .unwrap_or_else(|| ShapeSpec::from_signed(&[-1]).expect("-1 is valid")),
+            order: self.order.unwrap_or_default(),
+            offset: self.offset.unwrap_or(0),
+            name: None,
+            metadata: Default::default(),
+        })
+    }
+
+    fn check_agrees(
+        &self,
+        path: &Path,
+        recorded: Layout,
+        source_name: &'static str,
+    ) -> Result<Layout> {
+        let conflict = |field, given: String, rec: String| Error::Conflict {
+            path: path.to_path_buf(),
+            field,
+            given,
+            recorded: rec,
+            source_name,
+        };
+        if let Some(d) = self.dtype {
+            if d != recorded.dtype {
+                return Err(conflict("dtype", d.typestr(), recorded.dtype.typestr()));
+            }
+        }
+        if let Some(s) = &self.shape {
+            let rec = recorded.shape.dims();
+            let agrees = s.dims().len() == rec.len()
+                && s.dims().iter().zip(rec).all(|(g, r)| g.is_none() || g == r);
+            if !agrees {
+                return Err(conflict("shape", s.to_string(), recorded.shape.to_string()));
+            }
+        }
+        if let Some(o) = self.offset {
+            if o != recorded.offset {
+                return Err(conflict(
+                    "offset",
+                    o.to_string(),
+                    recorded.offset.to_string(),
+                ));
+            }
+        }
+        if let Some(o) = self.order {
+            if o != recorded.order {
+                return Err(conflict("order", o.to_string(), recorded.order.to_string()));
+            }
+        }
+        Ok(recorded)
+    }
+}
+
+/// Opens an array file described by its sidecar or `.npy` header.
+///
+/// Shorthand for `OpenOptions::new().open(path)`.
+///
+/// # Errors
+/// As [`OpenOptions::open`].
+///
+/// ```
+/// # fn main() -> mmarrow::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join("x.i32");
+/// # std::fs::write(&path, [1i32, 2, 3].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+/// # mmarrow::describe(&path, &mmarrow::OpenOptions::new().dtype("int32")?, false)?;
+/// let array = mmarrow::open(&path)?;
+/// assert_eq!(array.len(), 3);
+/// # Ok(()) }
+/// ```
+pub fn open(path: impl AsRef<Path>) -> Result<MmArray> {
+    OpenOptions::new().open(path)
+}
+
+/// Writes the sidecar of an existing raw file, after checking `options`
+/// against the file's size (as opening it would). Returns the array.
+///
+/// Refuses to overwrite an existing sidecar unless `overwrite` is true; with
+/// it, the old sidecar is ignored and replaced atomically.
+///
+/// # Errors
+/// As [`OpenOptions::open`], plus [`Error::SidecarExists`].
+pub fn describe(path: impl AsRef<Path>, options: &OpenOptions, overwrite: bool) -> Result<MmArray> {
+    let path = path.as_ref();
+    let sc_path = sidecar_path(path);
+    if !overwrite && sc_path.exists() {
+        return Err(Error::SidecarExists { path: sc_path });
+    }
+    let mut opts = options.clone();
+    opts.sidecar = SidecarUse::Ignore;
+    opts.copy = CopyPolicy::Never;
+    if opts.dtype.is_none() {
+        return Err(Error::MissingSidecar {
+            path: path.to_path_buf(),
+            sidecar: sc_path,
+        });
+    }
+    let array = opts.open(path)?;
+    let mut s = Sidecar::new(*array.dtype(), array.shape().to_vec());
+    s.order = array.order();
+    s.offset = array.offset();
+    s.write(&sc_path, overwrite)?;
+    Ok(array)
+}
+
+struct Layout {
+    source: HeaderSource,
+    dtype: Dtype,
+    shape: ShapeSpec,
+    order: Order,
+    offset: u64,
+    name: Option<String>,
+    metadata: std::collections::BTreeMap<String, String>,
+}
+
+fn starts_with_npy_magic(file: &mut File, file_len: u64) -> bool {
+    let mut magic = [0u8; 6];
+    file_len >= 6 && file.read_exact(&mut magic).is_ok() && &magic == NPY_MAGIC
+}
+
+fn resolve_shape(
+    path: &Path,
+    dtype: &Dtype,
+    spec: &ShapeSpec,
+    offset: u64,
+    file_len: u64,
+) -> Result<Vec<u64>> {
+    if let Some(known) = spec.to_known() {
+        return Ok(known);
+    }
+    if file_len == 0 {
+        return Err(Error::EmptyFile {
+            path: path.to_path_buf(),
+        });
+    }
+    if offset > file_len {
+        return Err(Error::SizeMismatch {
+            path: path.to_path_buf(),
+            what: format!("offset {offset}"),
+            expected: offset,
+            actual: file_len,
+        });
+    }
+    let data_bytes = file_len - offset;
+    let known_elems = spec
+        .dims()
+        .iter()
+        .flatten()
+        .try_fold(1u64, |a, &d| a.checked_mul(d));
+    let unit_bytes = known_elems.and_then(|n| n.checked_mul(dtype.itemsize() as u64));
+    let unit_bytes = match unit_bytes {
+        Some(0) => {
+            return Err(Error::InvalidShape {
+                shape: spec.to_string(),
+                reason: "cannot infer a dimension next to a zero-length one".into(),
+            })
+        }
+        Some(u) => u,
+        None => {
+            return Err(Error::ShapeOverflow {
+                shape: spec.to_string(),
+                dtype: dtype.typestr(),
+            })
+        }
+    };
+    if data_bytes % unit_bytes != 0 {
+        let unit = if spec.dims().len() == 1 {
+            format!("items of {dtype}")
+        } else {
+            format!("{spec} blocks of {dtype}")
+        };
+        return Err(Error::NotWholeItems {
+            path: path.to_path_buf(),
+            data_bytes,
+            offset,
+            unit,
+            unit_bytes,
+        });
+    }
+    let count = data_bytes / dtype.itemsize() as u64;
+    spec.resolve_for_count(count)
+}

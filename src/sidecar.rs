@@ -1,0 +1,356 @@
+//! Sidecar format v1: a small JSON file next to a raw array file recording
+//! its dtype, shape, order and data offset. See `docs/FORMAT.md`.
+//!
+//! ```text
+//! emb.f32               raw little-endian data
+//! emb.f32.mmarrow.json  {"format":"mmarrow.array","version":1,"dtype":"<f4","shape":[1000,128],"order":"C","offset":0}
+//! ```
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::dtype::Dtype;
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::shape::Order;
+
+/// The suffix appended to a data file's name to name its sidecar.
+pub const SIDECAR_SUFFIX: &str = ".mmarrow.json";
+/// The value of the sidecar's `format` field.
+pub const FORMAT_NAME: &str = "mmarrow.array";
+/// The newest sidecar format version this build reads and the one it writes.
+pub const FORMAT_VERSION: u64 = 1;
+/// Sidecars larger than this are refused before being read.
+pub const MAX_SIDECAR_BYTES: u64 = 1 << 20;
+
+/// The sidecar path for a data file: its name with [`SIDECAR_SUFFIX`] appended.
+///
+/// ```
+/// use std::path::Path;
+/// assert_eq!(
+///     mmarrow::sidecar_path(Path::new("data/emb.f32")),
+///     Path::new("data/emb.f32.mmarrow.json")
+/// );
+/// ```
+pub fn sidecar_path(data: &Path) -> PathBuf {
+    let mut s: OsString = data.as_os_str().to_owned();
+    s.push(SIDECAR_SUFFIX);
+    PathBuf::from(s)
+}
+
+/// The contents of a sidecar, format v1.
+///
+/// Unknown fields are ignored when reading and kept when mmarrow rewrites
+/// the sidecar, so a newer v1 writer's additions survive an older tool.
+///
+/// ```
+/// use mmarrow::{Dtype, Order, Sidecar};
+/// let s = Sidecar::new(Dtype::parse("f4").unwrap(), vec![10, 3]);
+/// let json = s.to_json();
+/// assert!(json.contains(r#""dtype":"<f4""#));
+/// let back = Sidecar::from_json(&json, "x.mmarrow.json".as_ref()).unwrap();
+/// assert_eq!(back.shape, vec![10, 3]);
+/// assert_eq!(back.order, Order::C);
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sidecar {
+    /// Element type.
+    pub dtype: Dtype,
+    /// Shape; the first dimension is the row count.
+    pub shape: Vec<u64>,
+    /// Memory order.
+    pub order: Order,
+    /// Byte offset of the first element in the data file.
+    pub offset: u64,
+    /// Column name for Arrow (defaults to the file stem).
+    pub name: Option<String>,
+    /// User metadata, carried into the Arrow schema's metadata.
+    pub metadata: BTreeMap<String, String>,
+    /// Fields this version does not know, kept verbatim on rewrite.
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Wire {
+    format: String,
+    version: u64,
+    dtype: String,
+    shape: Vec<u64>,
+    #[serde(default)]
+    order: Order,
+    #[serde(default)]
+    offset: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    metadata: BTreeMap<String, String>,
+}
+
+const KNOWN_FIELDS: [&str; 8] = [
+    "format", "version", "dtype", "shape", "order", "offset", "name", "metadata",
+];
+
+impl Sidecar {
+    /// A C-order sidecar with offset 0 and no name or metadata.
+    pub fn new(dtype: Dtype, shape: Vec<u64>) -> Self {
+        Sidecar {
+            dtype,
+            shape,
+            order: Order::C,
+            offset: 0,
+            name: None,
+            metadata: BTreeMap::new(),
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    /// Parses sidecar JSON; `path` is only used in error messages.
+    ///
+    /// # Errors
+    /// [`Error::InvalidSidecar`] for bad JSON or a missing/ill-typed field,
+    /// [`Error::UnsupportedVersion`] for a version above [`FORMAT_VERSION`],
+    /// dtype errors for an unknown dtype.
+    pub fn from_json(text: &str, path: &Path) -> Result<Self> {
+        let bad = |reason: String| Error::InvalidSidecar {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
+        let serde_json::Value::Object(mut obj) = value else {
+            return Err(bad("not a JSON object".into()));
+        };
+        match obj.get("format") {
+            Some(serde_json::Value::String(f)) if f == FORMAT_NAME => {}
+            Some(other) => {
+                return Err(bad(format!(
+                    "format is {other}, expected \"{FORMAT_NAME}\""
+                )))
+            }
+            None => return Err(bad("missing field `format`".into())),
+        }
+        // The version gate comes before any other field is interpreted, so a
+        // future format with different fields is refused for its version.
+        let version = match obj.get("version") {
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| bad(format!("version {v} is not a positive integer")))?,
+            None => return Err(bad("missing field `version`".into())),
+        };
+        if version == 0 || version > FORMAT_VERSION {
+            return Err(Error::UnsupportedVersion {
+                path: path.to_path_buf(),
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let mut extra = serde_json::Map::new();
+        let keys: Vec<String> = obj.keys().cloned().collect();
+        for k in keys {
+            if !KNOWN_FIELDS.contains(&k.as_str()) {
+                if let Some(v) = obj.remove(&k) {
+                    extra.insert(k, v);
+                }
+            }
+        }
+        let wire: Wire = serde_json::from_value(serde_json::Value::Object(obj))
+            .map_err(|e| bad(e.to_string()))?;
+        let dtype = Dtype::parse(&wire.dtype).map_err(|e| match e {
+            Error::UnsupportedDtype { .. } => e.in_file(path),
+            e => bad(e.to_string()),
+        })?;
+        Ok(Sidecar {
+            dtype,
+            shape: wire.shape,
+            order: wire.order,
+            offset: wire.offset,
+            name: wire.name,
+            metadata: wire.metadata,
+            extra,
+        })
+    }
+
+    /// Serializes to compact JSON (one line, no trailing newline).
+    pub fn to_json(&self) -> String {
+        let wire = Wire {
+            format: FORMAT_NAME.into(),
+            version: FORMAT_VERSION,
+            dtype: self.dtype.typestr(),
+            shape: self.shape.clone(),
+            order: self.order,
+            offset: self.offset,
+            name: self.name.clone(),
+            metadata: self.metadata.clone(),
+        };
+        let mut v = serde_json::to_value(&wire).expect("sidecar serializes");
+        if let serde_json::Value::Object(obj) = &mut v {
+            for (k, val) in &self.extra {
+                obj.insert(k.clone(), val.clone());
+            }
+        }
+        v.to_string()
+    }
+
+    /// Reads the sidecar at `path`; `Ok(None)` when it does not exist.
+    ///
+    /// # Errors
+    /// As [`Sidecar::from_json`], plus I/O errors and a size cap of
+    /// [`MAX_SIDECAR_BYTES`].
+    pub fn read(path: &Path) -> Result<Option<Self>> {
+        let mut file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, "open sidecar", e)),
+        };
+        let mut text = String::new();
+        let n = (&mut file)
+            .take(MAX_SIDECAR_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidData => Error::InvalidSidecar {
+                    path: path.to_path_buf(),
+                    reason: "not UTF-8 text".into(),
+                },
+                std::io::ErrorKind::IsADirectory => Error::InvalidSidecar {
+                    path: path.to_path_buf(),
+                    reason: "is a directory".into(),
+                },
+                _ => Error::io(path, "read sidecar", e),
+            })?;
+        if n as u64 > MAX_SIDECAR_BYTES {
+            return Err(Error::InvalidSidecar {
+                path: path.to_path_buf(),
+                reason: format!("larger than {MAX_SIDECAR_BYTES} bytes"),
+            });
+        }
+        Sidecar::from_json(&text, path).map(Some)
+    }
+
+    /// Writes the sidecar at `path` crash-safely (temporary file, fsync,
+    /// rename, fsync of the directory). Refuses to replace an existing file
+    /// unless `overwrite` is true.
+    ///
+    /// # Errors
+    /// [`Error::SidecarExists`] when the file exists and `overwrite` is
+    /// false; I/O errors.
+    pub fn write(&self, path: &Path, overwrite: bool) -> Result<()> {
+        let mut text = self.to_json();
+        text.push('\n');
+        let mode = if overwrite {
+            fsutil::Replace::Overwrite
+        } else {
+            fsutil::Replace::NoClobber
+        };
+        match fsutil::write_atomic(path, text.as_bytes(), mode) {
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(Error::SidecarExists {
+                    path: path.to_path_buf(),
+                })
+            }
+            r => r,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p() -> &'static Path {
+        Path::new("a.mmarrow.json")
+    }
+
+    #[test]
+    fn reads_a_minimal_sidecar_with_defaults() {
+        let s = Sidecar::from_json(
+            r#"{"format":"mmarrow.array","version":1,"dtype":"float32","shape":[4]}"#,
+            p(),
+        )
+        .unwrap();
+        assert_eq!(s.dtype.typestr(), "<f4");
+        assert_eq!(s.offset, 0);
+        assert_eq!(s.order, Order::C);
+    }
+
+    #[test]
+    fn refuses_future_versions_before_reading_other_fields() {
+        let e = Sidecar::from_json(
+            r#"{"format":"mmarrow.array","version":2,"dtype":{"new":"thing"}}"#,
+            p(),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(e, Error::UnsupportedVersion { found: 2, .. }),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn names_the_missing_field() {
+        let e = Sidecar::from_json(
+            r#"{"format":"mmarrow.array","version":1,"dtype":"f4"}"#,
+            p(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("shape"), "{e}");
+        assert!(e.to_string().starts_with("a.mmarrow.json: "), "{e}");
+    }
+
+    #[test]
+    fn refuses_non_json_and_wrong_format() {
+        assert!(matches!(
+            Sidecar::from_json("{not json", p()),
+            Err(Error::InvalidSidecar { .. })
+        ));
+        assert!(matches!(
+            Sidecar::from_json(r#"{"format":"other","version":1}"#, p()),
+            Err(Error::InvalidSidecar { .. })
+        ));
+        assert!(matches!(
+            Sidecar::from_json("[1,2]", p()),
+            Err(Error::InvalidSidecar { .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_unknown_dtype() {
+        let e = Sidecar::from_json(
+            r#"{"format":"mmarrow.array","version":1,"dtype":"<U4","shape":[1]}"#,
+            p(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::UnsupportedDtype { .. }));
+        assert!(e.to_string().starts_with("a.mmarrow.json: "), "{e}");
+        assert!(e.to_string().contains("<U4"), "{e}");
+        let e = Sidecar::from_json(
+            r#"{"format":"mmarrow.array","version":1,"dtype":"zz","shape":[1]}"#,
+            p(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, Error::InvalidSidecar { .. }));
+    }
+
+    #[test]
+    fn keeps_unknown_fields_on_rewrite() {
+        let s = Sidecar::from_json(
+            r#"{"format":"mmarrow.array","version":1,"dtype":"<i8","shape":[2,2],"order":"F","offset":64,"name":"x","metadata":{"k":"v"},"future":{"a":1}}"#,
+            p(),
+        )
+        .unwrap();
+        assert_eq!(s.extra["future"]["a"], 1);
+        let again = Sidecar::from_json(&s.to_json(), p()).unwrap();
+        assert_eq!(again, s);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(s in ".{0,64}") {
+            let _ = Sidecar::from_json(&s, p());
+        }
+    }
+}
