@@ -117,7 +117,7 @@ fn in_map(c: &ArrayRef, map: Option<std::ops::Range<usize>>) -> bool {
     let l = leaf(c);
     let data = l.to_data();
     let p = data.buffers()[0].as_ptr() as usize;
-    map.is_some_and(|m| m.contains(&p) || data.len() == 0)
+    map.is_some_and(|m| m.contains(&p) || data.is_empty())
 }
 
 fn hex(b: &[u8]) -> String {

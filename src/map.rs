@@ -34,7 +34,8 @@ impl AsRef<[u8]> for MappedRegion {
 /// against `fstat`), so no page of the map lies past the end of the file.
 pub(crate) fn map_prefix(file: &File, path: &Path, len: u64) -> Result<Buffer> {
     if len == 0 {
-        return Ok(Buffer::from_vec(Vec::<u8>::new()));
+        // An empty buffer with arrow's aligned dangling pointer.
+        return Ok(MutableBuffer::new(0).into());
     }
     let len_usize = usize::try_from(len).map_err(|_| Error::TooLarge {
         path: path.to_path_buf(),

@@ -1,1 +1,6 @@
+//! Integration tests: one crate so the test binaries link once.
 
+mod bad_input;
+mod cli;
+mod common;
+mod views;

@@ -3,10 +3,12 @@
 use std::io::Write;
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, FixedSizeListArray, RecordBatch, StringArray};
+use arrow_array::{
+    Array, ArrayRef, FixedSizeBinaryArray, FixedSizeListArray, RecordBatch, StringArray,
+};
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{Field, Schema};
-use mmarrow::ArrowOptions;
+use mmarrow::{ArrowOptions, BoolLayout};
 
 use crate::common::{ArrayArgs, Layout};
 use crate::CliError;
@@ -32,7 +34,11 @@ pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
     let n = a.rows.min(array.len());
     // Display only: a big-endian or misaligned file is copied, but only the rows shown.
     let view = array.slice(0..n)?.to_arrow_compatible();
-    let batch = view.to_record_batch_with(ArrowOptions::new().tensor(a.layout.into()))?;
+    // bool shows as true/false (a copy of the shown rows only).
+    let options = ArrowOptions::new()
+        .tensor(a.layout.into())
+        .bools(BoolLayout::Boolean);
+    let batch = view.to_record_batch_with(options)?;
     let text = render(&batch, a.max_items)?;
     writeln!(out, "{text}")?;
     if n < array.len() {
@@ -86,6 +92,17 @@ fn cell(
             parts.push(format!("… {} more", values.len() - shown));
         }
         return Ok(format!("[{}]", parts.join(", ")));
+    }
+    if let Some(b) = col.as_any().downcast_ref::<FixedSizeBinaryArray>() {
+        // numpy-style bytes literal, trailing NULs of S<n> padding dropped.
+        let v = b.value(i);
+        let end = v.iter().rposition(|&c| c != 0).map_or(0, |p| p + 1);
+        let text: String = v[..end]
+            .iter()
+            .flat_map(|&c| std::ascii::escape_default(c))
+            .map(char::from)
+            .collect();
+        return Ok(format!("b'{text}'"));
     }
     let f = ArrayFormatter::try_new(col, fmt)?;
     Ok(f.value(i).to_string())
