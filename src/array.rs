@@ -557,7 +557,7 @@ impl MmArray {
         if !self.dtype.is_native() {
             reasons.push(CopyReason::ByteSwap);
         }
-        if self.data.as_ptr() as usize % self.dtype.align() != 0 {
+        if !(self.data.as_ptr() as usize).is_multiple_of(self.dtype.align()) {
             reasons.push(CopyReason::Misaligned);
         }
         if self.order == Order::F && self.shape.len() > 2 {

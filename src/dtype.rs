@@ -378,6 +378,58 @@ impl Dtype {
     }
 }
 
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// A Rust type that can view an array's elements in place: the plain
+/// numeric types, every bit pattern of which is a valid value.
+///
+/// `f32` views `float32` (and the components of `complex64`), `i64` views
+/// `int64`, `datetime64` and `timedelta64`, `u8` views any one-byte type and
+/// byte strings, and so on.
+pub trait Element: arrow_buffer::ArrowNativeType + sealed::Sealed {
+    /// True when this type can view elements of `dtype`.
+    fn accepts(dtype: &Dtype) -> bool;
+    /// The name shown in errors.
+    const NAME: &'static str;
+}
+
+macro_rules! element {
+    ($t:ty, $name:literal, |$d:ident| $accepts:expr) => {
+        impl sealed::Sealed for $t {}
+        impl Element for $t {
+            fn accepts($d: &Dtype) -> bool {
+                $accepts
+            }
+            const NAME: &'static str = $name;
+        }
+    };
+}
+
+element!(u8, "u8", |d| d.align() == 1 || d.itemsize == 1);
+element!(i8, "i8", |d| d.itemsize == 1
+    && matches!(d.kind, Kind::Int | Kind::Bool));
+element!(i16, "i16", |d| d.kind == Kind::Int && d.itemsize == 2);
+element!(u16, "u16", |d| d.kind == Kind::UInt && d.itemsize == 2);
+element!(i32, "i32", |d| d.kind == Kind::Int && d.itemsize == 4);
+element!(u32, "u32", |d| d.kind == Kind::UInt && d.itemsize == 4);
+element!(i64, "i64", |d| matches!(
+    d.kind,
+    Kind::Int | Kind::Datetime(_) | Kind::Timedelta(_)
+) && d.itemsize == 8);
+element!(u64, "u64", |d| d.kind == Kind::UInt && d.itemsize == 8);
+element!(half::f16, "f16", |d| d.kind == Kind::Float
+    && d.itemsize == 2);
+element!(f32, "f32", |d| matches!(
+    (d.kind, d.itemsize),
+    (Kind::Float, 4) | (Kind::Complex, 8)
+));
+element!(f64, "f64", |d| matches!(
+    (d.kind, d.itemsize),
+    (Kind::Float, 8) | (Kind::Complex, 16)
+));
+
 /// Field metadata key naming an Arrow extension type.
 pub const EXTENSION_NAME_KEY: &str = "ARROW:extension:name";
 /// Field metadata key holding an Arrow extension type's serialized metadata.

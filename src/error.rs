@@ -226,6 +226,64 @@ pub enum Error {
         /// Bytes needed.
         bytes: u64,
     },
+    /// The file exists and overwriting was not requested.
+    #[error("{}: already exists (pass overwrite / --force to replace it)", path.display())]
+    AlreadyExists {
+        /// The existing file.
+        path: PathBuf,
+    },
+    /// Another writer holds the file's lock.
+    #[error("{}: already being written by another process (or another writer in this one)", path.display())]
+    Locked {
+        /// The locked file.
+        path: PathBuf,
+    },
+    /// A write was attempted through a map or mode that cannot write to the file.
+    #[error("{}: cannot write: {reason}", path.display())]
+    NotWritable {
+        /// The data file.
+        path: PathBuf,
+        /// Why (read-only mode, copy-on-write map...).
+        reason: String,
+    },
+    /// A required option is missing for this mode.
+    #[error("{}: {option} is required: {reason}", path.display())]
+    MissingOption {
+        /// The data file.
+        path: PathBuf,
+        /// The option (`shape`, `dtype`).
+        option: &'static str,
+        /// Why it is needed.
+        reason: String,
+    },
+    /// Values of another type than the array's dtype.
+    #[error("{}: array holds {expected}, got {given}", path.display())]
+    TypeMismatch {
+        /// The data file.
+        path: PathBuf,
+        /// What the array holds.
+        expected: String,
+        /// What was given.
+        given: String,
+    },
+    /// Values whose count or row shape does not match the array's rows.
+    #[error("{}: rows have shape {expected}, got {given}", path.display())]
+    RowShapeMismatch {
+        /// The data file.
+        path: PathBuf,
+        /// The row shape, formatted.
+        expected: String,
+        /// What was given.
+        given: String,
+    },
+    /// An Arrow array with nulls where a flat array file cannot hold them.
+    #[error("{}: the values contain {nulls} nulls, which a flat array file cannot hold", path.display())]
+    HasNulls {
+        /// The data file.
+        path: PathBuf,
+        /// Number of nulls found (at the first level that has any).
+        nulls: usize,
+    },
     /// Invalid `arrow.fixed_shape_tensor` extension metadata.
     #[error("invalid arrow.fixed_shape_tensor metadata: {reason}")]
     InvalidTensorMetadata {
@@ -254,6 +312,10 @@ impl Error {
                     | io::ErrorKind::InvalidInput
                     | io::ErrorKind::NotADirectory
                     | io::ErrorKind::IsADirectory
+                    | io::ErrorKind::ReadOnlyFilesystem
+                    | io::ErrorKind::StorageFull
+                    | io::ErrorKind::FileTooLarge
+                    | io::ErrorKind::QuotaExceeded
             ),
             Error::Arrow(_) => false,
             _ => true,
@@ -279,7 +341,14 @@ impl Error {
             | Error::NonNativeByteOrder { path, .. }
             | Error::FortranTensor { path, .. }
             | Error::InvalidRequest { path, .. }
-            | Error::TooLarge { path, .. } => Some(path),
+            | Error::TooLarge { path, .. }
+            | Error::AlreadyExists { path }
+            | Error::Locked { path }
+            | Error::NotWritable { path, .. }
+            | Error::MissingOption { path, .. }
+            | Error::TypeMismatch { path, .. }
+            | Error::RowShapeMismatch { path, .. }
+            | Error::HasNulls { path, .. } => Some(path),
             Error::UnsupportedDtype { path, .. } => path.as_deref(),
             _ => None,
         }

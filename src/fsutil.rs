@@ -21,6 +21,18 @@ pub(crate) enum Replace {
 /// it, rename (or hard-link, for [`Replace::NoClobber`]) it into place, fsync
 /// the directory.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: Replace) -> Result<()> {
+    write_atomic_with(path, bytes, mode, true)
+}
+
+/// [`write_atomic`], with the fsyncs only when `durable`: without them the
+/// replacement is still atomic for other processes (and survives a crash of
+/// this one), but not necessarily a power cut.
+pub(crate) fn write_atomic_with(
+    path: &Path,
+    bytes: &[u8],
+    mode: Replace,
+    durable: bool,
+) -> Result<()> {
     let tmp = temp_sibling(path);
     let result = (|| {
         let mut f = OpenOptions::new()
@@ -30,7 +42,9 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: Replace) -> Result<(
             .map_err(|e| Error::io(&tmp, "create temporary file", e))?;
         f.write_all(bytes)
             .map_err(|e| Error::io(&tmp, "write temporary file", e))?;
-        f.sync_all().map_err(|e| Error::io(&tmp, "fsync", e))?;
+        if durable {
+            f.sync_all().map_err(|e| Error::io(&tmp, "fsync", e))?;
+        }
         match mode {
             Replace::Overwrite => {
                 fs::rename(&tmp, path).map_err(|e| Error::io(path, "rename into place", e))
@@ -47,7 +61,10 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: Replace) -> Result<(
                 r
             }
         }?;
-        sync_dir(path)
+        if durable {
+            sync_dir(path)?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

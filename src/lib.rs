@@ -49,9 +49,10 @@ mod open;
 mod shape;
 mod sidecar;
 mod tensor;
+mod write;
 
 pub use array::{ArrowOptions, BoolLayout, CopyReason, MmArray, TensorLayout};
-pub use dtype::{ByteOrder, Dtype, Kind, EXTENSION_METADATA_KEY, EXTENSION_NAME_KEY};
+pub use dtype::{ByteOrder, Dtype, Element, Kind, EXTENSION_METADATA_KEY, EXTENSION_NAME_KEY};
 pub use error::{Error, Result};
 pub use npy::{NpyHeader, MAX_NPY_HEADER_BYTES, NPY_MAGIC};
 pub use open::{describe, open, CopyPolicy, HeaderSource, Mode, OpenOptions, SidecarUse};
@@ -60,3 +61,4 @@ pub use sidecar::{
     sidecar_path, Sidecar, FORMAT_NAME, FORMAT_VERSION, MAX_SIDECAR_BYTES, SIDECAR_SUFFIX,
 };
 pub use tensor::{TensorMetadata, FIXED_SHAPE_TENSOR};
+pub use write::{ArrayWriter, Durability, MmArrayMut, OutputFormat, WriterOptions};

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use arrow_buffer::{Buffer, MutableBuffer};
 
-use crate::dtype::Dtype;
+use crate::dtype::{Dtype, Element};
 use crate::error::{Error, Result};
 
 /// The owner of one read-only memory map. Arrow buffers built by mmarrow
@@ -50,6 +50,75 @@ pub(crate) fn map_prefix(file: &File, path: &Path, len: u64) -> Result<Buffer> {
         .map_err(|e| Error::io(path, "mmap", e))?;
     let region = MappedRegion { map };
     Ok(Buffer::from(bytes::Bytes::from_owner(region)))
+}
+
+/// Maps the first `len` bytes of `file` writable: shared (changes reach the
+/// file) or private copy-on-write (changes stay in this process). The file
+/// must be at least `len` bytes long.
+pub(crate) fn map_mut(
+    file: &File,
+    path: &Path,
+    len: u64,
+    private: bool,
+) -> Result<memmap2::MmapMut> {
+    let len = usize::try_from(len).map_err(|_| Error::TooLarge {
+        path: path.to_path_buf(),
+        bytes: len,
+    })?;
+    let mut opts = memmap2::MmapOptions::new();
+    opts.len(len);
+    // SAFETY: the caller checked that `len` bytes exist and holds the
+    // writer lock for shared maps; the returned map is owned by a single
+    // `MmArrayMut`, whose `&mut self` methods are the only way to mutate it,
+    // so no Arrow buffer can alias it until `freeze` makes it read-only. The
+    // remaining hazard (another process truncating the file) is the crate-level
+    // "mapping hazard".
+    let map = unsafe {
+        if private {
+            opts.map_copy(file)
+        } else {
+            opts.map_mut(file)
+        }
+    };
+    map.map_err(|e| Error::io(path, "mmap", e))
+}
+
+/// Turns a writable map into a read-only one owned by [`MappedRegion`] and
+/// returns it as one Arrow buffer. Nothing can write through it afterwards.
+pub(crate) fn freeze(map: memmap2::MmapMut, path: &Path) -> Result<Buffer> {
+    let map = map
+        .make_read_only()
+        .map_err(|e| Error::io(path, "mprotect", e))?;
+    Ok(Buffer::from(bytes::Bytes::from_owner(MappedRegion { map })))
+}
+
+/// Views `bytes` as elements of `T`, if aligned and a whole number of them.
+pub(crate) fn cast_slice<T: Element>(bytes: &[u8]) -> Option<&[T]> {
+    let size = std::mem::size_of::<T>();
+    if !(bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T>())
+        || !bytes.len().is_multiple_of(size)
+    {
+        return None;
+    }
+    // SAFETY: alignment and length were checked just above; `Element` is
+    // sealed and implemented only for plain integers and floats, for which
+    // every bit pattern is a valid value; the lifetime is the input's.
+    Some(unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<T>(), bytes.len() / size) })
+}
+
+/// Mutable version of [`cast_slice`].
+pub(crate) fn cast_slice_mut<T: Element>(bytes: &mut [u8]) -> Option<&mut [T]> {
+    let size = std::mem::size_of::<T>();
+    if !(bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T>())
+        || !bytes.len().is_multiple_of(size)
+    {
+        return None;
+    }
+    // SAFETY: as in `cast_slice`; the exclusive borrow of `bytes` moves to
+    // the returned slice, so no other reference can observe the memory.
+    Some(unsafe {
+        std::slice::from_raw_parts_mut(bytes.as_mut_ptr().cast::<T>(), bytes.len() / size)
+    })
 }
 
 /// Copies `bytes` into a new 64-byte-aligned buffer, byte-swapping each

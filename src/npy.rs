@@ -112,6 +112,61 @@ impl NpyHeader {
     }
 }
 
+/// Encodes a `.npy` header for `dtype`, `shape` and `order`.
+///
+/// With `total = None`, the header is as short as the format allows plus
+/// room for `shape[0]` to grow to 20 digits (so a writer can rewrite it in
+/// place as rows are appended), padded so the data starts on a 64-byte
+/// boundary. With `total = Some(n)`, it is padded to exactly `n` bytes (the
+/// data offset of an existing file), or `None` is returned if it does not fit.
+pub(crate) fn encode_header(
+    dtype: &Dtype,
+    shape: &[u64],
+    order: Order,
+    total: Option<usize>,
+) -> Option<Vec<u8>> {
+    let dims: Vec<String> = shape.iter().map(u64::to_string).collect();
+    let shape_text = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let dict = format!(
+        "{{'descr': '{}', 'fortran_order': {}, 'shape': {}, }}",
+        dtype.typestr(),
+        if order == Order::F { "True" } else { "False" },
+        shape_text
+    );
+    let slack = shape.first().map_or(0, |d| 20 - d.to_string().len());
+    let total = match total {
+        Some(t) => t,
+        None => {
+            let min = 10 + dict.len() + slack + 1;
+            let pre = if min > u16::MAX as usize { 12 } else { 10 };
+            (pre + dict.len() + slack + 1).div_ceil(64) * 64
+        }
+    };
+    let pre = if total.checked_sub(10)? > u16::MAX as usize {
+        12
+    } else {
+        10
+    };
+    let pad = total.checked_sub(pre + dict.len() + 1)?;
+    let hlen = total - pre;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(NPY_MAGIC);
+    if pre == 10 {
+        out.extend([1, 0]);
+        out.extend((hlen as u16).to_le_bytes());
+    } else {
+        out.extend([2, 0]);
+        out.extend((hlen as u32).to_le_bytes());
+    }
+    out.extend_from_slice(dict.as_bytes());
+    out.resize(out.len() + pad, b' ');
+    out.push(b'\n');
+    Some(out)
+}
+
 fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     let mut n = 0;
     while n < buf.len() {
@@ -349,7 +404,7 @@ mod tests {
         out.extend([version, 0]);
         let pre = if version == 1 { 10 } else { 12 };
         let mut h = dict.to_string();
-        while (pre + h.len() + 1) % 64 != 0 {
+        while !(pre + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');
@@ -449,6 +504,27 @@ mod tests {
                 read(&npy(1, d))
             );
         }
+    }
+
+    #[test]
+    fn encoded_headers_read_back_and_rewrite_in_place() {
+        let d = Dtype::parse("<f4").unwrap();
+        let h = encode_header(&d, &[0, 128], Order::C, None).unwrap();
+        assert_eq!(h.len() % 64, 0);
+        let back = read(&h).unwrap();
+        assert_eq!(
+            (back.shape.clone(), back.data_offset),
+            (vec![0, 128], h.len() as u64)
+        );
+        // The row count can grow to u64::MAX within the same header length.
+        let h2 = encode_header(&d, &[u64::MAX, 128], Order::C, Some(h.len())).unwrap();
+        assert_eq!(h2.len(), h.len());
+        assert_eq!(read(&h2).unwrap().shape, vec![u64::MAX, 128]);
+        let f = encode_header(&d, &[3], Order::F, None).unwrap();
+        assert_eq!(read(&f).unwrap().order, Order::F);
+        assert!(encode_header(&d, &[3], Order::C, Some(128)).is_some());
+        assert!(encode_header(&d, &[3], Order::C, Some(64)).is_none());
+        assert!(encode_header(&d, &[3], Order::C, Some(32)).is_none());
     }
 
     proptest::proptest! {

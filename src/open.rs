@@ -14,14 +14,65 @@ use crate::sidecar::{sidecar_path, Sidecar};
 
 /// How a file is opened, as numpy.memmap's `mode`.
 ///
-/// This release reads; the write modes (`r+`, `w+`, `c`) arrive with the
-/// writer and extend this enum.
+/// Parses numpy's spellings: `r`/`readonly`, `r+`/`readwrite`, `w+`/`write`,
+/// `c`/`copyonwrite`.
+///
+/// ```
+/// use mmarrow::Mode;
+/// assert_eq!("r+".parse::<Mode>().unwrap(), Mode::ReadWrite);
+/// assert_eq!(Mode::CopyOnWrite.to_string(), "c");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum Mode {
-    /// `r`: read-only. The default.
+    /// `r`: read-only, opened with [`OpenOptions::open`]. The default.
     #[default]
     ReadOnly,
+    /// `r+`: read and write an existing file in place
+    /// ([`OpenOptions::open_mut`]). A shape and offset past the end of a
+    /// file without a sidecar or header grow the file.
+    ReadWrite,
+    /// `w+`: create (or, with [`OpenOptions::overwrite`], replace) a
+    /// zero-filled file of the given dtype and shape, with its sidecar (or
+    /// `.npy` header when the name ends in `.npy`).
+    Create,
+    /// `c`: copy-on-write. Writes change this process's view only; the file
+    /// is never modified, and flushing to it is an error.
+    CopyOnWrite,
+}
+
+impl Mode {
+    /// True for the modes whose writes reach the file.
+    pub fn writes_file(self) -> bool {
+        matches!(self, Mode::ReadWrite | Mode::Create)
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Mode::ReadOnly => "r",
+            Mode::ReadWrite => "r+",
+            Mode::Create => "w+",
+            Mode::CopyOnWrite => "c",
+        })
+    }
+}
+
+impl std::str::FromStr for Mode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim() {
+            "r" | "readonly" => Ok(Mode::ReadOnly),
+            "r+" | "readwrite" => Ok(Mode::ReadWrite),
+            "w+" | "write" => Ok(Mode::Create),
+            "c" | "copyonwrite" => Ok(Mode::CopyOnWrite),
+            other => Err(Error::InvalidRequest {
+                path: Default::default(),
+                reason: format!("unknown mode {other:?} (use r, r+, w+ or c)"),
+            }),
+        }
+    }
 }
 
 /// Whether mmarrow may copy array data when zero-copy is impossible.
@@ -82,13 +133,14 @@ pub enum HeaderSource {
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
-    dtype: Option<Dtype>,
-    shape: Option<ShapeSpec>,
-    offset: Option<u64>,
-    order: Option<Order>,
-    mode: Mode,
-    copy: CopyPolicy,
-    sidecar: SidecarUse,
+    pub(crate) dtype: Option<Dtype>,
+    pub(crate) shape: Option<ShapeSpec>,
+    pub(crate) offset: Option<u64>,
+    pub(crate) order: Option<Order>,
+    pub(crate) mode: Mode,
+    pub(crate) copy: CopyPolicy,
+    pub(crate) sidecar: SidecarUse,
+    pub(crate) overwrite: bool,
 }
 
 impl OpenOptions {
@@ -168,65 +220,38 @@ impl OpenOptions {
     /// not fit the shape, [`Error::ShapeOverflow`].
     pub fn open(&self, path: impl AsRef<Path>) -> Result<MmArray> {
         let path = path.as_ref();
-        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-        let meta = file.metadata().map_err(|e| Error::io(path, "stat", e))?;
-        if meta.is_dir() {
-            return Err(Error::IsDirectory {
+        if self.mode != Mode::ReadOnly {
+            return Err(Error::InvalidRequest {
                 path: path.to_path_buf(),
-            });
-        }
-        let file_len = meta.len();
-        let layout = self.resolve_layout(path, &mut file, file_len)?;
-        let Layout {
-            source,
-            dtype,
-            shape,
-            order,
-            offset,
-            name,
-            metadata,
-        } = layout;
-
-        let shape = resolve_shape(path, &dtype, &shape, offset, file_len)?;
-        let nbytes = byte_count(&shape, &dtype)?;
-        let end = offset
-            .checked_add(nbytes)
-            .ok_or_else(|| Error::ShapeOverflow {
-                shape: ShapeDisplay(&shape).to_string(),
-                dtype: dtype.typestr(),
-            })?;
-        if end > file_len {
-            return Err(Error::SizeMismatch {
-                path: path.to_path_buf(),
-                what: format!(
-                    "offset {offset} + shape {} of {dtype}",
-                    ShapeDisplay(&shape)
+                reason: format!(
+                    "mode {} writes; open it with open_mut(), or use mode r",
+                    self.mode
                 ),
-                expected: end,
-                actual: file_len,
             });
         }
-        let nbytes_usize = usize::try_from(nbytes).map_err(|_| Error::TooLarge {
-            path: path.to_path_buf(),
-            bytes: nbytes,
-        })?;
-        let (map, data) = if nbytes == 0 {
+        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let r = self.resolve(path, &mut file)?;
+        if r.end > r.file_len {
+            return Err(r.too_short(path));
+        }
+        let (map, data) = if r.nbytes == 0 {
             let empty = map::map_prefix(&file, path, 0)?;
             (empty.clone(), empty)
         } else {
-            let m = map::map_prefix(&file, path, end)?;
-            let d = m.slice_with_length(offset as usize, nbytes_usize);
+            let m = map::map_prefix(&file, path, r.end)?;
+            let d = m.slice_with_length(r.layout.offset as usize, r.nbytes as usize);
             (m, d)
         };
+        let l = r.layout;
         let array = MmArray::from_parts(crate::array::Parts {
             path: path.to_path_buf(),
-            source,
-            dtype,
-            shape,
-            order,
-            offset,
-            name,
-            metadata,
+            source: l.source,
+            dtype: l.dtype,
+            shape: r.shape,
+            order: l.order,
+            offset: l.offset,
+            name: l.name,
+            metadata: l.metadata,
             map: Some(map),
             data,
             copied: Vec::new(),
@@ -235,6 +260,50 @@ impl OpenOptions {
             CopyPolicy::Never => Ok(array),
             CopyPolicy::Allow => Ok(array.to_arrow_compatible()),
         }
+    }
+
+    /// Reads what describes `path` (sidecar, `.npy` header or options),
+    /// checks the options against it and resolves the shape.
+    pub(crate) fn resolve(&self, path: &Path, file: &mut File) -> Result<Resolved> {
+        let meta = file.metadata().map_err(|e| Error::io(path, "stat", e))?;
+        if meta.is_dir() {
+            return Err(Error::IsDirectory {
+                path: path.to_path_buf(),
+            });
+        }
+        let file_len = meta.len();
+        let layout = self.resolve_layout(path, file, file_len)?;
+        let shape = resolve_shape(path, &layout.dtype, &layout.shape, layout.offset, file_len)?;
+        let nbytes = byte_count(&shape, &layout.dtype)?;
+        let overflow = || Error::ShapeOverflow {
+            shape: ShapeDisplay(&shape).to_string(),
+            dtype: layout.dtype.typestr(),
+        };
+        let end = layout.offset.checked_add(nbytes).ok_or_else(overflow)?;
+        if usize::try_from(end).is_err() {
+            return Err(Error::TooLarge {
+                path: path.to_path_buf(),
+                bytes: end,
+            });
+        }
+        Ok(Resolved {
+            layout,
+            shape,
+            nbytes,
+            end,
+            file_len,
+        })
+    }
+
+    /// The mode.
+    pub fn get_mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Whether an existing file may be replaced by [`Mode::Create`].
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
     }
 
     fn resolve_layout(&self, path: &Path, file: &mut File, file_len: u64) -> Result<Layout> {
@@ -386,14 +455,40 @@ pub fn describe(path: impl AsRef<Path>, options: &OpenOptions, overwrite: bool) 
     Ok(array)
 }
 
-struct Layout {
-    source: HeaderSource,
-    dtype: Dtype,
-    shape: ShapeSpec,
-    order: Order,
-    offset: u64,
-    name: Option<String>,
-    metadata: std::collections::BTreeMap<String, String>,
+/// A file's description with the shape resolved against its size.
+pub(crate) struct Resolved {
+    pub layout: Layout,
+    pub shape: Vec<u64>,
+    pub nbytes: u64,
+    /// `offset + nbytes`.
+    pub end: u64,
+    pub file_len: u64,
+}
+
+impl Resolved {
+    pub fn too_short(&self, path: &Path) -> Error {
+        Error::SizeMismatch {
+            path: path.to_path_buf(),
+            what: format!(
+                "offset {} + shape {} of {}",
+                self.layout.offset,
+                ShapeDisplay(&self.shape),
+                self.layout.dtype
+            ),
+            expected: self.end,
+            actual: self.file_len,
+        }
+    }
+}
+
+pub(crate) struct Layout {
+    pub source: HeaderSource,
+    pub dtype: Dtype,
+    pub shape: ShapeSpec,
+    pub order: Order,
+    pub offset: u64,
+    pub name: Option<String>,
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 fn starts_with_npy_magic(file: &mut File, file_len: u64) -> bool {
@@ -446,7 +541,7 @@ fn resolve_shape(
             })
         }
     };
-    if data_bytes % unit_bytes != 0 {
+    if !data_bytes.is_multiple_of(unit_bytes) {
         let unit = if spec.dims().len() == 1 {
             format!("items of {dtype}")
         } else {

@@ -136,7 +136,7 @@ impl ShapeSpec {
             None if known == count => Ok(self.to_known().unwrap_or_default()),
             None => Err(mismatch()),
             Some(i) => {
-                if known == 0 || count % known != 0 {
+                if known == 0 || !count.is_multiple_of(known) {
                     return Err(mismatch());
                 }
                 let mut v: Vec<u64> = self.dims.iter().map(|d| d.unwrap_or(1)).collect();

@@ -37,7 +37,7 @@ pub fn f32_bytes(values: impl IntoIterator<Item = f32>) -> Vec<u8> {
 /// A .npy file (format 1.0) with the given header dict and data.
 pub fn npy(dict: &str, data: &[u8]) -> Vec<u8> {
     let mut h = dict.to_string();
-    while (10 + h.len() + 1) % 64 != 0 {
+    while !(10 + h.len() + 1).is_multiple_of(64) {
         h.push(' ');
     }
     h.push('\n');

@@ -3,4 +3,6 @@
 mod bad_input;
 mod cli;
 mod common;
+mod crash;
 mod views;
+mod write;

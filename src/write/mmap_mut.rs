@@ -1,0 +1,468 @@
+//! numpy.memmap's write modes: `r+`, `w+` and `c`.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use crate::array::{MmArray, Parts};
+use crate::dtype::{Dtype, Element};
+use crate::error::{Error, Result, ShapeDisplay};
+use crate::fsutil::{write_atomic, Replace};
+use crate::map;
+use crate::npy::encode_header;
+use crate::open::{HeaderSource, Mode, OpenOptions};
+use crate::shape::{byte_count, Order};
+use crate::sidecar::{sidecar_path, Sidecar};
+
+use super::lock::lock_exclusive;
+
+/// An array file mapped for writing (`r+`, `w+`) or copy-on-write (`c`).
+///
+/// Elements are reached only through `&mut self` methods, so nothing else
+/// can observe them while they change; [`MmArrayMut::freeze`] turns the map
+/// read-only and returns an [`MmArray`] for zero-copy Arrow views. `r+` and
+/// `w+` hold the file's exclusive writer lock until dropped or frozen.
+/// Dropping flushes (as numpy.memmap does); call [`MmArrayMut::flush`] to
+/// see errors.
+///
+/// ```
+/// # fn main() -> mmarrow::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join("grid.f64");
+/// use mmarrow::{Mode, OpenOptions};
+/// let mut a = OpenOptions::new()
+///     .mode(Mode::Create)
+///     .dtype("float64")?
+///     .shape("3,4")?
+///     .open_mut(&path)?;
+/// a.as_mut_slice::<f64>()?[5] = 1.5;     // element (1, 1)
+/// a.row_mut::<f64>(2)?.fill(7.0);
+/// let frozen = a.freeze()?;               // flushed, read-only, zero-copy Arrow from here on
+/// assert_eq!(frozen.shape(), &[3, 4]);
+/// let again = mmarrow::open(&path)?;      // w+ wrote the sidecar
+/// assert_eq!(again.data_buffer().typed_data::<f64>()[5], 1.5);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct MmArrayMut {
+    path: PathBuf,
+    source: HeaderSource,
+    dtype: Dtype,
+    shape: Vec<u64>,
+    order: Order,
+    offset: u64,
+    name: Option<String>,
+    metadata: BTreeMap<String, String>,
+    mode: Mode,
+    /// The map of the file's first `offset + nbytes` bytes (`None` when empty).
+    map: Option<memmap2::MmapMut>,
+    /// Keeps the writer lock (for `r+`/`w+`).
+    _file: File,
+}
+
+impl OpenOptions {
+    /// Opens `path` for writing in this options' [`Mode`]: `r+`, `w+` or `c`.
+    ///
+    /// # Errors
+    /// [`Error::NotWritable`] in mode `r`; for `w+`, [`Error::MissingOption`]
+    /// without a dtype or a fully known shape and [`Error::AlreadyExists`]
+    /// when the file exists and [`OpenOptions::overwrite`] is not set; for
+    /// `r+`/`w+`, [`Error::Locked`] when another writer holds the file; and
+    /// the errors of [`OpenOptions::open`].
+    pub fn open_mut(&self, path: impl AsRef<Path>) -> Result<MmArrayMut> {
+        let path = path.as_ref();
+        match self.mode {
+            Mode::ReadOnly => Err(Error::NotWritable {
+                path: path.to_path_buf(),
+                reason: "opened in mode r (read-only); use r+, w+ or c".into(),
+            }),
+            Mode::Create => self.create(path),
+            _ => self.existing(path),
+        }
+    }
+
+    fn create(&self, path: &Path) -> Result<MmArrayMut> {
+        let missing = |option, reason: &str| Error::MissingOption {
+            path: path.to_path_buf(),
+            option,
+            reason: reason.into(),
+        };
+        let dtype = self
+            .dtype
+            .ok_or_else(|| missing("dtype", "mode w+ creates the file"))?;
+        let shape = self
+            .shape
+            .as_ref()
+            .and_then(|s| s.to_known())
+            .ok_or_else(|| {
+                missing(
+                    "shape",
+                    "mode w+ creates the file, so every dimension must be given (no -1)",
+                )
+            })?;
+        let order = self.order.unwrap_or_default();
+        let is_npy = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
+        let header = if is_npy {
+            if self.offset.is_some_and(|o| o != 0) {
+                return Err(Error::InvalidRequest {
+                    path: path.to_path_buf(),
+                    reason: "a .npy file's data offset is set by its header; give no offset".into(),
+                });
+            }
+            Some(encode_header(&dtype, &shape, order, None).expect("fresh header fits"))
+        } else {
+            None
+        };
+        let offset = header
+            .as_ref()
+            .map_or(self.offset.unwrap_or(0), |h| h.len() as u64);
+        let nbytes = byte_count(&shape, &dtype)?;
+        let end = offset
+            .checked_add(nbytes)
+            .ok_or_else(|| Error::ShapeOverflow {
+                shape: ShapeDisplay(&shape).to_string(),
+                dtype: dtype.typestr(),
+            })?;
+        let sc_path = sidecar_path(path);
+        if !self.overwrite && !is_npy && sc_path.exists() {
+            return Err(Error::AlreadyExists { path: sc_path });
+        }
+        let mut oo = std::fs::OpenOptions::new();
+        oo.read(true).write(true);
+        if self.overwrite {
+            oo.create(true);
+        } else {
+            oo.create_new(true);
+        }
+        let file = oo.open(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Error::AlreadyExists {
+                path: path.to_path_buf(),
+            },
+            _ => Error::io(path, "create", e),
+        })?;
+        lock_exclusive(&file, path)?;
+        let io = |op, e| Error::io(path, op, e);
+        // Zero-filled and sparse where the filesystem allows: truncate, then extend.
+        file.set_len(0).map_err(|e| io("truncate", e))?;
+        file.set_len(end).map_err(|e| io("set length", e))?;
+        if let Some(h) = &header {
+            file.write_all_at(h, 0).map_err(|e| io("write header", e))?;
+        } else {
+            let mut s = Sidecar::new(dtype, shape.clone());
+            s.order = order;
+            s.offset = offset;
+            write_atomic(
+                &sc_path,
+                format!("{}\n", s.to_json()).as_bytes(),
+                Replace::Overwrite,
+            )?;
+        }
+        let map = if nbytes == 0 {
+            None
+        } else {
+            Some(map::map_mut(&file, path, end, false)?)
+        };
+        Ok(MmArrayMut {
+            path: path.to_path_buf(),
+            source: if is_npy {
+                HeaderSource::Npy {
+                    version: (header.as_ref().map_or(1, |h| h[6]), 0),
+                }
+            } else {
+                HeaderSource::Sidecar
+            },
+            dtype,
+            shape,
+            order,
+            offset,
+            name: None,
+            metadata: BTreeMap::new(),
+            mode: Mode::Create,
+            map,
+            _file: file,
+        })
+    }
+
+    fn existing(&self, path: &Path) -> Result<MmArrayMut> {
+        let writes = self.mode == Mode::ReadWrite;
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(writes)
+            .open(path)
+            .map_err(|e| Error::io(path, "open", e))?;
+        let r = self.resolve(path, &mut file)?;
+        if writes {
+            lock_exclusive(&file, path)?;
+        }
+        if r.end > r.file_len {
+            // numpy.memmap grows the file in r+ when the caller's shape and
+            // offset reach past its end; a size recorded in a sidecar or
+            // header that the file does not have means the file is damaged.
+            if !(writes && r.layout.source == HeaderSource::Options) {
+                return Err(r.too_short(path));
+            }
+            file.set_len(r.end)
+                .map_err(|e| Error::io(path, "grow", e))?;
+        }
+        let map = if r.nbytes == 0 {
+            None
+        } else {
+            Some(map::map_mut(&file, path, r.end, !writes)?)
+        };
+        let l = r.layout;
+        Ok(MmArrayMut {
+            path: path.to_path_buf(),
+            source: l.source,
+            dtype: l.dtype,
+            shape: r.shape,
+            order: l.order,
+            offset: l.offset,
+            name: l.name,
+            metadata: l.metadata,
+            mode: self.mode,
+            map,
+            _file: file,
+        })
+    }
+}
+
+impl MmArrayMut {
+    /// The data file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> &Dtype {
+        &self.dtype
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> &[u64] {
+        &self.shape
+    }
+
+    /// Memory order.
+    pub fn order(&self) -> Order {
+        self.order
+    }
+
+    /// Byte offset of the data in the file.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// The mode it was opened in.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Number of rows.
+    pub fn len(&self) -> u64 {
+        self.shape.first().copied().unwrap_or(1)
+    }
+
+    /// True when there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn data_range(&self) -> Range<usize> {
+        let n: u64 = self.shape.iter().product::<u64>() * self.dtype.itemsize() as u64;
+        self.offset as usize..(self.offset + n) as usize
+    }
+
+    /// The data bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        match &self.map {
+            Some(m) => &m[self.data_range()],
+            None => &[],
+        }
+    }
+
+    /// The data bytes, writable.
+    pub fn as_bytes_mut(&mut self) -> &mut [u8] {
+        let r = self.data_range();
+        match &mut self.map {
+            Some(m) => &mut m[r],
+            None => &mut [],
+        }
+    }
+
+    fn check_element<T: Element>(&self) -> Result<()> {
+        if !T::accepts(&self.dtype) {
+            return Err(Error::TypeMismatch {
+                path: self.path.clone(),
+                expected: self.dtype.typestr(),
+                given: T::NAME.into(),
+            });
+        }
+        if !self.dtype.is_native() && std::mem::size_of::<T>() > 1 {
+            return Err(Error::NonNativeByteOrder {
+                path: self.path.clone(),
+                dtype: self.dtype.typestr(),
+            });
+        }
+        Ok(())
+    }
+
+    fn misaligned<T>(&self) -> Error {
+        Error::Misaligned {
+            path: self.path.clone(),
+            offset: self.offset,
+            align: std::mem::align_of::<T>(),
+            dtype: self.dtype.typestr(),
+        }
+    }
+
+    /// All elements as a slice of `T` (in file order: C or F).
+    ///
+    /// # Errors
+    /// [`Error::TypeMismatch`] when `T` cannot view the dtype,
+    /// [`Error::NonNativeByteOrder`], [`Error::Misaligned`].
+    pub fn as_slice<T: Element>(&self) -> Result<&[T]> {
+        self.check_element::<T>()?;
+        map::cast_slice(self.as_bytes()).ok_or_else(|| self.misaligned::<T>())
+    }
+
+    /// All elements as a mutable slice of `T` (in file order: C or F).
+    ///
+    /// # Errors
+    /// As [`MmArrayMut::as_slice`].
+    pub fn as_mut_slice<T: Element>(&mut self) -> Result<&mut [T]> {
+        self.check_element::<T>()?;
+        let err = self.misaligned::<T>();
+        map::cast_slice_mut(self.as_bytes_mut()).ok_or(err)
+    }
+
+    /// Row `i` of a C-order array as a mutable slice.
+    ///
+    /// # Errors
+    /// As [`MmArrayMut::as_slice`]; [`Error::InvalidRequest`] for a row out
+    /// of range or a Fortran-order array (whose rows are not contiguous).
+    pub fn row_mut<T: Element>(&mut self, i: u64) -> Result<&mut [T]> {
+        if self.order == Order::F && self.shape.len() > 1 {
+            return Err(Error::InvalidRequest {
+                path: self.path.clone(),
+                reason: "rows of a Fortran-order array are not contiguous".into(),
+            });
+        }
+        if i >= self.len() {
+            return Err(Error::InvalidRequest {
+                path: self.path.clone(),
+                reason: format!(
+                    "row {i} is out of range (the array has {} rows)",
+                    self.len()
+                ),
+            });
+        }
+        let per_row = self.shape.get(1..).unwrap_or(&[]).iter().product::<u64>() as usize;
+        let elems_per_row = per_row * self.dtype.itemsize() / std::mem::size_of::<T>().max(1);
+        let all = self.as_mut_slice::<T>()?;
+        let start = i as usize * elems_per_row;
+        Ok(&mut all[start..start + elems_per_row])
+    }
+
+    fn check_flushable(&self) -> Result<()> {
+        if self.mode.writes_file() {
+            Ok(())
+        } else {
+            Err(Error::NotWritable {
+                path: self.path.clone(),
+                reason: "copy-on-write map (mode c): changes stay in memory and are never written to the file".into(),
+            })
+        }
+    }
+
+    /// Writes all changes to the file and waits for them (`msync`).
+    ///
+    /// # Errors
+    /// [`Error::NotWritable`] in mode `c`; I/O errors.
+    pub fn flush(&self) -> Result<()> {
+        self.check_flushable()?;
+        match &self.map {
+            Some(m) => m.flush().map_err(|e| Error::io(&self.path, "msync", e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Writes the changes in rows `rows` (C order) to the file.
+    ///
+    /// # Errors
+    /// As [`MmArrayMut::flush`]; [`Error::InvalidRequest`] for rows out of range.
+    pub fn flush_rows(&self, rows: Range<u64>) -> Result<()> {
+        self.check_flushable()?;
+        if rows.start > rows.end || rows.end > self.len() {
+            return Err(Error::InvalidRequest {
+                path: self.path.clone(),
+                reason: format!("rows {}..{} are out of range", rows.start, rows.end),
+            });
+        }
+        if self.order == Order::F && self.shape.len() > 1 {
+            return self.flush();
+        }
+        let row_bytes = self.shape.get(1..).unwrap_or(&[]).iter().product::<u64>()
+            * self.dtype.itemsize() as u64;
+        match &self.map {
+            Some(m) if rows.start < rows.end => m
+                .flush_range(
+                    (self.offset + rows.start * row_bytes) as usize,
+                    ((rows.end - rows.start) * row_bytes) as usize,
+                )
+                .map_err(|e| Error::io(&self.path, "msync", e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Flushes (in `r+`/`w+`), makes the map read-only and returns it as an
+    /// [`MmArray`] for zero-copy Arrow views. The writer lock is released.
+    ///
+    /// # Errors
+    /// I/O errors from `msync` or `mprotect`.
+    pub fn freeze(mut self) -> Result<MmArray> {
+        if self.mode.writes_file() {
+            self.flush()?;
+        }
+        let data_range = self.data_range();
+        let (map, data) = match self.map.take() {
+            Some(m) => {
+                let b = map::freeze(m, &self.path)?;
+                let d = b.slice_with_length(data_range.start, data_range.len());
+                (b, d)
+            }
+            None => {
+                let e = arrow_buffer::MutableBuffer::new(0).into();
+                (arrow_buffer::Buffer::clone(&e), e)
+            }
+        };
+        Ok(MmArray::from_parts(Parts {
+            path: std::mem::take(&mut self.path),
+            source: self.source,
+            dtype: self.dtype,
+            shape: std::mem::take(&mut self.shape),
+            order: self.order,
+            offset: self.offset,
+            name: self.name.take(),
+            metadata: std::mem::take(&mut self.metadata),
+            map: Some(map),
+            data,
+            copied: Vec::new(),
+        }))
+    }
+}
+
+impl Drop for MmArrayMut {
+    fn drop(&mut self) {
+        if self.mode.writes_file() {
+            if let Some(m) = &self.map {
+                // As numpy.memmap: deleting the object flushes. Errors cannot
+                // be reported here; call `flush()` first to see them.
+                let _ = m.flush();
+            }
+        }
+    }
+}

@@ -1,0 +1,598 @@
+//! The streaming writer: arrays that grow along their first axis, committed
+//! crash-safely.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use arrow_array::Array;
+use arrow_data::ArrayData;
+use arrow_schema::DataType;
+
+use crate::array::MmArray;
+use crate::dtype::{Dtype, Element, Kind};
+use crate::error::{Error, Result, ShapeDisplay};
+use crate::fsutil::{write_atomic_with, Replace};
+use crate::npy::encode_header;
+use crate::open::{HeaderSource, OpenOptions};
+use crate::shape::{byte_count, Order};
+use crate::sidecar::{sidecar_path, Sidecar};
+
+use super::lock::lock_exclusive;
+use super::Durability;
+
+/// Appends up to this many bytes in memory before writing them to the file.
+const BUFFER_BYTES: usize = 1 << 20;
+
+/// The file format a writer produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputFormat {
+    /// `.npy` when the name ends in `.npy`, raw + sidecar otherwise. The default.
+    #[default]
+    ByExtension,
+    /// Raw data plus a sidecar (`docs/FORMAT.md` §1.1).
+    Raw,
+    /// `.npy` with a header that has room for the row count to grow.
+    Npy,
+}
+
+/// How to create an [`ArrayWriter`].
+///
+/// ```
+/// # fn main() -> mmarrow::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join("emb.npy");
+/// use mmarrow::{Dtype, WriterOptions};
+/// let mut w = WriterOptions::new(Dtype::parse("f4")?, &[4]).create(&path)?;
+/// w.append(&[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])?; // two rows
+/// w.commit()?;                                             // durable: survives a crash
+/// w.append(&[9.0f32; 4])?;
+/// let array = w.finish()?;                                 // commits the rest
+/// assert_eq!(array.shape(), &[3, 4]);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    dtype: Dtype,
+    row_shape: Vec<u64>,
+    format: OutputFormat,
+    overwrite: bool,
+    durability: Durability,
+    name: Option<String>,
+    metadata: std::collections::BTreeMap<String, String>,
+}
+
+impl WriterOptions {
+    /// A writer of rows of `row_shape` (empty for a 1-D array) of `dtype`.
+    pub fn new(dtype: Dtype, row_shape: &[u64]) -> Self {
+        WriterOptions {
+            dtype,
+            row_shape: row_shape.to_vec(),
+            format: OutputFormat::default(),
+            overwrite: false,
+            durability: Durability::default(),
+            name: None,
+            metadata: Default::default(),
+        }
+    }
+
+    /// Sets the output format.
+    pub fn format(mut self, format: OutputFormat) -> Self {
+        self.format = format;
+        self
+    }
+
+    /// Replace an existing file instead of failing.
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
+    }
+
+    /// Sets how durable commits are.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Column name recorded in the sidecar (raw format only).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// User metadata recorded in the sidecar (raw format only).
+    pub fn metadata(mut self, metadata: std::collections::BTreeMap<String, String>) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// Creates the file (empty, zero rows committed) and returns its writer.
+    ///
+    /// # Errors
+    /// [`Error::AlreadyExists`] without [`WriterOptions::overwrite`],
+    /// [`Error::Locked`] if another writer holds it, I/O errors.
+    pub fn create(&self, path: impl AsRef<Path>) -> Result<ArrayWriter> {
+        let path = path.as_ref();
+        let npy = match self.format {
+            OutputFormat::Npy => true,
+            OutputFormat::Raw => false,
+            OutputFormat::ByExtension => path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("npy")),
+        };
+        let mut shape = vec![0];
+        shape.extend_from_slice(&self.row_shape);
+        let row_bytes = row_bytes(path, &self.dtype, &self.row_shape)?;
+        let sc_path = sidecar_path(path);
+        if !self.overwrite && !npy && sc_path.exists() {
+            return Err(Error::AlreadyExists { path: sc_path });
+        }
+        let mut oo = std::fs::OpenOptions::new();
+        oo.read(true).write(true);
+        if self.overwrite {
+            oo.create(true);
+        } else {
+            oo.create_new(true);
+        }
+        let file = oo.open(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => Error::AlreadyExists {
+                path: path.to_path_buf(),
+            },
+            _ => Error::io(path, "create", e),
+        })?;
+        lock_exclusive(&file, path)?;
+        file.set_len(0)
+            .map_err(|e| Error::io(path, "truncate", e))?;
+        let header = if npy {
+            let h = encode_header(&self.dtype, &shape, Order::C, None).expect("fresh header fits");
+            file.write_all_at(&h, 0)
+                .map_err(|e| Error::io(path, "write header", e))?;
+            Header::Npy {
+                len: h.len() as u64,
+            }
+        } else {
+            let mut s = Sidecar::new(self.dtype, shape);
+            s.name = self.name.clone();
+            s.metadata = self.metadata.clone();
+            Header::Raw {
+                sidecar: s,
+                path: sc_path,
+            }
+        };
+        let mut w = ArrayWriter {
+            path: path.to_path_buf(),
+            file,
+            dtype: self.dtype,
+            row_shape: self.row_shape.clone(),
+            row_bytes,
+            offset: header.data_offset(),
+            header,
+            committed_rows: 0,
+            written: 0,
+            buf: Vec::new(),
+            durability: self.durability,
+        };
+        // The empty array is committed from the start: a reader sees zero rows.
+        w.write_header(0)?;
+        if w.durability == Durability::Fsync {
+            crate::fsutil::sync_dir(path)?;
+        }
+        Ok(w)
+    }
+}
+
+#[derive(Debug)]
+enum Header {
+    Raw { sidecar: Sidecar, path: PathBuf },
+    Npy { len: u64 },
+}
+
+impl Header {
+    fn data_offset(&self) -> u64 {
+        match self {
+            Header::Raw { sidecar, .. } => sidecar.offset,
+            Header::Npy { len } => *len,
+        }
+    }
+}
+
+/// A crash-safe writer for an array that grows along its first axis.
+///
+/// Rows are appended past the committed length and become visible to readers
+/// only at [`ArrayWriter::commit`], which records the new row count
+/// atomically: the sidecar is replaced (temporary file, fsync, rename, fsync
+/// of the directory), or the `.npy` header is rewritten in place in one small
+/// write after the data is fsynced. Once `commit` returns, those rows survive
+/// a `kill -9` of the writer and, with [`Durability::Fsync`] (the default), a
+/// power cut. Readers see exactly the committed prefix; bytes past it are
+/// ignored, discarded when the writer is dropped, and cleaned up when a
+/// writer reopens the file. The writer holds the file's exclusive lock: a
+/// second writer gets [`Error::Locked`]; readers are never blocked.
+///
+/// An append that fails (disk full, file size limit) returns the error and
+/// discards the uncommitted rows; the committed state is untouched.
+#[derive(Debug)]
+pub struct ArrayWriter {
+    path: PathBuf,
+    file: File,
+    dtype: Dtype,
+    row_shape: Vec<u64>,
+    row_bytes: u64,
+    offset: u64,
+    header: Header,
+    committed_rows: u64,
+    /// Bytes of uncommitted rows already written to the file.
+    written: u64,
+    /// Bytes of uncommitted rows not yet written.
+    buf: Vec<u8>,
+    durability: Durability,
+}
+
+impl ArrayWriter {
+    /// Creates `path` for rows of `row_shape` of `dtype` with default options.
+    ///
+    /// # Errors
+    /// As [`WriterOptions::create`].
+    pub fn create(path: impl AsRef<Path>, dtype: Dtype, row_shape: &[u64]) -> Result<Self> {
+        WriterOptions::new(dtype, row_shape).create(path)
+    }
+
+    /// Reopens an existing array file (raw + sidecar, or `.npy`) to append
+    /// rows, discarding any uncommitted bytes a crashed writer left behind.
+    ///
+    /// # Errors
+    /// [`Error::Locked`] if another writer holds it; the errors of
+    /// [`crate::open`]; [`Error::InvalidRequest`] for a Fortran-order N-D
+    /// or 0-D array (which cannot grow along the first axis).
+    pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Self> {
+        let path = path.as_ref();
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(path, "open", e))?;
+        lock_exclusive(&file, path)?;
+        let r = OpenOptions::new().resolve(path, &mut file)?;
+        if r.end > r.file_len {
+            return Err(r.too_short(path));
+        }
+        let l = r.layout;
+        if r.shape.is_empty() || (l.order == Order::F && r.shape.len() > 1) {
+            return Err(Error::InvalidRequest {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "a {}-order array of shape {} cannot grow along its first axis",
+                    l.order,
+                    ShapeDisplay(&r.shape)
+                ),
+            });
+        }
+        let header = match l.source {
+            // The data offset of a .npy file is its header length.
+            HeaderSource::Npy { .. } => Header::Npy { len: l.offset },
+            _ => {
+                let sc = sidecar_path(path);
+                let sidecar = Sidecar::read(&sc)?.ok_or_else(|| Error::MissingSidecar {
+                    path: path.to_path_buf(),
+                    sidecar: sc.clone(),
+                })?;
+                Header::Raw { sidecar, path: sc }
+            }
+        };
+        let row_shape = r.shape[1..].to_vec();
+        let row_bytes = row_bytes(path, &l.dtype, &row_shape)?;
+        // Clean up what a crashed writer appended but never committed.
+        if r.file_len > r.end {
+            file.set_len(r.end)
+                .map_err(|e| Error::io(path, "truncate uncommitted bytes", e))?;
+        }
+        Ok(ArrayWriter {
+            path: path.to_path_buf(),
+            file,
+            dtype: l.dtype,
+            row_shape,
+            row_bytes,
+            offset: l.offset,
+            header,
+            committed_rows: r.shape[0],
+            written: 0,
+            buf: Vec::new(),
+            durability,
+        })
+    }
+
+    /// The file being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> &Dtype {
+        &self.dtype
+    }
+
+    /// The shape of one row.
+    pub fn row_shape(&self) -> &[u64] {
+        &self.row_shape
+    }
+
+    /// Rows readers can see.
+    pub fn committed_rows(&self) -> u64 {
+        self.committed_rows
+    }
+
+    /// Rows appended since the last commit.
+    pub fn pending_rows(&self) -> u64 {
+        if self.row_bytes == 0 {
+            return 0;
+        }
+        (self.written + self.buf.len() as u64) / self.row_bytes
+    }
+
+    /// Appends whole rows given as a flat slice of elements in C order.
+    ///
+    /// # Errors
+    /// [`Error::TypeMismatch`] when `T` does not match the dtype,
+    /// [`Error::RowShapeMismatch`] when the length is not a whole number of
+    /// rows, I/O errors (the uncommitted rows are then discarded).
+    pub fn append<T: Element>(&mut self, values: &[T]) -> Result<()> {
+        if !T::accepts(&self.dtype) || (!self.dtype.is_native() && std::mem::size_of::<T>() > 1) {
+            return Err(Error::TypeMismatch {
+                path: self.path.clone(),
+                expected: self.dtype.typestr(),
+                given: T::NAME.into(),
+            });
+        }
+        use arrow_buffer::ToByteSlice;
+        self.append_bytes(values.to_byte_slice())
+    }
+
+    /// Appends whole rows given as raw bytes in the file's dtype and byte order.
+    ///
+    /// # Errors
+    /// [`Error::RowShapeMismatch`] when the length is not a whole number of
+    /// rows; I/O errors (the uncommitted rows are then discarded).
+    pub fn append_bytes(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.row_bytes == 0 || !(bytes.len() as u64).is_multiple_of(self.row_bytes) {
+            return Err(Error::RowShapeMismatch {
+                path: self.path.clone(),
+                expected: format!("{} of {}", ShapeDisplay(&self.row_shape), self.dtype),
+                given: format!("{} bytes", bytes.len()),
+            });
+        }
+        if self.buf.len() + bytes.len() <= BUFFER_BYTES {
+            self.buf.extend_from_slice(bytes);
+            return Ok(());
+        }
+        self.write_buffered()?;
+        if bytes.len() >= BUFFER_BYTES {
+            self.write_pending(bytes)
+        } else {
+            self.buf.extend_from_slice(bytes);
+            Ok(())
+        }
+    }
+
+    /// Appends the rows of an Arrow array: a primitive array for 1-D files,
+    /// a `FixedSizeList` (tensor, or nested lists) whose rows hold the row
+    /// shape's element count for N-D files. The element type must be the
+    /// dtype's Arrow type (see `docs/FORMAT.md`); nulls are refused.
+    ///
+    /// # Errors
+    /// [`Error::TypeMismatch`], [`Error::RowShapeMismatch`],
+    /// [`Error::HasNulls`], I/O errors.
+    pub fn append_array(&mut self, array: &dyn Array) -> Result<()> {
+        let data = array.to_data();
+        let (leaf_type, bytes, per_row) = leaf_bytes(&data, &self.path)?;
+        let expected_type = self.dtype.arrow_value_type();
+        let bool_leaf = leaf_type == DataType::Boolean && self.dtype.kind() == Kind::Bool;
+        if leaf_type != expected_type && !bool_leaf {
+            return Err(Error::TypeMismatch {
+                path: self.path.clone(),
+                expected: format!("{} ({expected_type})", self.dtype),
+                given: array.data_type().to_string(),
+            });
+        }
+        let want = self.row_shape.iter().product::<u64>()
+            * if self.dtype.kind() == Kind::Complex {
+                2
+            } else {
+                1
+            };
+        if per_row != want {
+            return Err(Error::RowShapeMismatch {
+                path: self.path.clone(),
+                expected: format!("{} of {}", ShapeDisplay(&self.row_shape), self.dtype),
+                given: format!("{} ({per_row} elements per row)", array.data_type()),
+            });
+        }
+        if !self.dtype.is_native() && self.dtype.itemsize() > 1 {
+            return Err(Error::NonNativeByteOrder {
+                path: self.path.clone(),
+                dtype: self.dtype.typestr(),
+            });
+        }
+        match bytes {
+            LeafBytes::Borrowed(b) => self.append_bytes(b),
+            LeafBytes::Owned(b) => self.append_bytes(&b),
+        }
+    }
+
+    fn committed_end(&self) -> u64 {
+        self.offset + self.committed_rows * self.row_bytes
+    }
+
+    fn write_buffered(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let buf = std::mem::take(&mut self.buf);
+        let r = self.write_pending(&buf);
+        self.buf = buf;
+        self.buf.clear();
+        r
+    }
+
+    fn write_pending(&mut self, bytes: &[u8]) -> Result<()> {
+        let pos = self.committed_end() + self.written;
+        match self.file.write_all_at(bytes, pos) {
+            Ok(()) => {
+                self.written += bytes.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                self.discard_pending();
+                Err(Error::io(&self.path, "append", e))
+            }
+        }
+    }
+
+    /// Drops the uncommitted rows, in memory and in the file.
+    fn discard_pending(&mut self) {
+        self.buf.clear();
+        if self.written > 0 {
+            let _ = self.file.set_len(self.committed_end());
+        }
+        self.written = 0;
+    }
+
+    /// Makes every appended row visible to readers, durably (see the type's
+    /// docs). Returns the committed row count.
+    ///
+    /// # Errors
+    /// I/O errors; the rows stay pending and a later `commit` may retry.
+    pub fn commit(&mut self) -> Result<u64> {
+        self.write_buffered()?;
+        if self.written == 0 {
+            return Ok(self.committed_rows);
+        }
+        if self.durability == Durability::Fsync {
+            self.file
+                .sync_data()
+                .map_err(|e| Error::io(&self.path, "fsync", e))?;
+        }
+        let rows = self.committed_rows + self.written / self.row_bytes;
+        self.write_header(rows)?;
+        self.committed_rows = rows;
+        self.written = 0;
+        Ok(rows)
+    }
+
+    /// Records `rows` as the committed row count in the header.
+    fn write_header(&mut self, rows: u64) -> Result<()> {
+        let mut shape = vec![rows];
+        shape.extend_from_slice(&self.row_shape);
+        let durable = self.durability == Durability::Fsync;
+        match &mut self.header {
+            Header::Raw { sidecar, path } => {
+                sidecar.shape = shape;
+                let text = format!("{}\n", sidecar.to_json());
+                write_atomic_with(path, text.as_bytes(), Replace::Overwrite, durable)
+            }
+            Header::Npy { len } => {
+                let h = encode_header(&self.dtype, &shape, Order::C, Some(*len as usize))
+                    .ok_or_else(|| Error::NotWritable {
+                        path: self.path.clone(),
+                        reason: format!(
+                            "the .npy header ({len} bytes) has no room for shape {}; rewrite the file with `mmarrow cat`",
+                            ShapeDisplay(&shape)
+                        ),
+                    })?;
+                // One small write inside the first page; the data it
+                // describes is already on disk.
+                self.file
+                    .write_all_at(&h, 0)
+                    .map_err(|e| Error::io(&self.path, "write header", e))?;
+                if durable {
+                    self.file
+                        .sync_data()
+                        .map_err(|e| Error::io(&self.path, "fsync", e))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Commits what is pending, releases the lock and opens the result.
+    ///
+    /// # Errors
+    /// As [`ArrayWriter::commit`] and [`crate::open`].
+    pub fn finish(mut self) -> Result<MmArray> {
+        self.commit()?;
+        let path = self.path.clone();
+        drop(self);
+        crate::open(path)
+    }
+}
+
+impl Drop for ArrayWriter {
+    fn drop(&mut self) {
+        // Uncommitted rows are abandoned, as after a crash; removing them
+        // now keeps the file at its committed length.
+        self.discard_pending();
+    }
+}
+
+fn row_bytes(path: &Path, dtype: &Dtype, row_shape: &[u64]) -> Result<u64> {
+    let b = byte_count(row_shape, dtype)?;
+    if b == 0 {
+        return Err(Error::InvalidRequest {
+            path: path.to_path_buf(),
+            reason: format!(
+                "rows of shape {} hold no data, so rows cannot be appended",
+                ShapeDisplay(row_shape)
+            ),
+        });
+    }
+    Ok(b)
+}
+
+enum LeafBytes<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+/// The contiguous leaf values of `data` (through any FixedSizeList levels),
+/// their type, and elements per top-level row.
+fn leaf_bytes<'a>(data: &'a ArrayData, path: &Path) -> Result<(DataType, LeafBytes<'a>, u64)> {
+    let mut node = data;
+    let mut start = data.offset();
+    let mut len = data.len();
+    let mut per_row: u64 = 1;
+    loop {
+        if node.null_count() > 0 {
+            return Err(Error::HasNulls {
+                path: path.to_path_buf(),
+                nulls: node.null_count(),
+            });
+        }
+        match node.data_type() {
+            DataType::FixedSizeList(_, size) => {
+                let size = *size as usize;
+                let child = &node.child_data()[0];
+                start = child.offset() + start * size;
+                len *= size;
+                per_row *= size as u64;
+                node = child;
+            }
+            DataType::Boolean => {
+                let bits = arrow_buffer::BooleanBuffer::new(node.buffers()[0].clone(), start, len);
+                let bytes = bits.iter().map(u8::from).collect();
+                return Ok((DataType::Boolean, LeafBytes::Owned(bytes), per_row));
+            }
+            t => {
+                let width = match t {
+                    DataType::FixedSizeBinary(w) => *w as usize,
+                    t => t.primitive_width().ok_or_else(|| Error::TypeMismatch {
+                        path: path.to_path_buf(),
+                        expected: "a fixed-width element type".into(),
+                        given: t.to_string(),
+                    })?,
+                };
+                let buf = node.buffers()[0].as_slice();
+                let bytes = &buf[start * width..(start + len) * width];
+                return Ok((t.clone(), LeafBytes::Borrowed(bytes), per_row));
+            }
+        }
+    }
+}

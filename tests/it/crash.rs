@@ -1,0 +1,233 @@
+//! Crash safety: a writer process killed with SIGKILL at random moments, and
+//! a writer that hits the file size limit mid-append.
+//!
+//! The child writer is this test binary itself, re-executed with
+//! `MMARROW_CHILD` set so that only `child_writer_entry` runs.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::UInt32Type;
+use mmarrow::{open, ArrayWriter, Dtype, Durability, Error};
+
+const ROW: usize = 16;
+
+/// The deterministic pattern: element j of row i.
+fn pattern(i: u64, j: usize) -> u32 {
+    (i as u32).wrapping_mul(2654435761) ^ j as u32
+}
+
+fn rows(start: u64, n: u64) -> Vec<u32> {
+    (start..start + n)
+        .flat_map(|i| (0..ROW).map(move |j| pattern(i, j)))
+        .collect()
+}
+
+/// Child entry point: does nothing unless re-executed by a parent test.
+#[test]
+fn child_writer_entry() {
+    let Ok(job) = std::env::var("MMARROW_CHILD") else {
+        return;
+    };
+    let path = std::env::var("MMARROW_CHILD_PATH").unwrap();
+    match job.as_str() {
+        "crash" => crash_child(Path::new(&path)),
+        "fsize" => fsize_child(Path::new(&path)),
+        _ => panic!("unknown job"),
+    }
+}
+
+fn crash_child(path: &Path) {
+    let mut w = if path.exists() {
+        ArrayWriter::open(path, Durability::Process).unwrap()
+    } else {
+        ArrayWriter::create(path, Dtype::parse("<u4").unwrap(), &[ROW as u64]).unwrap()
+    };
+    let mut next = w.committed_rows();
+    let mut batch = 1u64;
+    loop {
+        // Varying batch sizes, some past the writer's buffer so data hits the file before commit.
+        batch = batch * 7 % 20_011 + 1;
+        w.append(&rows(next, batch)).unwrap();
+        next += batch;
+        let committed = w.commit().unwrap();
+        println!("committed {committed}");
+    }
+}
+
+#[allow(unsafe_code)] // setrlimit and signal have no safe std wrapper
+fn fsize_child(path: &Path) {
+    // SAFETY: plain libc calls with valid arguments, made before any other
+    // thread of this process touches signals or limits.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        let lim = libc::rlimit {
+            rlim_cur: 256 * 1024,
+            rlim_max: 256 * 1024,
+        };
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
+    }
+    let mut w = ArrayWriter::open(path, Durability::Fsync).unwrap();
+    let mut next = w.committed_rows();
+    loop {
+        let r = w
+            .append(&rows(next, 300))
+            .and_then(|()| w.commit().map(|_| ()));
+        match r {
+            Ok(()) => {
+                next += 300;
+                println!("committed {next}");
+            }
+            Err(e) => {
+                println!(
+                    "error {}",
+                    if e.is_user_error() {
+                        "user"
+                    } else {
+                        "internal"
+                    }
+                );
+                println!("message {e}");
+                return;
+            }
+        }
+    }
+}
+
+fn spawn(job: &str, path: &Path) -> std::process::Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "crash::child_writer_entry",
+            "--nocapture",
+            "--test-threads=1",
+            "-q",
+        ])
+        .env("MMARROW_CHILD", job)
+        .env("MMARROW_CHILD_PATH", path)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Checks the file opens, holds at least `acked` rows, and every row is the pattern.
+fn check(path: &Path, acked: u64) -> u64 {
+    let a = open(path).unwrap_or_else(|e| panic!("reopen after kill: {e}"));
+    let n = a.len();
+    assert!(n >= acked, "{n} rows on disk, {acked} acknowledged");
+    let arr = a.to_arrow().unwrap();
+    let vals = arr
+        .as_fixed_size_list()
+        .values()
+        .as_primitive::<UInt32Type>()
+        .values()
+        .to_vec();
+    assert_eq!(vals.len() as u64, n * ROW as u64);
+    assert!(vals == rows(0, n), "rows differ from the pattern");
+    n
+}
+
+/// Small deterministic PRNG (xorshift) for kill times.
+fn next_rand(s: &mut u64) -> u64 {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    *s
+}
+
+fn crash_loop(name: &str, kills: usize, seed: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(name);
+    let mut rng = seed;
+    let mut acked = 0u64;
+    for _ in 0..kills {
+        let mut child = spawn("crash", &path);
+        let out = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if let Some(n) = line.strip_prefix("committed ") {
+                    let _ = tx.send(n.parse::<u64>().unwrap());
+                }
+            }
+        });
+        // Wait for at least one commit of this run (so every run makes progress), then a random delay.
+        let start = Instant::now();
+        let first = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("child commits");
+        acked = acked.max(first);
+        std::thread::sleep(Duration::from_micros(next_rand(&mut rng) % 40_000));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        reader.join().unwrap();
+        while let Ok(n) = rx.try_recv() {
+            acked = acked.max(n);
+        }
+        let n = check(&path, acked);
+        assert!(start.elapsed() < Duration::from_secs(60));
+        acked = acked.max(n.min(acked));
+    }
+    assert!(acked > 0);
+}
+
+#[test]
+fn sigkill_at_random_moments_never_loses_committed_rows_raw() {
+    crash_loop("k.u4", 30, 0x9E3779B97F4A7C15);
+}
+
+#[test]
+fn sigkill_at_random_moments_never_loses_committed_rows_npy() {
+    crash_loop("k.npy", 30, 0xD1B54A32D192ED03);
+}
+
+#[test]
+fn file_size_limit_mid_append_keeps_the_committed_state() {
+    for name in ["f.u4", "f.npy"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        let mut w =
+            ArrayWriter::create(&path, Dtype::parse("<u4").unwrap(), &[ROW as u64]).unwrap();
+        w.append(&rows(0, 10)).unwrap();
+        w.finish().unwrap();
+        let out = spawn("fsize", &path).wait_with_output().unwrap();
+        assert!(out.status.success(), "child failed");
+        let text = String::from_utf8(out.stdout).unwrap();
+        let last: u64 = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("committed "))
+            .map(|n| n.parse().unwrap())
+            .max()
+            .unwrap_or(10);
+        assert!(
+            text.contains("error user"),
+            "child should stop on an error: {text}"
+        );
+        assert!(
+            text.contains("File too large") || text.contains("too large"),
+            "{text}"
+        );
+        let n = check(&path, last);
+        assert_eq!(n, last, "exactly the last commit survives");
+        // The file is at its committed length, so a new writer appends right away.
+        let mut w = ArrayWriter::open(&path, Durability::Fsync).unwrap();
+        w.append(&rows(n, 1)).unwrap();
+        w.finish().unwrap();
+        check(&path, n + 1);
+    }
+}
+
+#[test]
+fn locked_error_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.u4");
+    let _w = ArrayWriter::create(&path, Dtype::parse("<u4").unwrap(), &[]).unwrap();
+    let e = ArrayWriter::open(&path, Durability::Fsync).unwrap_err();
+    assert!(matches!(e, Error::Locked { .. }));
+    assert!(e.to_string().starts_with(&path.display().to_string()));
+}
