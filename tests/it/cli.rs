@@ -175,3 +175,70 @@ fn head_shows_big_endian_from_a_copy_of_the_shown_rows() {
     let out = String::from_utf8(o.stdout).unwrap();
     assert!(out.contains("zero-copy: no"), "{out}");
 }
+
+#[test]
+fn create_makes_a_zero_filled_file_and_refuses_to_overwrite() {
+    let d = Dir::new();
+    let p = d.path("z.npy");
+    let o = mmarrow(&["create", s(&p), "--dtype", "int16", "--shape", "5,3"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let a = mmarrow::open(&p).unwrap();
+    assert_eq!(a.shape(), &[5, 3]);
+    assert!(a.data_buffer().as_slice().iter().all(|&b| b == 0));
+    let o = mmarrow(&["create", s(&p), "--dtype", "int16", "--shape", "5,3"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr_line(&o).contains("already exists"));
+    let o = mmarrow(&[
+        "create",
+        s(&d.path("n.f4")),
+        "--dtype",
+        "f4",
+        "--shape",
+        "-1,3",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr_line(&o).contains("shape is required"));
+    let o = mmarrow(&["create", s(&p), "--dtype", "f8", "--shape", "2", "--force"]);
+    assert!(o.status.success());
+    assert_eq!(mmarrow::open(&p).unwrap().dtype().typestr(), "<f8");
+}
+
+#[test]
+fn cat_concatenates_along_the_first_axis() {
+    let d = Dir::new();
+    let a = d.file("a.f32", &f32_bytes([1.0, 2.0, 3.0, 4.0]));
+    let b = d.file("b.f32", &f32_bytes([5.0, 6.0]));
+    for (p, shape) in [(&a, "-1,2"), (&b, "-1,2")] {
+        assert!(
+            mmarrow(&["describe", s(p), "--dtype", "f4", "--shape", shape])
+                .status
+                .success()
+        );
+    }
+    let out = d.path("ab.npy");
+    let o = mmarrow(&["cat", s(&out), s(&a), s(&b), s(&a)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = mmarrow::open(&out).unwrap();
+    assert_eq!(r.shape(), &[5, 2]);
+    assert_eq!(
+        r.data_buffer().as_slice(),
+        &f32_bytes([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 1.0, 2.0, 3.0, 4.0])[..]
+    );
+    // Incompatible row shape: exit 2, no output left behind.
+    let c = d.file("c.f32", &f32_bytes([1.0, 2.0, 3.0]));
+    assert!(
+        mmarrow(&["describe", s(&c), "--dtype", "f4", "--shape", "-1,3"])
+            .status
+            .success()
+    );
+    let out2 = d.path("bad.f32");
+    let o = mmarrow(&["cat", s(&out2), s(&a), s(&c)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr_line(&o).contains("rows have shape"));
+    assert!(!out2.exists() && !mmarrow::sidecar_path(&out2).exists());
+    // Writing over an input is refused even with --force.
+    let o = mmarrow(&["cat", s(&a), s(&a), s(&b), "--force"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr_line(&o).contains("also an input"));
+    assert_eq!(mmarrow::open(&a).unwrap().shape(), &[2, 2]);
+}

@@ -1,6 +1,8 @@
 //! The `mmarrow` command-line tool: a thin layer over the library.
 
+mod cat;
 mod common;
+mod create;
 mod describe;
 mod head;
 mod info;
@@ -26,6 +28,10 @@ enum Command {
     Head(head::Args),
     /// Write the sidecar that records dtype and shape of an existing raw file.
     Describe(describe::Args),
+    /// Create a zero-filled array file (numpy.memmap mode w+).
+    Create(create::Args),
+    /// Concatenate array files with the same dtype and row shape along the first axis.
+    Cat(cat::Args),
 }
 
 /// What a subcommand can fail with.
@@ -77,6 +83,8 @@ fn main() -> ExitCode {
         Command::Info(a) => info::run(a, &mut out),
         Command::Head(a) => head::run(a, &mut out),
         Command::Describe(a) => describe::run(a, &mut out),
+        Command::Create(a) => create::run(a, &mut out),
+        Command::Cat(a) => cat::run(a, &mut out),
     }
     .and_then(|()| out.flush().map_err(CliError::Output));
     match result {
