@@ -431,7 +431,9 @@ impl MmArray {
             Some(s) if self.order == Order::F && self.shape.len() == 2 => s.columns().to_vec(),
             _ => vec![array],
         };
-        Ok(RecordBatch::try_new(schema, columns)?)
+        // The row count is explicit: a Fortran-order (n, 0) array has no columns.
+        let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(self.len() as usize));
+        Ok(RecordBatch::try_new_with_options(schema, columns, &opts)?)
     }
 
     /// Builds the field and, when `want_array`, the array.
@@ -456,7 +458,12 @@ impl MmArray {
             }
             let fields = Fields::from(fields);
             let array = if want_array {
-                Some(Arc::new(StructArray::try_new(fields.clone(), arrays, None)?) as ArrayRef)
+                Some(Arc::new(StructArray::try_new_with_length(
+                    fields.clone(),
+                    arrays,
+                    None,
+                    rows,
+                )?) as ArrayRef)
             } else {
                 None
             };
@@ -495,17 +502,22 @@ impl MmArray {
             None
         };
         let item = |t: DataType| Arc::new(Field::new("item", t, true)) as FieldRef;
-        let wrap =
-            |a: Option<ArrayRef>, item: &FieldRef, size: usize| -> Result<Option<ArrayRef>> {
-                a.map(|a| fixed_size_list(item.clone(), size, a))
-                    .transpose()
-            };
+        // `len` lists of `size` items each (explicit: with size 0 the child
+        // cannot tell how many lists there are).
+        let wrap = |a: Option<ArrayRef>,
+                    item: &FieldRef,
+                    size: usize,
+                    len: usize|
+         -> Result<Option<ArrayRef>> {
+            a.map(|a| fixed_size_list(item.clone(), size, len, a))
+                .transpose()
+        };
         let elem_dims: &[u64] = if complex { &[2] } else { &[] };
         if row_shape.is_empty() {
             // One element per row: the element array itself.
             if complex {
                 let it = item(scalar_type);
-                let a = wrap(scalar, &it, 2)?;
+                let a = wrap(scalar, &it, 2, rows)?;
                 return Ok((Field::new(name, DataType::FixedSizeList(it, 2), true), a));
             }
             let field = match (self.dtype.kind(), o.bools) {
@@ -520,7 +532,7 @@ impl MmArray {
                 let (inner_field, inner, size) =
                     if complex && o.tensor == TensorLayout::FixedSizeList {
                         let it = item(scalar_type);
-                        let pair = wrap(scalar, &it, 2)?;
+                        let pair = wrap(scalar, &it, 2, rows * per_row)?;
                         (item(DataType::FixedSizeList(it, 2)), pair, per_row)
                     } else {
                         dims.extend_from_slice(elem_dims);
@@ -535,15 +547,17 @@ impl MmArray {
                 if o.tensor == TensorLayout::FixedShapeTensor {
                     field = field.with_metadata(TensorMetadata::new(dims).field_metadata());
                 }
-                Ok((field, wrap(inner, &inner_field, size)?))
+                Ok((field, wrap(inner, &inner_field, size, rows)?))
             }
             TensorLayout::Nested => {
                 let mut dims: Vec<u64> = row_shape.to_vec();
                 dims.extend_from_slice(elem_dims);
                 let mut field = item(scalar_type);
                 let mut array = scalar;
-                for &d in dims.iter().rev() {
-                    array = wrap(array, &field, d as usize)?;
+                for (level, &d) in dims.iter().enumerate().rev() {
+                    // Lists at this level: one per element of the dims above it.
+                    let len = rows * dims[..level].iter().product::<u64>() as usize;
+                    array = wrap(array, &field, d as usize, len)?;
                     field = item(DataType::FixedSizeList(field, d as i32));
                 }
                 Ok((Field::new(name, field.data_type().clone(), true), array))
@@ -644,8 +658,7 @@ fn scalar_array(t: &DataType, values: Buffer, len: usize) -> Result<ArrayRef> {
     Ok(make_array(data))
 }
 
-fn fixed_size_list(item: FieldRef, size: usize, child: ArrayRef) -> Result<ArrayRef> {
-    let len = child.len().checked_div(size).unwrap_or(0);
+fn fixed_size_list(item: FieldRef, size: usize, len: usize, child: ArrayRef) -> Result<ArrayRef> {
     let data = ArrayDataBuilder::new(DataType::FixedSizeList(item, size as i32))
         .len(len)
         .add_child_data(child.to_data())

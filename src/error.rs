@@ -284,6 +284,26 @@ pub enum Error {
         /// Number of nulls found (at the first level that has any).
         nulls: usize,
     },
+    /// An option value that is not valid.
+    #[error("invalid {option} {value:?}: {reason}")]
+    InvalidOption {
+        /// The option (`compression`, `row group size`...).
+        option: &'static str,
+        /// The value given.
+        value: String,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+    /// A Parquet or Arrow IPC file that cannot be read or written.
+    #[error("{}: {reason}", path.display())]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong (corrupt, truncated, unsupported column...).
+        reason: String,
+        /// True when the input is at fault (exit code 2), false for internal errors.
+        user: bool,
+    },
     /// Invalid `arrow.fixed_shape_tensor` extension metadata.
     #[error("invalid arrow.fixed_shape_tensor metadata: {reason}")]
     InvalidTensorMetadata {
@@ -318,6 +338,7 @@ impl Error {
                     | io::ErrorKind::QuotaExceeded
             ),
             Error::Arrow(_) => false,
+            Error::Format { user, .. } => *user,
             _ => true,
         }
     }
@@ -348,7 +369,8 @@ impl Error {
             | Error::MissingOption { path, .. }
             | Error::TypeMismatch { path, .. }
             | Error::RowShapeMismatch { path, .. }
-            | Error::HasNulls { path, .. } => Some(path),
+            | Error::HasNulls { path, .. }
+            | Error::Format { path, .. } => Some(path),
             Error::UnsupportedDtype { path, .. } => path.as_deref(),
             _ => None,
         }

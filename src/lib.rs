@@ -40,6 +40,7 @@
 #![warn(missing_docs)]
 
 mod array;
+mod convert;
 mod dtype;
 mod error;
 mod fsutil;
@@ -52,6 +53,10 @@ mod tensor;
 mod write;
 
 pub use array::{ArrowOptions, BoolLayout, CopyReason, MmArray, TensorLayout};
+pub use convert::{
+    convert, from_ipc, from_parquet, remove_temporary_outputs, to_ipc, to_parquet, Compression,
+    ConvertOptions, ConvertSummary, Format, Progress, DEFAULT_ROW_GROUP_BYTES,
+};
 pub use dtype::{ByteOrder, Dtype, Element, Kind, EXTENSION_METADATA_KEY, EXTENSION_NAME_KEY};
 pub use error::{Error, Result};
 pub use npy::{NpyHeader, MAX_NPY_HEADER_BYTES, NPY_MAGIC};

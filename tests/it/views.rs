@@ -422,3 +422,38 @@ fn trailing_bytes_past_the_shape_are_ignored() {
         .unwrap();
     assert_eq!(a.to_arrow().unwrap().len(), 2);
 }
+
+#[test]
+fn zero_width_rows_keep_their_row_count() {
+    let d = Dir::new();
+    let p = d.file("thin.i2", &[]);
+    for (shape, layout) in [
+        ("3,0", TensorLayout::FixedShapeTensor),
+        ("3,0,2", TensorLayout::FixedSizeList),
+        ("3,2,0", TensorLayout::Nested),
+    ] {
+        let a = OpenOptions::new()
+            .dtype("i2")
+            .unwrap()
+            .shape(shape)
+            .unwrap()
+            .open(&p)
+            .unwrap();
+        let b = a
+            .to_record_batch_with(ArrowOptions::new().tensor(layout))
+            .unwrap();
+        assert_eq!(b.num_rows(), 3, "{shape}");
+        assert_eq!(b.column(0).len(), 3, "{shape}");
+    }
+    let f = OpenOptions::new()
+        .dtype("f4")
+        .unwrap()
+        .shape("3,0")
+        .unwrap()
+        .order(mmarrow::Order::F)
+        .open(&p)
+        .unwrap();
+    let b = f.to_record_batch().unwrap();
+    assert_eq!((b.num_rows(), b.num_columns()), (3, 0));
+    assert_eq!(f.to_arrow().unwrap().len(), 3);
+}

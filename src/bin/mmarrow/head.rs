@@ -64,7 +64,8 @@ fn render(batch: &RecordBatch, max_items: usize) -> Result<String, CliError> {
         fields.push(Field::new(f.name(), arrow_schema::DataType::Utf8, false));
         columns.push(Arc::new(StringArray::from(cells)));
     }
-    let strings = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+    let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    let strings = RecordBatch::try_new_with_options(Arc::new(Schema::new(fields)), columns, &opts)
         .map_err(mmarrow::Error::from)?;
     Ok(arrow_cast::pretty::pretty_format_batches(&[strings])
         .map_err(mmarrow::Error::from)?

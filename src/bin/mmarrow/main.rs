@@ -2,6 +2,7 @@
 
 mod cat;
 mod common;
+mod convert;
 mod create;
 mod describe;
 mod head;
@@ -32,6 +33,12 @@ enum Command {
     Create(create::Args),
     /// Concatenate array files with the same dtype and row shape along the first axis.
     Cat(cat::Args),
+    /// Convert an array file to Parquet (streaming, parallel).
+    ToParquet(convert::ConvertArgs),
+    /// Convert a one-column Parquet file to an array file (raw + sidecar, or .npy).
+    FromParquet(convert::ConvertArgs),
+    /// Convert between array files, Parquet (.parquet) and Arrow IPC (.arrow, .feather), by extension.
+    Convert(convert::ConvertArgs),
 }
 
 /// What a subcommand can fail with.
@@ -85,6 +92,9 @@ fn main() -> ExitCode {
         Command::Describe(a) => describe::run(a, &mut out),
         Command::Create(a) => create::run(a, &mut out),
         Command::Cat(a) => cat::run(a, &mut out),
+        Command::ToParquet(a) => convert::run(a, convert::Direction::ToParquet, &mut out),
+        Command::FromParquet(a) => convert::run(a, convert::Direction::FromParquet, &mut out),
+        Command::Convert(a) => convert::run(a, convert::Direction::ByExtension, &mut out),
     }
     .and_then(|()| out.flush().map_err(CliError::Output));
     match result {

@@ -1,0 +1,119 @@
+//! `mmarrow to-parquet`, `from-parquet` and `convert`.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use mmarrow::{Compression, ConvertOptions, ConvertSummary, Progress};
+
+use crate::CliError;
+
+/// Options shared by the conversion commands.
+#[derive(clap::Args, Debug)]
+pub(crate) struct ConvertArgs {
+    /// Source file.
+    pub src: PathBuf,
+    /// Destination file (written under a temporary name, renamed at the end).
+    pub dst: PathBuf,
+    /// Parquet codec: none, snappy, zstd (level 1), zstd:N (1-22), lz4, gzip, gzip:N (0-9).
+    #[arg(long, default_value = "zstd")]
+    pub compression: String,
+    /// Rows per Parquet row group (default: about 64 MiB of data per row group).
+    #[arg(long)]
+    pub row_group_size: Option<u64>,
+    /// Threads to encode or decode with (default: all cores).
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// Replace an existing destination.
+    #[arg(long)]
+    pub force: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Use only the parquet crate's generic Arrow reader/writer (slower; for comparison).
+    #[arg(long, hide = true)]
+    pub generic: bool,
+    /// Column to extract from a wider Parquet or IPC file.
+    #[arg(long)]
+    pub column: Option<String>,
+}
+
+/// Which conversion to run.
+#[derive(Clone, Copy)]
+pub(crate) enum Direction {
+    ToParquet,
+    FromParquet,
+    ByExtension,
+}
+
+struct Bar {
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl Progress for Bar {
+    fn start(&self, rows: u64, _bytes: u64) {
+        let bar = ProgressBar::new(rows);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:40} {human_pos}/{human_len} rows  {per_sec}  eta {eta}",
+            )
+            .expect("valid template"),
+        );
+        *self.bar.lock().expect("progress lock") = Some(bar);
+    }
+    fn advance(&self, rows: u64, _bytes: u64) {
+        if let Some(b) = self.bar.lock().expect("progress lock").as_ref() {
+            b.inc(rows);
+        }
+    }
+}
+
+pub(crate) fn run(a: ConvertArgs, dir: Direction, out: &mut impl Write) -> Result<(), CliError> {
+    let compression: Compression = a.compression.parse()?;
+    let mut o = ConvertOptions::new()
+        .compression(compression)
+        .threads(a.threads)
+        .overwrite(a.force)
+        .fast_path(!a.generic);
+    if let Some(r) = a.row_group_size {
+        o = o.row_group_rows(r);
+    }
+    if let Some(c) = &a.column {
+        o = o.column(c.clone());
+    }
+    let bar = Arc::new(Bar {
+        bar: Mutex::new(None),
+    });
+    if !a.quiet && std::io::stderr().is_terminal() {
+        o = o.progress(bar.clone());
+    }
+    let t = Instant::now();
+    let result = match dir {
+        Direction::ToParquet => {
+            mmarrow::open(&a.src).and_then(|s| mmarrow::to_parquet(&s, &a.dst, &o))
+        }
+        Direction::FromParquet => mmarrow::from_parquet(&a.src, &a.dst, &o),
+        Direction::ByExtension => mmarrow::convert(&a.src, &a.dst, &o),
+    };
+    if let Some(b) = bar.bar.lock().expect("progress lock").take() {
+        b.finish_and_clear();
+    }
+    let s: ConvertSummary = result?;
+    let secs = t.elapsed().as_secs_f64();
+    writeln!(
+        out,
+        "{} -> {}: {} rows, {:.1} MB of data in {:.2} s ({:.0} MB/s), {} bytes written, {} groups{}",
+        a.src.display(),
+        a.dst.display(),
+        s.rows,
+        s.data_bytes as f64 / 1e6,
+        secs,
+        s.data_bytes as f64 / 1e6 / secs.max(1e-9),
+        s.output_bytes,
+        s.groups,
+        if s.fast_path { ", fast path" } else { "" }
+    )?;
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! Arrow IPC files ↔ array files.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::Path;
+
+use arrow_ipc::reader::FileReader;
+use arrow_ipc::writer::FileWriter;
+
+use super::options::{check_row_group_rows, ConvertOptions, DEFAULT_ROW_GROUP_BYTES};
+use super::output::Output;
+use super::parquet_read::{
+    append_checked, array_spec, column_list, fixed_lists, fixed_row_shape, open_writer,
+    output_format, sync_file,
+};
+use super::ConvertSummary;
+use crate::array::{ArrowOptions, MmArray};
+use crate::error::{Error, Result};
+use crate::write::{ArrayWriter, Durability, WriterOptions};
+
+/// Writes `source` as an Arrow IPC file (`.arrow`/`.feather` v2) of record
+/// batches of [`ConvertOptions::row_group_rows`] rows (default: about
+/// 64 MiB each), with the tensor extension and user metadata in its schema.
+/// Written under a temporary name and renamed at the end.
+///
+/// # Errors
+/// As [`crate::to_parquet`].
+///
+/// ```
+/// # fn main() -> mmarrow::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let src = dir.path().join("v.i8");
+/// # std::fs::write(&src, (0..6i64).flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
+/// let a = mmarrow::OpenOptions::new().dtype("int64")?.shape("-1,2")?.open(&src)?;
+/// let s = mmarrow::to_ipc(&a, &dir.path().join("v.arrow"), &Default::default())?;
+/// assert_eq!(s.rows, 3);
+/// # Ok(()) }
+/// ```
+pub fn to_ipc(source: &MmArray, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
+    check_row_group_rows(o.row_group_rows)?;
+    let out = Output::new(dst, o.overwrite)?;
+    let probe = source
+        .slice(0..source.len().min(1))
+        .unwrap_or_else(|_| source.clone())
+        .to_arrow_compatible();
+    let schema = probe.schema_with(ArrowOptions::default())?;
+    let row_bytes = (source.row_elements() * source.dtype().itemsize() as u64).max(1);
+    let batch_rows = o
+        .row_group_rows
+        .unwrap_or((DEFAULT_ROW_GROUP_BYTES / row_bytes).max(1));
+    let file = File::create(out.path()).map_err(|e| Error::io(out.path(), "create", e))?;
+    let mut w = FileWriter::try_new(BufWriter::with_capacity(4 << 20, file), &schema)?;
+    let n = source.len();
+    o.start(n, n * row_bytes);
+    let mut start = 0;
+    let mut groups = 0;
+    while start < n {
+        let end = (start + batch_rows).min(n);
+        let batch = source
+            .slice(start..end)?
+            .to_arrow_compatible()
+            .to_record_batch()?;
+        w.write(&batch)?;
+        o.advance(end - start, (end - start) * row_bytes);
+        groups += 1;
+        start = end;
+    }
+    w.finish()?;
+    let file = w
+        .into_inner()?
+        .into_inner()
+        .map_err(|e| Error::io(out.path(), "write", e.into_error()))?;
+    file.sync_all()
+        .map_err(|e| Error::io(out.path(), "fsync", e))?;
+    let output_bytes = file
+        .metadata()
+        .map_err(|e| Error::io(out.path(), "stat", e))?
+        .len();
+    out.commit()?;
+    Ok(ConvertSummary {
+        rows: n,
+        data_bytes: n * row_bytes,
+        output_bytes,
+        groups,
+        fast_path: false,
+    })
+}
+
+/// Converts one column of an Arrow IPC file to an array file (raw +
+/// sidecar, or `.npy` by extension), batch by batch, through
+/// [`ArrayWriter`]; the same column rules as [`crate::from_parquet`].
+///
+/// # Errors
+/// [`Error::Format`] for a file that is not Arrow IPC or an unsupported
+/// column, [`Error::HasNulls`], [`Error::AlreadyExists`], I/O errors.
+pub fn from_ipc(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
+    let bad = |reason: String| Error::Format {
+        path: src.to_path_buf(),
+        reason,
+        user: true,
+    };
+    let file = File::open(src).map_err(|e| Error::io(src, "open", e))?;
+    if file
+        .metadata()
+        .map_err(|e| Error::io(src, "stat", e))?
+        .is_dir()
+    {
+        return Err(Error::IsDirectory {
+            path: src.to_path_buf(),
+        });
+    }
+    let reader = FileReader::try_new(std::io::BufReader::new(file), None)
+        .map_err(|e| bad(format!("not a readable Arrow IPC file: {e}")))?;
+    let schema = reader.schema();
+    let col = match &o.column {
+        Some(name) => schema.index_of(name).map_err(|_| {
+            bad(format!(
+                "no column {name:?} (columns: {})",
+                column_list(schema.fields())
+            ))
+        })?,
+        None if schema.fields().len() == 1 => 0,
+        None => {
+            return Err(bad(format!(
+                "has {} columns ({}); an array file holds one: pick it with --column",
+                schema.fields().len(),
+                column_list(schema.fields())
+            )))
+        }
+    };
+    let field = schema.field(col).clone();
+    let spec = array_spec(&field).map_err(|r| bad(format!("column {:?} {r}", field.name())))?;
+    let out = Output::new(dst, o.overwrite)?;
+    let tmp = out.path().to_path_buf();
+    let mut learnt = spec.row_shape.clone();
+    let mut writer: Option<ArrayWriter> = None;
+    let mut groups = 0;
+    let mut wo = WriterOptions::new(spec.dtype, &fixed_row_shape(&spec))
+        .durability(Durability::Process)
+        .name(field.name().clone())
+        .format(output_format(dst));
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(format!("batch {groups}: {e}")))?;
+        let a = fixed_lists(batch.column(col), &mut learnt)
+            .map_err(|r| bad(format!("column {:?} {r}", field.name())))?;
+        if writer.is_none() && learnt != spec.row_shape {
+            wo = WriterOptions::new(spec.dtype, &learnt)
+                .durability(Durability::Process)
+                .name(field.name().clone())
+                .format(output_format(dst));
+        }
+        let w = open_writer(&mut writer, &wo, &tmp)?;
+        append_checked(w, &a, &field, src)?;
+        o.advance(a.len() as u64, 0);
+        groups += 1;
+    }
+    let w = open_writer(&mut writer, &wo, &tmp)?;
+    w.commit()?;
+    let rows = w.committed_rows();
+    let row_bytes = w.row_shape().iter().product::<u64>() * spec.dtype.itemsize() as u64;
+    drop(writer);
+    sync_file(&tmp)?;
+    let output_bytes = std::fs::metadata(&tmp)
+        .map_err(|e| Error::io(&tmp, "stat", e))?
+        .len();
+    out.commit()?;
+    Ok(ConvertSummary {
+        rows,
+        data_bytes: rows * row_bytes,
+        output_bytes,
+        groups,
+        fast_path: false,
+    })
+}

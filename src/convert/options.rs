@@ -1,0 +1,241 @@
+//! Conversion options: codec, row groups, threads, overwrite, progress.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+
+/// A Parquet compression codec.
+///
+/// Parses `none`, `snappy`, `zstd` (level 1, as pyarrow), `zstd:N` (1–22),
+/// `lz4` (LZ4_RAW), `gzip` (level 6) and `gzip:N` (0–9).
+///
+/// ```
+/// use mmarrow::Compression;
+/// assert_eq!("zstd".parse::<Compression>().unwrap(), Compression::Zstd(1));
+/// assert_eq!("zstd:3".parse::<Compression>().unwrap(), Compression::Zstd(3));
+/// assert!("zstd:99".parse::<Compression>().is_err());
+/// assert!("brotli".parse::<Compression>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Uncompressed.
+    None,
+    /// Snappy: fast, light compression (pyarrow's and DuckDB's default).
+    Snappy,
+    /// Zstandard at a level from 1 to 22.
+    Zstd(i32),
+    /// LZ4 (the LZ4_RAW codec).
+    Lz4,
+    /// Gzip at a level from 0 to 9.
+    Gzip(u32),
+}
+
+impl Default for Compression {
+    /// zstd level 1: read everywhere, compresses better than snappy, and
+    /// costs little on barely compressible floats.
+    fn default() -> Self {
+        Compression::Zstd(1)
+    }
+}
+
+impl FromStr for Compression {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Self> {
+        let s = text.trim().to_ascii_lowercase();
+        let (name, level) = match s.split_once([':', '=', '(']) {
+            Some((n, l)) => (n.to_string(), Some(l.trim_end_matches(')').to_string())),
+            None => (s.clone(), None),
+        };
+        let bad = |reason: &str| Error::InvalidOption {
+            option: "compression",
+            value: text.to_string(),
+            reason: reason.to_string(),
+        };
+        let level_num = |lo: i64, hi: i64| -> Result<Option<i64>> {
+            match &level {
+                None => Ok(None),
+                Some(l) => match l.parse::<i64>() {
+                    Ok(n) if (lo..=hi).contains(&n) => Ok(Some(n)),
+                    _ => Err(bad(&format!("level must be an integer from {lo} to {hi}"))),
+                },
+            }
+        };
+        let no_level = || {
+            if level.is_some() {
+                Err(bad("this codec takes no level"))
+            } else {
+                Ok(())
+            }
+        };
+        match name.as_str() {
+            "none" | "uncompressed" => no_level().map(|()| Compression::None),
+            "snappy" => no_level().map(|()| Compression::Snappy),
+            "lz4" | "lz4_raw" => no_level().map(|()| Compression::Lz4),
+            "zstd" => Ok(Compression::Zstd(level_num(1, 22)?.unwrap_or(1) as i32)),
+            "gzip" => Ok(Compression::Gzip(level_num(0, 9)?.unwrap_or(6) as u32)),
+            _ => Err(bad("use none, snappy, zstd[:1-22], lz4 or gzip[:0-9]")),
+        }
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Compression::None => f.write_str("none"),
+            Compression::Snappy => f.write_str("snappy"),
+            Compression::Zstd(l) => write!(f, "zstd:{l}"),
+            Compression::Lz4 => f.write_str("lz4"),
+            Compression::Gzip(l) => write!(f, "gzip:{l}"),
+        }
+    }
+}
+
+impl Compression {
+    pub(crate) fn to_parquet(self) -> parquet::basic::Compression {
+        use parquet::basic::{Compression as C, GzipLevel, ZstdLevel};
+        match self {
+            Compression::None => C::UNCOMPRESSED,
+            Compression::Snappy => C::SNAPPY,
+            Compression::Zstd(l) => C::ZSTD(ZstdLevel::try_new(l).unwrap_or_default()),
+            Compression::Lz4 => C::LZ4_RAW,
+            Compression::Gzip(l) => C::GZIP(GzipLevel::try_new(l).unwrap_or_default()),
+        }
+    }
+}
+
+/// Receives progress of a long conversion (the CLI draws a bar with it).
+pub trait Progress: Send + Sync {
+    /// The conversion starts: `rows` rows, `bytes` bytes of array data in all.
+    fn start(&self, rows: u64, bytes: u64);
+    /// `rows` more rows (`bytes` bytes) are done.
+    fn advance(&self, rows: u64, bytes: u64);
+}
+
+/// Options for [`crate::to_parquet`], [`crate::from_parquet`],
+/// [`crate::to_ipc`], [`crate::from_ipc`] and [`crate::convert`].
+///
+/// ```
+/// use mmarrow::{Compression, ConvertOptions};
+/// let o = ConvertOptions::new().compression(Compression::Snappy).threads(2).overwrite(true);
+/// assert_eq!(o.get_compression(), Compression::Snappy);
+/// ```
+#[derive(Clone, Default)]
+pub struct ConvertOptions {
+    pub(crate) compression: Compression,
+    pub(crate) row_group_rows: Option<u64>,
+    pub(crate) threads: usize,
+    pub(crate) overwrite: bool,
+    pub(crate) column: Option<String>,
+    pub(crate) fast_path: bool,
+    pub(crate) progress: Option<Arc<dyn Progress>>,
+}
+
+impl fmt::Debug for ConvertOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConvertOptions")
+            .field("compression", &self.compression)
+            .field("row_group_rows", &self.row_group_rows)
+            .field("threads", &self.threads)
+            .field("overwrite", &self.overwrite)
+            .field("column", &self.column)
+            .field("fast_path", &self.fast_path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Default size of a row group's uncompressed data.
+pub const DEFAULT_ROW_GROUP_BYTES: u64 = 64 << 20;
+
+impl ConvertOptions {
+    /// Defaults: zstd level 1, row groups of about 64 MiB of data, all
+    /// cores, no overwrite, the fast path where it applies.
+    pub fn new() -> Self {
+        ConvertOptions {
+            fast_path: true,
+            ..Default::default()
+        }
+    }
+
+    /// Sets the Parquet codec.
+    pub fn compression(mut self, c: Compression) -> Self {
+        self.compression = c;
+        self
+    }
+
+    /// The Parquet codec.
+    pub fn get_compression(&self) -> Compression {
+        self.compression
+    }
+
+    /// Sets the rows per Parquet row group (default: about 64 MiB of data).
+    pub fn row_group_rows(mut self, rows: u64) -> Self {
+        self.row_group_rows = Some(rows);
+        self
+    }
+
+    /// Sets the number of threads (0: all cores).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// Replace an existing destination.
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
+    }
+
+    /// The column to extract from a wider Parquet or IPC file.
+    pub fn column(mut self, name: impl Into<String>) -> Self {
+        self.column = Some(name.into());
+        self
+    }
+
+    /// Whether the page-level fast paths may be used (default true). With
+    /// `false`, the parquet crate's generic Arrow reader and writer do all the
+    /// work: slower, and the reference the fast paths are tested against.
+    pub fn fast_path(mut self, enabled: bool) -> Self {
+        self.fast_path = enabled;
+        self
+    }
+
+    /// Sets a progress receiver.
+    pub fn progress(mut self, p: Arc<dyn Progress>) -> Self {
+        self.progress = Some(p);
+        self
+    }
+
+    pub(crate) fn thread_count(&self) -> usize {
+        if self.threads == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            self.threads
+        }
+    }
+
+    pub(crate) fn start(&self, rows: u64, bytes: u64) {
+        if let Some(p) = &self.progress {
+            p.start(rows, bytes);
+        }
+    }
+
+    pub(crate) fn advance(&self, rows: u64, bytes: u64) {
+        if let Some(p) = &self.progress {
+            p.advance(rows, bytes);
+        }
+    }
+}
+
+/// Checks a row group size given by a user.
+pub(crate) fn check_row_group_rows(rows: Option<u64>) -> Result<()> {
+    match rows {
+        Some(0) => Err(Error::InvalidOption {
+            option: "row group size",
+            value: "0".into(),
+            reason: "must be at least 1 row".into(),
+        }),
+        _ => Ok(()),
+    }
+}

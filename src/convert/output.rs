@@ -1,0 +1,91 @@
+//! Outputs written under a temporary name and renamed into place at the end.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::error::{Error, Result};
+use crate::fsutil::{sync_dir, temp_sibling};
+use crate::sidecar::sidecar_path;
+
+/// Temporary outputs of conversions in progress, so that an interrupted
+/// process can remove them ([`remove_temporary_outputs`]).
+static ACTIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Removes the temporary files of conversions still in progress. The CLI
+/// calls it from its Ctrl-C handler; a library user can do the same.
+pub fn remove_temporary_outputs() {
+    if let Ok(list) = ACTIVE.lock() {
+        for p in list.iter() {
+            let _ = std::fs::remove_file(p);
+            let _ = std::fs::remove_file(sidecar_path(p));
+        }
+    }
+}
+
+/// A destination being written under a temporary sibling name.
+pub(crate) struct Output {
+    dst: PathBuf,
+    tmp: PathBuf,
+    done: bool,
+}
+
+impl Output {
+    /// Checks `dst` (not a directory; absent unless `overwrite`) and picks a
+    /// temporary name next to it.
+    pub fn new(dst: &Path, overwrite: bool) -> Result<Self> {
+        match std::fs::metadata(dst) {
+            Ok(m) if m.is_dir() => {
+                return Err(Error::IsDirectory {
+                    path: dst.to_path_buf(),
+                })
+            }
+            Ok(_) if !overwrite => {
+                return Err(Error::AlreadyExists {
+                    path: dst.to_path_buf(),
+                })
+            }
+            _ => {}
+        }
+        let tmp = temp_sibling(dst);
+        if let Ok(mut list) = ACTIVE.lock() {
+            list.push(tmp.clone());
+        }
+        Ok(Output {
+            dst: dst.to_path_buf(),
+            tmp,
+            done: false,
+        })
+    }
+
+    /// Where to write.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Renames the finished (and fsynced) temporary file — and its sidecar,
+    /// if it has one — into place.
+    pub fn commit(mut self) -> Result<()> {
+        std::fs::rename(&self.tmp, &self.dst)
+            .map_err(|e| Error::io(&self.dst, "rename into place", e))?;
+        let tmp_sc = sidecar_path(&self.tmp);
+        if tmp_sc.exists() {
+            std::fs::rename(&tmp_sc, sidecar_path(&self.dst))
+                .map_err(|e| Error::io(&self.dst, "rename sidecar into place", e))?;
+        }
+        sync_dir(&self.dst)?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.tmp);
+            let _ = std::fs::remove_file(sidecar_path(&self.tmp));
+        }
+        if let Ok(mut list) = ACTIVE.lock() {
+            list.retain(|p| p != &self.tmp);
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Array file → Parquet: one row group at a time from zero-copy slices,
+//! row groups encoded in parallel, appended in order.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::ops::Range;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_schema::SchemaRef;
+use bytes::Bytes;
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
+use parquet::arrow::{add_encoded_arrow_schema_to_metadata, ArrowSchemaConverter};
+use parquet::column::writer::ColumnCloseResult;
+use parquet::file::properties::{WriterProperties, WriterVersion};
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::SchemaDescriptor;
+
+use super::options::{check_row_group_rows, ConvertOptions, DEFAULT_ROW_GROUP_BYTES};
+use super::output::Output;
+use super::{parquet_fast, ConvertSummary};
+use crate::array::{ArrowOptions, MmArray};
+use crate::error::{Error, Result};
+
+/// An encoded column chunk, ready to append to its row group.
+pub(crate) enum Chunk {
+    /// From the parquet crate's generic Arrow column writer.
+    Arrow(ArrowColumnChunk),
+    /// From the page-level fast path: the chunk's bytes and metadata.
+    Raw(Bytes, ColumnCloseResult),
+}
+
+/// Writes `source` to the Parquet file `dst`.
+///
+/// The Arrow schema (tensor extension, timestamp units, user metadata) is
+/// stored in the file, so pyarrow and arrow-rs read back the same types.
+/// Each row group is a zero-copy slice of the map; row groups are encoded on
+/// [`ConvertOptions::threads`] threads and appended in order, so the output
+/// is the same whatever the thread count, and memory holds a few row groups
+/// at most. Little-endian fixed-width columns (float32/64, int32/64,
+/// uint32/64, float16, timestamps in ms/us/ns, durations, byte strings, and
+/// tensors and complex numbers of those) are written by a page-level fast
+/// path whose PLAIN pages are the mapped bytes; other types go through the
+/// parquet crate's Arrow writer. Big-endian or misaligned sources are copied
+/// one row group at a time.
+///
+/// The output is written to a temporary name next to `dst`, fsynced and
+/// renamed at the end: a failure leaves no partial `dst`.
+///
+/// # Errors
+/// [`Error::AlreadyExists`] without [`ConvertOptions::overwrite`],
+/// [`Error::IsDirectory`], I/O errors (a destination directory that is not
+/// writable), [`Error::FortranTensor`]-style errors for arrays with no Arrow
+/// form.
+///
+/// ```
+/// # fn main() -> mmarrow::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let src = dir.path().join("emb.f32");
+/// # std::fs::write(&src, vec![0u8; 4 * 8 * 100]).unwrap();
+/// # mmarrow::describe(&src, &mmarrow::OpenOptions::new().dtype("f4")?.shape("-1,8")?, false)?;
+/// use mmarrow::{Compression, ConvertOptions};
+/// let array = mmarrow::open(&src)?;
+/// let dst = dir.path().join("emb.parquet");
+/// let s = mmarrow::to_parquet(&array, &dst, &ConvertOptions::new().compression(Compression::Snappy))?;
+/// assert_eq!(s.rows, 100);
+/// assert!(s.fast_path);
+/// # Ok(()) }
+/// ```
+pub fn to_parquet(source: &MmArray, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
+    check_row_group_rows(o.row_group_rows)?;
+    let out = Output::new(dst, o.overwrite)?;
+    let probe = source
+        .slice(0..source.len().min(1))
+        .unwrap_or_else(|_| source.clone())
+        .to_arrow_compatible();
+    let schema = probe.schema_with(ArrowOptions::default())?;
+    let row_bytes = (source.row_elements() * source.dtype().itemsize() as u64).max(1);
+    let rg_rows = o
+        .row_group_rows
+        .unwrap_or((DEFAULT_ROW_GROUP_BYTES / row_bytes).max(1));
+    let n = source.len();
+    let groups: Vec<Range<u64>> = (0..n.div_ceil(rg_rows))
+        .map(|k| k * rg_rows..((k + 1) * rg_rows).min(n))
+        .collect();
+
+    let pq_err = |e: parquet::errors::ParquetError| Error::Format {
+        path: dst.to_path_buf(),
+        reason: format!("writing Parquet: {e}"),
+        user: false,
+    };
+    let mut props = WriterProperties::builder()
+        .set_compression(o.compression.to_parquet())
+        .set_dictionary_enabled(false)
+        .set_writer_version(WriterVersion::PARQUET_1_0)
+        .set_created_by(format!("mmarrow version {}", env!("CARGO_PKG_VERSION")))
+        .build();
+    add_encoded_arrow_schema_to_metadata(&schema, &mut props);
+    let descr: SchemaDescriptor = ArrowSchemaConverter::new()
+        .with_coerce_types(false)
+        .convert(&schema)
+        .map_err(pq_err)?;
+    let file = File::create(out.path()).map_err(|e| Error::io(out.path(), "create", e))?;
+    let mut writer = SerializedFileWriter::new(
+        BufWriter::with_capacity(4 << 20, file),
+        descr.root_schema_ptr(),
+        Arc::new(props),
+    )
+    .map_err(pq_err)?;
+    let fast = o.fast_path && parquet_fast::supports(source, &schema, &descr);
+    let factory = ArrowRowGroupWriterFactory::new(&writer, schema.clone());
+    let leaf = descr.column(0);
+    let threads = o.thread_count();
+    o.start(n, n * row_bytes);
+
+    let encode = |k: usize| -> Result<Vec<Chunk>> {
+        let view = source.slice(groups[k].clone())?.to_arrow_compatible();
+        if fast {
+            let (bytes, close) =
+                parquet_fast::encode(&view, &leaf, o.compression).map_err(pq_err)?;
+            Ok(vec![Chunk::Raw(bytes, close)])
+        } else {
+            encode_generic(&view, &schema, &factory, k).map_err(|e| match e {
+                Error::Arrow(a) => Error::Format {
+                    path: dst.to_path_buf(),
+                    reason: format!("encoding row group {k}: {a}"),
+                    user: false,
+                },
+                e => e,
+            })
+        }
+    };
+    let encode_wave = |start: usize| -> Result<Vec<Vec<Chunk>>> {
+        use rayon::prelude::*;
+        let end = (start + threads).min(groups.len());
+        (start..end).into_par_iter().map(encode).collect()
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::Format {
+            path: dst.to_path_buf(),
+            reason: format!("starting threads: {e}"),
+            user: false,
+        })?;
+    pool.install(|| -> Result<()> {
+        let mut next = 0;
+        let mut ready = encode_wave(0)?;
+        while !ready.is_empty() {
+            next += ready.len();
+            let done = &groups[next - ready.len()..next];
+            // Append this wave while the next one is encoded.
+            let (appended, encoded) = rayon::join(
+                || append_wave(&mut writer, ready, done, row_bytes, o).map_err(pq_err),
+                || encode_wave(next),
+            );
+            appended?;
+            ready = encoded?;
+        }
+        Ok(())
+    })?;
+    let buf = writer.into_inner().map_err(pq_err)?;
+    let file = buf
+        .into_inner()
+        .map_err(|e| Error::io(out.path(), "write", e.into_error()))?;
+    file.sync_all()
+        .map_err(|e| Error::io(out.path(), "fsync", e))?;
+    let output_bytes = file
+        .metadata()
+        .map_err(|e| Error::io(out.path(), "stat", e))?
+        .len();
+    out.commit()?;
+    Ok(ConvertSummary {
+        rows: n,
+        data_bytes: n * row_bytes,
+        output_bytes,
+        groups: groups.len(),
+        fast_path: fast,
+    })
+}
+
+fn append_wave(
+    writer: &mut SerializedFileWriter<BufWriter<File>>,
+    wave: Vec<Vec<Chunk>>,
+    ranges: &[Range<u64>],
+    row_bytes: u64,
+    o: &ConvertOptions,
+) -> parquet::errors::Result<()> {
+    for (chunks, range) in wave.into_iter().zip(ranges) {
+        let mut rg = writer.next_row_group()?;
+        for c in chunks {
+            match c {
+                Chunk::Arrow(c) => c.append_to_row_group(&mut rg)?,
+                Chunk::Raw(bytes, close) => rg.append_column(&bytes, close)?,
+            }
+        }
+        rg.close()?;
+        let rows = range.end - range.start;
+        o.advance(rows, rows * row_bytes);
+    }
+    Ok(())
+}
+
+/// Encodes one row group with the parquet crate's Arrow column writers.
+fn encode_generic(
+    view: &MmArray,
+    schema: &SchemaRef,
+    factory: &ArrowRowGroupWriterFactory,
+    k: usize,
+) -> Result<Vec<Chunk>> {
+    let pq = |e: parquet::errors::ParquetError| {
+        Error::Arrow(arrow_schema::ArrowError::ExternalError(Box::new(e)))
+    };
+    let batch = view.to_record_batch_with(ArrowOptions::default())?;
+    let mut writers = factory.create_column_writers(k).map_err(pq)?;
+    let mut next = writers.iter_mut();
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        for leaf in compute_leaves(field, column).map_err(pq)? {
+            let w = next.next().expect("one writer per leaf");
+            w.write(&leaf).map_err(pq)?;
+        }
+    }
+    writers
+        .into_iter()
+        .map(|w| w.close().map(Chunk::Arrow).map_err(pq))
+        .collect()
+}
