@@ -94,6 +94,9 @@ pub(crate) fn freeze(map: memmap2::MmapMut, path: &Path) -> Result<Buffer> {
 
 /// Views `bytes` as elements of `T`, if aligned and a whole number of them.
 pub(crate) fn cast_slice<T: Element>(bytes: &[u8]) -> Option<&[T]> {
+    if bytes.is_empty() {
+        return Some(&[]);
+    }
     let size = std::mem::size_of::<T>();
     if !(bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T>())
         || !bytes.len().is_multiple_of(size)
@@ -108,6 +111,9 @@ pub(crate) fn cast_slice<T: Element>(bytes: &[u8]) -> Option<&[T]> {
 
 /// Mutable version of [`cast_slice`].
 pub(crate) fn cast_slice_mut<T: Element>(bytes: &mut [u8]) -> Option<&mut [T]> {
+    if bytes.is_empty() {
+        return Some(&mut []);
+    }
     let size = std::mem::size_of::<T>();
     if !(bytes.as_ptr() as usize).is_multiple_of(std::mem::align_of::<T>())
         || !bytes.len().is_multiple_of(size)

@@ -114,16 +114,17 @@ impl NpyHeader {
 
 /// Encodes a `.npy` header for `dtype`, `shape` and `order`.
 ///
-/// With `total = None`, the header is as short as the format allows plus
+/// With `existing = None`, the header is as short as the format allows plus
 /// room for `shape[0]` to grow to 20 digits (so a writer can rewrite it in
 /// place as rows are appended), padded so the data starts on a 64-byte
-/// boundary. With `total = Some(n)`, it is padded to exactly `n` bytes (the
-/// data offset of an existing file), or `None` is returned if it does not fit.
+/// boundary. With `existing = Some((len, major))`, it keeps that file's
+/// format version and is padded to exactly `len` bytes (its data offset), or
+/// `None` is returned if it does not fit.
 pub(crate) fn encode_header(
     dtype: &Dtype,
     shape: &[u64],
     order: Order,
-    total: Option<usize>,
+    existing: Option<(usize, u8)>,
 ) -> Option<Vec<u8>> {
     let dims: Vec<String> = shape.iter().map(u64::to_string).collect();
     let shape_text = match dims.len() {
@@ -136,29 +137,29 @@ pub(crate) fn encode_header(
         if order == Order::F { "True" } else { "False" },
         shape_text
     );
-    let slack = shape.first().map_or(0, |d| 20 - d.to_string().len());
-    let total = match total {
-        Some(t) => t,
+    let (total, major) = match existing {
+        Some(e) => e,
         None => {
-            let min = 10 + dict.len() + slack + 1;
-            let pre = if min > u16::MAX as usize { 12 } else { 10 };
-            (pre + dict.len() + slack + 1).div_ceil(64) * 64
+            let slack = shape.first().map_or(0, |d| 20 - d.to_string().len());
+            let body = dict.len() + slack + 1;
+            let major = if body + 10 > u16::MAX as usize { 2 } else { 1 };
+            let pre = if major == 1 { 10 } else { 12 };
+            ((pre + body).div_ceil(64) * 64, major)
         }
     };
-    let pre = if total.checked_sub(10)? > u16::MAX as usize {
-        12
-    } else {
-        10
+    let pre = match major {
+        1 => 10,
+        2 | 3 => 12,
+        _ => return None,
     };
     let pad = total.checked_sub(pre + dict.len() + 1)?;
     let hlen = total - pre;
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(NPY_MAGIC);
-    if pre == 10 {
-        out.extend([1, 0]);
-        out.extend((hlen as u16).to_le_bytes());
+    out.extend([major, 0]);
+    if major == 1 {
+        out.extend(u16::try_from(hlen).ok()?.to_le_bytes());
     } else {
-        out.extend([2, 0]);
         out.extend((hlen as u32).to_le_bytes());
     }
     out.extend_from_slice(dict.as_bytes());
@@ -517,14 +518,18 @@ mod tests {
             (vec![0, 128], h.len() as u64)
         );
         // The row count can grow to u64::MAX within the same header length.
-        let h2 = encode_header(&d, &[u64::MAX, 128], Order::C, Some(h.len())).unwrap();
+        let h2 = encode_header(&d, &[u64::MAX, 128], Order::C, Some((h.len(), 1))).unwrap();
         assert_eq!(h2.len(), h.len());
         assert_eq!(read(&h2).unwrap().shape, vec![u64::MAX, 128]);
         let f = encode_header(&d, &[3], Order::F, None).unwrap();
         assert_eq!(read(&f).unwrap().order, Order::F);
-        assert!(encode_header(&d, &[3], Order::C, Some(128)).is_some());
-        assert!(encode_header(&d, &[3], Order::C, Some(64)).is_none());
-        assert!(encode_header(&d, &[3], Order::C, Some(32)).is_none());
+        assert!(encode_header(&d, &[3], Order::C, Some((128, 1))).is_some());
+        assert!(encode_header(&d, &[3], Order::C, Some((64, 1))).is_none());
+        assert!(encode_header(&d, &[3], Order::C, Some((32, 1))).is_none());
+        // Versions 2.0 and 3.0 keep their version and length field.
+        let v3 = encode_header(&d, &[7, 128], Order::C, Some((128, 3))).unwrap();
+        assert_eq!(read(&v3).unwrap().version, (3, 0));
+        assert_eq!(read(&v3).unwrap().data_offset, 128);
     }
 
     proptest::proptest! {

@@ -96,6 +96,7 @@ pub(crate) fn encode(
     view: &MmArray,
     leaf: &ColumnDescPtr,
     compression: Compression,
+    mut sink_buf: Vec<u8>,
 ) -> Result<(Bytes, ColumnCloseResult)> {
     let values = view.data_buffer().as_slice();
     let rows = view.len();
@@ -124,7 +125,10 @@ pub(crate) fn encode(
         }
     }
     let page_rows = (PAGE_BYTES / row_bytes.max(1)).max(1);
-    let mut sink = TrackedWrite::new(Vec::with_capacity(values.len() / 2 + 1024));
+    // A reused buffer: fresh memory is slow to touch on these machines.
+    sink_buf.clear();
+    sink_buf.reserve(values.len() + values.len() / 64 + 4096);
+    let mut sink = TrackedWrite::new(sink_buf);
     let mut body =
         Vec::with_capacity((page_rows * (row_bytes + row_rep.len() as u64)) as usize + 64);
     let mut compressed = Vec::new();

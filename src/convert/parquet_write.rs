@@ -113,11 +113,19 @@ pub fn to_parquet(source: &MmArray, dst: &Path, o: &ConvertOptions) -> Result<Co
     let threads = o.thread_count();
     o.start(n, n * row_bytes);
 
+    // Chunk buffers are recycled from one row group to the next: fresh
+    // memory is slow to touch on these machines.
+    let pool_bufs: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
     let encode = |k: usize| -> Result<Vec<Chunk>> {
         let view = source.slice(groups[k].clone())?.to_arrow_compatible();
         if fast {
+            let buf = pool_bufs
+                .lock()
+                .ok()
+                .and_then(|mut p| p.pop())
+                .unwrap_or_default();
             let (bytes, close) =
-                parquet_fast::encode(&view, &leaf, o.compression).map_err(pq_err)?;
+                parquet_fast::encode(&view, &leaf, o.compression, buf).map_err(pq_err)?;
             Ok(vec![Chunk::Raw(bytes, close)])
         } else {
             encode_generic(&view, &schema, &factory, k).map_err(|e| match e {
@@ -151,7 +159,7 @@ pub fn to_parquet(source: &MmArray, dst: &Path, o: &ConvertOptions) -> Result<Co
             let done = &groups[next - ready.len()..next];
             // Append this wave while the next one is encoded.
             let (appended, encoded) = rayon::join(
-                || append_wave(&mut writer, ready, done, row_bytes, o).map_err(pq_err),
+                || append_wave(&mut writer, ready, done, row_bytes, o, &pool_bufs).map_err(pq_err),
                 || encode_wave(next),
             );
             appended?;
@@ -185,13 +193,19 @@ fn append_wave(
     ranges: &[Range<u64>],
     row_bytes: u64,
     o: &ConvertOptions,
+    pool: &std::sync::Mutex<Vec<Vec<u8>>>,
 ) -> parquet::errors::Result<()> {
     for (chunks, range) in wave.into_iter().zip(ranges) {
         let mut rg = writer.next_row_group()?;
         for c in chunks {
             match c {
                 Chunk::Arrow(c) => c.append_to_row_group(&mut rg)?,
-                Chunk::Raw(bytes, close) => rg.append_column(&bytes, close)?,
+                Chunk::Raw(bytes, close) => {
+                    rg.append_column(&bytes, close)?;
+                    if let (Ok(b), Ok(mut p)) = (bytes.try_into_mut(), pool.lock()) {
+                        p.push(b.into());
+                    }
+                }
             }
         }
         rg.close()?;

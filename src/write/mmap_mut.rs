@@ -128,7 +128,7 @@ impl OpenOptions {
                 dtype: dtype.typestr(),
             })?;
         let sc_path = sidecar_path(path);
-        if !self.overwrite && !is_npy && sc_path.exists() {
+        if !self.overwrite && sc_path.exists() {
             return Err(Error::AlreadyExists { path: sc_path });
         }
         let mut oo = std::fs::OpenOptions::new();
@@ -150,6 +150,8 @@ impl OpenOptions {
         file.set_len(0).map_err(|e| io("truncate", e))?;
         file.set_len(end).map_err(|e| io("set length", e))?;
         if let Some(h) = &header {
+            // A sidecar left from an earlier file would override the new header.
+            super::writer::remove_stale_sidecar(&sc_path, true)?;
             file.write_all_at(h, 0).map_err(|e| io("write header", e))?;
         } else {
             let mut s = Sidecar::new(dtype, shape.clone());

@@ -2,6 +2,7 @@
 //! crash-safely.
 
 use std::fs::File;
+use std::io::Seek;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -13,7 +14,7 @@ use crate::array::MmArray;
 use crate::dtype::{Dtype, Element, Kind};
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::fsutil::{write_atomic_with, Replace};
-use crate::npy::encode_header;
+use crate::npy::{encode_header, NpyHeader};
 use crate::open::{HeaderSource, OpenOptions};
 use crate::shape::{byte_count, Order};
 use crate::sidecar::{sidecar_path, Sidecar};
@@ -124,7 +125,7 @@ impl WriterOptions {
         shape.extend_from_slice(&self.row_shape);
         let row_bytes = row_bytes(path, &self.dtype, &self.row_shape)?;
         let sc_path = sidecar_path(path);
-        if !self.overwrite && !npy && sc_path.exists() {
+        if !self.overwrite && sc_path.exists() {
             return Err(Error::AlreadyExists { path: sc_path });
         }
         let mut oo = std::fs::OpenOptions::new();
@@ -143,29 +144,33 @@ impl WriterOptions {
         lock_exclusive(&file, path)?;
         file.set_len(0)
             .map_err(|e| Error::io(path, "truncate", e))?;
-        let header = if npy {
+        let mut header = Header::default();
+        let offset;
+        if npy {
+            // A sidecar left from an earlier file would override the new header.
+            remove_stale_sidecar(&sc_path, true)?;
             let h = encode_header(&self.dtype, &shape, Order::C, None).expect("fresh header fits");
             file.write_all_at(&h, 0)
                 .map_err(|e| Error::io(path, "write header", e))?;
-            Header::Npy {
-                len: h.len() as u64,
-            }
+            offset = h.len() as u64;
+            header.npy = Some(NpyRecord {
+                len: offset,
+                major: h[6],
+            });
         } else {
             let mut s = Sidecar::new(self.dtype, shape);
             s.name = self.name.clone();
             s.metadata = self.metadata.clone();
-            Header::Raw {
-                sidecar: s,
-                path: sc_path,
-            }
-        };
+            offset = 0;
+            header.sidecar = Some((s, sc_path));
+        }
         let mut w = ArrayWriter {
             path: path.to_path_buf(),
             file,
             dtype: self.dtype,
             row_shape: self.row_shape.clone(),
             row_bytes,
-            offset: header.data_offset(),
+            offset,
             header,
             committed_rows: 0,
             written: 0,
@@ -181,19 +186,20 @@ impl WriterOptions {
     }
 }
 
-#[derive(Debug)]
-enum Header {
-    Raw { sidecar: Sidecar, path: PathBuf },
-    Npy { len: u64 },
+/// Where the committed row count is recorded: a `.npy` header, a sidecar,
+/// or both (a `.npy` file that also has a sidecar).
+#[derive(Debug, Default)]
+struct Header {
+    npy: Option<NpyRecord>,
+    sidecar: Option<(Sidecar, PathBuf)>,
 }
 
-impl Header {
-    fn data_offset(&self) -> u64 {
-        match self {
-            Header::Raw { sidecar, .. } => sidecar.offset,
-            Header::Npy { len } => *len,
-        }
-    }
+#[derive(Debug)]
+struct NpyRecord {
+    /// Header length (the data offset).
+    len: u64,
+    /// Format major version, kept when rewriting.
+    major: u8,
 }
 
 /// A crash-safe writer for an array that grows along its first axis.
@@ -267,18 +273,29 @@ impl ArrayWriter {
                 ),
             });
         }
-        let header = match l.source {
-            // The data offset of a .npy file is its header length.
-            HeaderSource::Npy { .. } => Header::Npy { len: l.offset },
-            _ => {
-                let sc = sidecar_path(path);
-                let sidecar = Sidecar::read(&sc)?.ok_or_else(|| Error::MissingSidecar {
-                    path: path.to_path_buf(),
-                    sidecar: sc.clone(),
-                })?;
-                Header::Raw { sidecar, path: sc }
+        // A .npy file's own header is kept up to date, and so is a sidecar
+        // next to any file (it wins when both exist).
+        let mut header = Header::default();
+        let sc = sidecar_path(path);
+        if let Some(sidecar) = Sidecar::read(&sc)? {
+            header.sidecar = Some((sidecar, sc.clone()));
+        }
+        if matches!(l.source, HeaderSource::Npy { .. }) || header.sidecar.is_some() {
+            file.seek(std::io::SeekFrom::Start(0))
+                .map_err(|e| Error::io(path, "seek", e))?;
+            if let Ok(h) = NpyHeader::read_from(&mut std::io::BufReader::new(&file), path) {
+                header.npy = Some(NpyRecord {
+                    len: h.data_offset,
+                    major: h.version.0,
+                });
             }
-        };
+        }
+        if header.npy.is_none() && header.sidecar.is_none() {
+            return Err(Error::MissingSidecar {
+                path: path.to_path_buf(),
+                sidecar: sc,
+            });
+        }
         let row_shape = r.shape[1..].to_vec();
         let row_bytes = row_bytes(path, &l.dtype, &row_shape)?;
         // Clean up what a crashed writer appended but never committed.
@@ -483,34 +500,33 @@ impl ArrayWriter {
         let mut shape = vec![rows];
         shape.extend_from_slice(&self.row_shape);
         let durable = self.durability == Durability::Fsync;
-        match &mut self.header {
-            Header::Raw { sidecar, path } => {
-                sidecar.shape = shape;
-                let text = format!("{}\n", sidecar.to_json());
-                write_atomic_with(path, text.as_bytes(), Replace::Overwrite, durable)
-            }
-            Header::Npy { len } => {
-                let h = encode_header(&self.dtype, &shape, Order::C, Some(*len as usize))
-                    .ok_or_else(|| Error::NotWritable {
-                        path: self.path.clone(),
-                        reason: format!(
-                            "the .npy header ({len} bytes) has no room for shape {}; rewrite the file with `mmarrow cat`",
-                            ShapeDisplay(&shape)
-                        ),
-                    })?;
-                // One small write inside the first page; the data it
-                // describes is already on disk.
+        if let Some(npy) = &self.header.npy {
+            let h = encode_header(&self.dtype, &shape, Order::C, Some((npy.len as usize, npy.major)))
+                .ok_or_else(|| Error::NotWritable {
+                    path: self.path.clone(),
+                    reason: format!(
+                        "the .npy header ({} bytes) has no room for shape {}; rewrite the file with `mmarrow cat`",
+                        npy.len,
+                        ShapeDisplay(&shape)
+                    ),
+                })?;
+            // One small write inside the first page; the data it describes
+            // is already on disk.
+            self.file
+                .write_all_at(&h, 0)
+                .map_err(|e| Error::io(&self.path, "write header", e))?;
+            if durable {
                 self.file
-                    .write_all_at(&h, 0)
-                    .map_err(|e| Error::io(&self.path, "write header", e))?;
-                if durable {
-                    self.file
-                        .sync_data()
-                        .map_err(|e| Error::io(&self.path, "fsync", e))?;
-                }
-                Ok(())
+                    .sync_data()
+                    .map_err(|e| Error::io(&self.path, "fsync", e))?;
             }
         }
+        if let Some((sidecar, path)) = &mut self.header.sidecar {
+            sidecar.shape = shape;
+            let text = format!("{}\n", sidecar.to_json());
+            write_atomic_with(path, text.as_bytes(), Replace::Overwrite, durable)?;
+        }
+        Ok(())
     }
 
     /// Commits what is pending, releases the lock and opens the result.
@@ -531,6 +547,20 @@ impl Drop for ArrayWriter {
         // now keeps the file at its committed length.
         self.discard_pending();
     }
+}
+
+/// Removes a sidecar that would override a new `.npy` file's header, or
+/// refuses to when overwriting was not requested.
+pub(crate) fn remove_stale_sidecar(sc_path: &Path, overwrite: bool) -> Result<()> {
+    if !sc_path.exists() {
+        return Ok(());
+    }
+    if !overwrite {
+        return Err(Error::AlreadyExists {
+            path: sc_path.to_path_buf(),
+        });
+    }
+    std::fs::remove_file(sc_path).map_err(|e| Error::io(sc_path, "remove stale sidecar", e))
 }
 
 fn row_bytes(path: &Path, dtype: &Dtype, row_shape: &[u64]) -> Result<u64> {

@@ -3,6 +3,7 @@
 mod bad_input;
 mod cli;
 mod common;
+mod convert;
 mod crash;
 mod views;
 mod write;

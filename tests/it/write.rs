@@ -430,3 +430,79 @@ fn fortran_files_cannot_be_appended_to() {
         Err(Error::InvalidRequest { .. })
     ));
 }
+
+#[test]
+fn empty_arrays_can_be_created_and_viewed() {
+    let d = Dir::new();
+    for name in ["e.f8", "e.npy"] {
+        let mut a = create(&d.path(name), "f8", "0,4");
+        assert!(a.as_mut_slice::<f64>().unwrap().is_empty());
+        assert!(a.as_slice::<f64>().unwrap().is_empty());
+        let f = a.freeze().unwrap();
+        assert_eq!(f.to_record_batch().unwrap().num_rows(), 0);
+    }
+}
+
+#[test]
+fn appending_to_an_npy_with_a_sidecar_updates_both() {
+    let d = Dir::new();
+    let p = d.path("x.npy");
+    let mut w = ArrayWriter::create(&p, Dtype::parse("i8").unwrap(), &[3]).unwrap();
+    w.append(&[1i64; 6]).unwrap();
+    w.finish().unwrap();
+    let header = open(&p).unwrap().offset();
+    mmarrow::describe(
+        &p,
+        &OpenOptions::new()
+            .dtype("i8")
+            .unwrap()
+            .shape("2,3")
+            .unwrap()
+            .offset(header),
+        false,
+    )
+    .unwrap();
+    let mut w = ArrayWriter::open(&p, Durability::Fsync).unwrap();
+    w.append(&[2i64; 3]).unwrap();
+    w.finish().unwrap();
+    // Through the sidecar, and through the .npy header alone.
+    assert_eq!(open(&p).unwrap().shape(), &[3, 3]);
+    std::fs::remove_file(mmarrow::sidecar_path(&p)).unwrap();
+    assert_eq!(open(&p).unwrap().shape(), &[3, 3]);
+}
+
+#[test]
+fn creating_an_npy_over_a_stale_sidecar() {
+    let d = Dir::new();
+    let p = d.path("s.npy");
+    std::fs::write(mmarrow::sidecar_path(&p), "{}").unwrap();
+    let e = OpenOptions::new()
+        .mode(Mode::Create)
+        .dtype("i8")
+        .unwrap()
+        .shape("5,3")
+        .unwrap()
+        .open_mut(&p)
+        .unwrap_err();
+    assert!(matches!(e, Error::AlreadyExists { .. }), "{e}");
+    drop(
+        OpenOptions::new()
+            .mode(Mode::Create)
+            .overwrite(true)
+            .dtype("i8")
+            .unwrap()
+            .shape("5,3")
+            .unwrap()
+            .open_mut(&p)
+            .unwrap(),
+    );
+    assert!(!mmarrow::sidecar_path(&p).exists());
+    assert_eq!(open(&p).unwrap().shape(), &[5, 3]);
+    std::fs::write(mmarrow::sidecar_path(&p), "{}").unwrap();
+    let w = WriterOptions::new(Dtype::parse("f4").unwrap(), &[2])
+        .overwrite(true)
+        .create(&p)
+        .unwrap();
+    drop(w);
+    assert_eq!(open(&p).unwrap().shape(), &[0, 2]);
+}

@@ -1,0 +1,330 @@
+//! Conversion to and from Parquet and Arrow IPC.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::{Array, Float32Array, Int32Array, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use mmarrow::{
+    convert, from_parquet, open, to_parquet, Compression, ConvertOptions, Error, OpenOptions,
+};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ArrowWriter;
+
+use crate::common::Dir;
+
+fn read_parquet(p: &Path) -> Vec<RecordBatch> {
+    ParquetRecordBatchReaderBuilder::try_new(File::open(p).unwrap())
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect()
+}
+
+fn concat(batches: &[RecordBatch]) -> RecordBatch {
+    arrow_select::concat::concat_batches(&batches[0].schema(), batches).unwrap()
+}
+
+/// A file of `rows` rows of shape `row` of `dtype`, filled with varied bytes.
+fn sample(d: &Dir, name: &str, dtype: &str, rows: u64, row: &str) -> mmarrow::MmArray {
+    let dt = mmarrow::Dtype::parse(dtype).unwrap();
+    let per_row: u64 = row
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<u64>().unwrap())
+        .product();
+    let n = (rows * per_row) as usize * dt.itemsize();
+    let bytes: Vec<u8> = (0..n).map(|i| ((i * 7919) % 251) as u8 & 0x3f).collect();
+    let p = d.file(name, &bytes);
+    let shape = if row.is_empty() {
+        "-1".to_string()
+    } else {
+        format!("-1,{row}")
+    };
+    mmarrow::describe(
+        &p,
+        &OpenOptions::new()
+            .dtype(dtype)
+            .unwrap()
+            .shape(&shape)
+            .unwrap(),
+        false,
+    )
+    .unwrap();
+    open(&p).unwrap()
+}
+
+#[test]
+fn fast_path_writes_what_the_generic_writer_writes() {
+    let d = Dir::new();
+    for (dtype, row) in [
+        ("<f4", ""),
+        ("<f4", "8"),
+        ("<f8", "2,3"),
+        ("<i4", ""),
+        ("<u8", "4"),
+        ("<M8[ns]", ""),
+        ("<M8[ms]", "2"),
+        ("<m8[us]", ""),
+        ("|S5", ""),
+        ("<f2", "3"),
+        ("<c8", ""),
+        ("<c16", "2"),
+    ] {
+        let name = format!(
+            "s{}{}",
+            dtype.replace(['<', '|', '[', ']'], ""),
+            row.replace(',', "x")
+        );
+        let a = sample(&d, &name, dtype, 1000, row);
+        for c in [Compression::None, Compression::Snappy, Compression::Zstd(1)] {
+            let o = ConvertOptions::new().compression(c).row_group_rows(300);
+            let fast = d.path(&format!("{name}-{c}-fast.parquet"));
+            let generic = d.path(&format!("{name}-{c}-generic.parquet"));
+            let s = to_parquet(&a, &fast, &o).unwrap();
+            assert!(s.fast_path, "{dtype} {row} should take the fast path");
+            assert_eq!(s.groups, 4);
+            let g = to_parquet(&a, &generic, &o.clone().fast_path(false)).unwrap();
+            assert!(!g.fast_path);
+            let (x, y) = (
+                concat(&read_parquet(&fast)),
+                concat(&read_parquet(&generic)),
+            );
+            assert_eq!(x, y, "{dtype} {row} {c}");
+            assert_eq!(x.num_rows(), 1000);
+            // And the values are the source's.
+            assert_eq!(
+                x.column(0).as_ref(),
+                a.to_record_batch().unwrap().column(0).as_ref()
+            );
+        }
+    }
+}
+
+#[test]
+fn types_without_a_raw_parquet_form_take_the_generic_path() {
+    let d = Dir::new();
+    for dtype in ["|i1", "<u2", "|b1", "<M8[s]"] {
+        let a = sample(
+            &d,
+            &format!("g{}", dtype.replace(['<', '|', '[', ']'], "")),
+            dtype,
+            100,
+            "",
+        );
+        let p = d.path(&format!(
+            "g{}.parquet",
+            dtype.replace(['<', '|', '[', ']'], "")
+        ));
+        let s = to_parquet(&a, &p, &ConvertOptions::new()).unwrap();
+        assert!(!s.fast_path, "{dtype}");
+        assert_eq!(concat(&read_parquet(&p)).num_rows(), 100);
+    }
+}
+
+#[test]
+fn output_does_not_depend_on_the_thread_count() {
+    let d = Dir::new();
+    let a = sample(&d, "t.f4", "<f4", 5000, "16");
+    let one = d.path("one.parquet");
+    let two = d.path("two.parquet");
+    let o = ConvertOptions::new().row_group_rows(700);
+    to_parquet(&a, &one, &o.clone().threads(1)).unwrap();
+    to_parquet(&a, &two, &o.threads(2)).unwrap();
+    assert_eq!(std::fs::read(one).unwrap(), std::fs::read(two).unwrap());
+}
+
+#[test]
+fn round_trips_through_parquet_and_ipc() {
+    let d = Dir::new();
+    for (dtype, row) in [
+        ("<f4", "8"),
+        ("<i8", ""),
+        ("<f8", "2,3"),
+        ("|u1", "4"),
+        ("|b1", ""),
+        ("<M8[us]", ""),
+    ] {
+        let name = format!(
+            "r{}{}",
+            dtype.replace(['<', '|', '[', ']'], ""),
+            row.replace(',', "x")
+        );
+        let a = sample(&d, &name, dtype, 777, row);
+        for (mid, out) in [
+            ("parquet", "npy"),
+            ("parquet", "raw"),
+            ("arrow", "npy"),
+            ("feather", "bin"),
+        ] {
+            let m = d.path(&format!("{name}.{mid}"));
+            let b = d.path(&format!("{name}-{mid}.{out}"));
+            for fast in [true, false] {
+                let o = ConvertOptions::new()
+                    .row_group_rows(100)
+                    .overwrite(true)
+                    .fast_path(fast);
+                convert(a.path(), &m, &o).unwrap();
+                let s = convert(&m, &b, &o).unwrap();
+                assert_eq!(s.rows, 777);
+                let back = open(&b).unwrap();
+                assert_eq!(back.shape(), a.shape(), "{name} via {mid}");
+                assert_eq!(back.dtype(), a.dtype());
+                assert_eq!(
+                    back.data_buffer().as_slice(),
+                    a.data_buffer().as_slice(),
+                    "{name} via {mid}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn page_level_reader_is_used_for_plain_pages() {
+    let d = Dir::new();
+    let a = sample(&d, "p.f4", "<f4", 2000, "32");
+    let m = d.path("p.parquet");
+    to_parquet(&a, &m, &ConvertOptions::new().row_group_rows(500)).unwrap();
+    let s = from_parquet(&m, &d.path("p.npy"), &ConvertOptions::new()).unwrap();
+    assert!(s.fast_path);
+    assert_eq!(
+        open(d.path("p.npy")).unwrap().data_buffer().as_slice(),
+        a.data_buffer().as_slice()
+    );
+    // Dictionary-encoded pages (written by the generic writer with dictionaries) fall back.
+    let values = Int32Array::from((0..1000).map(|i| i % 7).collect::<Vec<_>>());
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, false)]));
+    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap();
+    let dict = d.path("dict.parquet");
+    let mut w = ArrowWriter::try_new(File::create(&dict).unwrap(), schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let s = from_parquet(&dict, &d.path("dict.i4"), &ConvertOptions::new()).unwrap();
+    assert!(!s.fast_path);
+    let back = open(d.path("dict.i4")).unwrap().to_arrow().unwrap();
+    assert_eq!(
+        back.as_any().downcast_ref::<Int32Array>().unwrap(),
+        batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int32Array>()
+            .unwrap()
+    );
+}
+
+fn no_leftovers(dir: &Path, dst: &str) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains(".tmp-"), "temporary file left: {name}");
+        assert_ne!(name, dst, "partial destination left");
+    }
+}
+
+#[test]
+fn bad_inputs_give_typed_errors_and_no_output() {
+    let d = Dir::new();
+    let a = sample(&d, "a.f4", "<f4", 10, "");
+    // DST exists without overwrite: untouched.
+    let existing = d.file("exists.parquet", b"keep");
+    let e = to_parquet(&a, &existing, &ConvertOptions::new()).unwrap_err();
+    assert!(matches!(e, Error::AlreadyExists { .. }), "{e}");
+    assert_eq!(std::fs::read(&existing).unwrap(), b"keep");
+    // DST in a missing directory.
+    let e = to_parquet(&a, &d.path("no/such/dir/x.parquet"), &ConvertOptions::new()).unwrap_err();
+    assert!(e.is_user_error(), "{e}");
+    // Corrupt and truncated Parquet.
+    let good = d.path("good.parquet");
+    to_parquet(&a, &good, &ConvertOptions::new()).unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    let trunc = d.file("trunc.parquet", &bytes[..bytes.len() / 2]);
+    let e = from_parquet(&trunc, &d.path("t.npy"), &ConvertOptions::new()).unwrap_err();
+    assert!(matches!(e, Error::Format { user: true, .. }), "{e}");
+    assert!(
+        e.to_string().starts_with(&trunc.display().to_string()),
+        "{e}"
+    );
+    let junk = d.file(
+        "junk.parquet",
+        b"this is not parquet at all, not even close",
+    );
+    assert!(matches!(
+        from_parquet(&junk, &d.path("j.npy"), &ConvertOptions::new()),
+        Err(Error::Format { .. })
+    ));
+    let mut corrupt = bytes.clone();
+    for b in corrupt.iter_mut().skip(4).take(200) {
+        *b ^= 0x5a;
+    }
+    let cp = d.file("corrupt.parquet", &corrupt);
+    assert!(from_parquet(&cp, &d.path("c.npy"), &ConvertOptions::new()).is_err());
+    // Unsupported column type, and several columns without a choice.
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("s", DataType::Utf8, true),
+        Field::new("f", DataType::Float32, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec!["a", "b"])),
+            Arc::new(Float32Array::from(vec![Some(1.0), None])),
+        ],
+    )
+    .unwrap();
+    let wide = d.path("wide.parquet");
+    let mut w = ArrowWriter::try_new(File::create(&wide).unwrap(), schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let e = from_parquet(&wide, &d.path("w.npy"), &ConvertOptions::new()).unwrap_err();
+    assert!(
+        e.to_string().contains("--column") && e.to_string().contains("s, f"),
+        "{e}"
+    );
+    let e = from_parquet(&wide, &d.path("w.npy"), &ConvertOptions::new().column("s")).unwrap_err();
+    assert!(e.to_string().contains("Utf8"), "{e}");
+    let e = from_parquet(&wide, &d.path("w.npy"), &ConvertOptions::new().column("f")).unwrap_err();
+    assert!(e.to_string().contains("null"), "{e}");
+    assert!(e.is_user_error());
+    let e = from_parquet(&wide, &d.path("w.npy"), &ConvertOptions::new().column("zz")).unwrap_err();
+    assert!(e.to_string().contains("no column"), "{e}");
+    // Options.
+    assert!(matches!(
+        "zstd:0".parse::<Compression>(),
+        Err(Error::InvalidOption { .. })
+    ));
+    assert!(matches!(
+        "snappy:3".parse::<Compression>(),
+        Err(Error::InvalidOption { .. })
+    ));
+    let e = to_parquet(
+        &a,
+        &d.path("rg.parquet"),
+        &ConvertOptions::new().row_group_rows(0),
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::InvalidOption { .. }), "{e}");
+    no_leftovers(d.dir.path(), "w.npy");
+    for name in ["t.npy", "j.npy", "c.npy", "rg.parquet"] {
+        assert!(!d.path(name).exists(), "{name}");
+    }
+}
+
+#[test]
+fn tensor_schema_survives_in_the_file() {
+    let d = Dir::new();
+    let a = sample(&d, "e.f4", "<f4", 10, "2,5");
+    let p = d.path("e.parquet");
+    to_parquet(&a, &p, &ConvertOptions::new()).unwrap();
+    let b = read_parquet(&p);
+    let f = b[0].schema().field(0).clone();
+    assert_eq!(
+        f.metadata()[mmarrow::EXTENSION_NAME_KEY],
+        "arrow.fixed_shape_tensor"
+    );
+    assert_eq!(
+        f.metadata()[mmarrow::EXTENSION_METADATA_KEY],
+        r#"{"shape":[2,5]}"#
+    );
+}
