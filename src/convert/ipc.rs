@@ -135,6 +135,9 @@ pub fn from_ipc(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSum
     let mut learnt = spec.row_shape.clone();
     let mut writer: Option<ArrayWriter> = None;
     let mut groups = 0;
+    let row_bytes_hint = spec.leaf_per_row.max(1) * spec.dtype.itemsize() as u64;
+    let total: u64 = 0; // IPC files do not say their row count up front
+    o.start(total, total);
     let mut wo = WriterOptions::new(spec.dtype, &fixed_row_shape(&spec))
         .durability(Durability::Process)
         .name(field.name().clone())
@@ -151,7 +154,7 @@ pub fn from_ipc(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSum
         }
         let w = open_writer(&mut writer, &wo, &tmp)?;
         append_checked(w, &a, &field, src)?;
-        o.advance(a.len() as u64, 0);
+        o.advance(a.len() as u64, a.len() as u64 * row_bytes_hint);
         groups += 1;
     }
     let w = open_writer(&mut writer, &wo, &tmp)?;

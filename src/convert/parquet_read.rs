@@ -258,7 +258,7 @@ pub fn from_parquet(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conver
                             }
                             let w = open_writer(&mut writer, &wo, &tmp)?;
                             append_checked(w, &a, &field, src)?;
-                            o.advance(a.len() as u64, 0);
+                            o.advance(a.len() as u64, a.len() as u64 * row_bytes_hint);
                         }
                     }
                 }

@@ -242,3 +242,98 @@ fn cat_concatenates_along_the_first_axis() {
     assert!(stderr_line(&o).contains("also an input"));
     assert_eq!(mmarrow::open(&a).unwrap().shape(), &[2, 2]);
 }
+
+#[test]
+fn conversion_commands_round_trip_and_refuse_bad_input() {
+    let d = Dir::new();
+    let p = d.file("v.f32", &f32_bytes((0..64).map(|v| v as f32)));
+    assert!(
+        mmarrow(&["describe", s(&p), "--dtype", "f4", "--shape", "-1,8"])
+            .status
+            .success()
+    );
+    let pq = d.path("v.parquet");
+    let o = mmarrow(&[
+        "to-parquet",
+        s(&p),
+        s(&pq),
+        "--compression",
+        "snappy",
+        "--row-group-size",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.contains("8 rows") && out.contains("3 groups"), "{out}");
+    assert!(
+        o.stderr.is_empty(),
+        "no progress bar when stderr is not a terminal"
+    );
+    let back = d.path("back.npy");
+    assert!(mmarrow(&["from-parquet", s(&pq), s(&back)])
+        .status
+        .success());
+    assert_eq!(mmarrow::open(&back).unwrap().shape(), &[8, 8]);
+    let ipc = d.path("v.arrow");
+    assert!(mmarrow(&["convert", s(&back), s(&ipc)]).status.success());
+    let back2 = d.path("back2.f32");
+    assert!(mmarrow(&["convert", s(&ipc), s(&back2)]).status.success());
+    assert_eq!(std::fs::read(&back2).unwrap(), std::fs::read(&p).unwrap());
+    for args in [
+        vec!["to-parquet", s(&p), s(&pq)],                       // exists
+        vec!["to-parquet", s(&p), "/nonexistent-dir/x.parquet"], // not writable
+        vec!["to-parquet", "/nonexistent.f32", "x.parquet"],     // no source
+        vec!["to-parquet", s(&p), "y.parquet", "--compression", "brotli"], // codec
+        vec!["to-parquet", s(&p), "y.parquet", "--compression", "zstd:99"], // level
+        vec!["from-parquet", s(&p), "z.npy"],                    // not parquet
+        vec!["convert", s(&pq), "z.arrow"],                      // no such pair
+    ] {
+        let o = mmarrow(&args);
+        assert_eq!(
+            o.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        stderr_line(&o);
+    }
+}
+
+#[test]
+#[allow(unsafe_code)] // kill(2) to send SIGINT
+fn ctrl_c_leaves_no_partial_output() {
+    let d = Dir::new();
+    let p = d.path("big.f32");
+    std::fs::File::create(&p).unwrap().set_len(1 << 30).unwrap();
+    assert!(
+        mmarrow(&["describe", s(&p), "--dtype", "f4", "--shape", "-1,256"])
+            .status
+            .success()
+    );
+    let dst = d.path("big.parquet");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mmarrow"))
+        .args([
+            "to-parquet",
+            s(&p),
+            s(&dst),
+            "--compression",
+            "gzip:9",
+            "--threads",
+            "1",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let left: Vec<String> = std::fs::read_dir(d.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("parquet"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}

@@ -50,22 +50,35 @@ pub(crate) enum Direction {
 
 struct Bar {
     bar: Mutex<Option<ProgressBar>>,
+    /// Rows done and in all.
+    rows: Mutex<(u64, u64)>,
 }
 
 impl Progress for Bar {
-    fn start(&self, rows: u64, _bytes: u64) {
-        let bar = ProgressBar::new(rows);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{bar:40} {human_pos}/{human_len} rows  {per_sec}  eta {eta}",
+    fn start(&self, rows: u64, bytes: u64) {
+        // Without a known size (Arrow IPC input), a spinner with the count.
+        let (bar, template) = if bytes == 0 {
+            (
+                ProgressBar::new_spinner(),
+                "{spinner} {bytes}  {binary_bytes_per_sec}  {msg}",
             )
-            .expect("valid template"),
-        );
+        } else {
+            (
+                ProgressBar::new(bytes),
+                "{bar:30} {bytes}/{total_bytes}  {binary_bytes_per_sec}  eta {eta}  {msg}",
+            )
+        };
+        bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
+        bar.set_message(format!("0/{rows} rows"));
         *self.bar.lock().expect("progress lock") = Some(bar);
+        *self.rows.lock().expect("progress lock") = (0, rows);
     }
-    fn advance(&self, rows: u64, _bytes: u64) {
+    fn advance(&self, rows: u64, bytes: u64) {
+        let mut r = self.rows.lock().expect("progress lock");
+        r.0 += rows;
         if let Some(b) = self.bar.lock().expect("progress lock").as_ref() {
-            b.inc(rows);
+            b.inc(bytes);
+            b.set_message(format!("{}/{} rows", r.0, r.1));
         }
     }
 }
@@ -85,6 +98,13 @@ pub(crate) fn run(a: ConvertArgs, dir: Direction, out: &mut impl Write) -> Resul
     }
     let bar = Arc::new(Bar {
         bar: Mutex::new(None),
+        rows: Mutex::new((0, 0)),
+    });
+    // Ctrl-C: remove the temporary output, so nothing partial is left.
+    let _ = ctrlc::set_handler(|| {
+        mmarrow::remove_temporary_outputs();
+        eprintln!("mmarrow: interrupted; no output written");
+        std::process::exit(130);
     });
     if !a.quiet && std::io::stderr().is_terminal() {
         o = o.progress(bar.clone());
