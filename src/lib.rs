@@ -18,6 +18,12 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Beyond reading: [`OpenOptions::open_mut`] gives numpy.memmap's write modes
+//! (`r+`, `w+`, `c`) as an [`MmArrayMut`], [`ArrayWriter`] appends rows
+//! crash-safely, and [`to_parquet`], [`from_parquet`], [`to_ipc`],
+//! [`from_ipc`] and [`convert`] stream array files to and from Parquet and
+//! Arrow IPC.
+//!
 //! # Zero-copy, and when it is impossible
 //! [`MmArray::to_arrow`] returns arrays whose buffers point into the map; the
 //! map stays alive as long as any of them does ([`map::MappedRegion`] owns it).
