@@ -284,6 +284,14 @@ pub enum Error {
         /// Number of nulls found (at the first level that has any).
         nulls: usize,
     },
+    /// A table manifest, or the files it names, are invalid.
+    #[error("{}: invalid table: {reason}", path.display())]
+    InvalidManifest {
+        /// The manifest or column file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// An option value that is not valid.
     #[error("invalid {option} {value:?}: {reason}")]
     InvalidOption {
@@ -370,7 +378,8 @@ impl Error {
             | Error::TypeMismatch { path, .. }
             | Error::RowShapeMismatch { path, .. }
             | Error::HasNulls { path, .. }
-            | Error::Format { path, .. } => Some(path),
+            | Error::Format { path, .. }
+            | Error::InvalidManifest { path, .. } => Some(path),
             Error::UnsupportedDtype { path, .. } => path.as_deref(),
             _ => None,
         }

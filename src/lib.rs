@@ -55,6 +55,7 @@ mod npy;
 mod open;
 mod shape;
 mod sidecar;
+mod table;
 mod tensor;
 mod write;
 
@@ -70,6 +71,10 @@ pub use open::{describe, open, CopyPolicy, HeaderSource, Mode, OpenOptions, Side
 pub use shape::{Order, ShapeSpec};
 pub use sidecar::{
     sidecar_path, Sidecar, FORMAT_NAME, FORMAT_VERSION, MAX_SIDECAR_BYTES, SIDECAR_SUFFIX,
+};
+pub use table::{
+    is_table, verify_table, ColumnEntry, ColumnFiles, Manifest, Table, TableOptions, TableWriter,
+    MANIFEST_NAME, TABLE_FORMAT_NAME, TABLE_FORMAT_VERSION,
 };
 pub use tensor::{TensorMetadata, FIXED_SHAPE_TENSOR};
 pub use write::{ArrayWriter, Durability, MmArrayMut, OutputFormat, WriterOptions};

@@ -13,6 +13,7 @@ mod lock;
 mod mmap_mut;
 mod writer;
 
+pub(crate) use lock::lock_exclusive;
 pub use mmap_mut::MmArrayMut;
 pub use writer::{ArrayWriter, OutputFormat, WriterOptions};
 

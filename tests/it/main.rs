@@ -5,5 +5,6 @@ mod cli;
 mod common;
 mod convert;
 mod crash;
+mod table;
 mod views;
 mod write;
