@@ -293,6 +293,8 @@ fn bad_offsets_are_caught_at_open_or_by_verify() {
         "{e}"
     );
     #[allow(unsafe_code)]
+    // SAFETY: only sizes are wrong here; the open must refuse the table
+    // before any array is built from it.
     let trusted = unsafe { TableOptions::new().trusted() };
     assert!(trusted.open(&p).is_err());
     // Not monotonic (ends fine): caught by the default full validation and verify.
