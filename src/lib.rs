@@ -61,7 +61,8 @@ mod write;
 
 pub use array::{ArrowOptions, BoolLayout, CopyReason, MmArray, TensorLayout};
 pub use convert::{
-    convert, from_ipc, from_parquet, remove_temporary_outputs, to_ipc, to_parquet, Compression,
+    convert, from_ipc, from_parquet, ipc_to_table, parquet_schema, parquet_to_table,
+    remove_temporary_outputs, table_to_ipc, table_to_parquet, to_ipc, to_parquet, Compression,
     ConvertOptions, ConvertSummary, Format, Progress, DEFAULT_ROW_GROUP_BYTES,
 };
 pub use dtype::{ByteOrder, Dtype, Element, Kind, EXTENSION_METADATA_KEY, EXTENSION_NAME_KEY};

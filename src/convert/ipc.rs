@@ -14,8 +14,10 @@ use super::parquet_read::{
     output_format, sync_file,
 };
 use super::ConvertSummary;
-use crate::array::{ArrowOptions, MmArray};
+use super::Source;
+use crate::array::MmArray;
 use crate::error::{Error, Result};
+use crate::table::Table;
 use crate::write::{ArrayWriter, Durability, WriterOptions};
 
 /// Writes `source` as an Arrow IPC file (`.arrow`/`.feather` v2) of record
@@ -37,29 +39,34 @@ use crate::write::{ArrayWriter, Durability, WriterOptions};
 /// # Ok(()) }
 /// ```
 pub fn to_ipc(source: &MmArray, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
+    write_ipc(Source::Array(source), dst, o)
+}
+
+/// Writes the table `table` as an Arrow IPC file, as [`to_ipc`] does for arrays.
+///
+/// # Errors
+/// As [`to_ipc`].
+pub fn table_to_ipc(table: &Table, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
+    write_ipc(Source::Table(table), dst, o)
+}
+
+fn write_ipc(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
     check_row_group_rows(o.row_group_rows)?;
     let out = Output::new(dst, o.overwrite)?;
-    let probe = source
-        .slice(0..source.len().min(1))
-        .unwrap_or_else(|_| source.clone())
-        .to_arrow_compatible();
-    let schema = probe.schema_with(ArrowOptions::default())?;
-    let row_bytes = (source.row_elements() * source.dtype().itemsize() as u64).max(1);
+    let schema = source.schema()?;
+    let row_bytes = source.row_bytes();
     let batch_rows = o
         .row_group_rows
         .unwrap_or((DEFAULT_ROW_GROUP_BYTES / row_bytes).max(1));
     let file = File::create(out.path()).map_err(|e| Error::io(out.path(), "create", e))?;
     let mut w = FileWriter::try_new(BufWriter::with_capacity(4 << 20, file), &schema)?;
-    let n = source.len();
+    let n = source.rows();
     o.start(n, n * row_bytes);
     let mut start = 0;
     let mut groups = 0;
     while start < n {
         let end = (start + batch_rows).min(n);
-        let batch = source
-            .slice(start..end)?
-            .to_arrow_compatible()
-            .to_record_batch()?;
+        let batch = source.batch(start..end)?;
         w.write(&batch)?;
         o.advance(end - start, (end - start) * row_bytes);
         groups += 1;
@@ -122,7 +129,7 @@ pub fn from_ipc(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSum
         None if schema.fields().len() == 1 => 0,
         None => {
             return Err(bad(format!(
-                "has {} columns ({}); an array file holds one: pick it with --column",
+                "has {} columns ({}); an array file holds one: pick it with --column, or convert to a table",
                 schema.fields().len(),
                 column_list(schema.fields())
             )))

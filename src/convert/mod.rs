@@ -8,16 +8,76 @@ mod output;
 mod parquet_fast;
 mod parquet_read;
 mod parquet_write;
+mod table_io;
 
 use std::path::Path;
 
-pub use ipc::{from_ipc, to_ipc};
+pub use ipc::{from_ipc, table_to_ipc, to_ipc};
 pub use options::{Compression, ConvertOptions, Progress, DEFAULT_ROW_GROUP_BYTES};
 pub use output::remove_temporary_outputs;
 pub use parquet_read::from_parquet;
-pub use parquet_write::to_parquet;
+pub use parquet_write::{table_to_parquet, to_parquet};
+pub use table_io::{ipc_to_table, parquet_schema, parquet_to_table};
 
+use std::ops::Range;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+
+use crate::array::{ArrowOptions, MmArray};
 use crate::error::{Error, Result};
+use crate::table::Table;
+
+/// What a conversion reads: an array file or a table, as record batches.
+#[derive(Clone, Copy)]
+pub(crate) enum Source<'a> {
+    Array(&'a MmArray),
+    Table(&'a Table),
+}
+
+impl Source<'_> {
+    pub fn rows(&self) -> u64 {
+        match self {
+            Source::Array(a) => a.len(),
+            Source::Table(t) => t.num_rows(),
+        }
+    }
+
+    pub fn schema(&self) -> Result<SchemaRef> {
+        match self {
+            Source::Array(a) => a
+                .slice(0..a.len().min(1))
+                .unwrap_or_else(|_| (*a).clone())
+                .to_arrow_compatible()
+                .schema_with(ArrowOptions::default()),
+            Source::Table(t) => Ok(t.schema()),
+        }
+    }
+
+    /// Bytes of data per row (at least 1), for sizing row groups.
+    pub fn row_bytes(&self) -> u64 {
+        match self {
+            Source::Array(a) => (a.row_elements() * a.dtype().itemsize() as u64).max(1),
+            Source::Table(t) => {
+                let total: usize = t
+                    .columns()
+                    .iter()
+                    .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0))
+                    .sum();
+                (total as u64 / t.num_rows().max(1)).max(1)
+            }
+        }
+    }
+
+    /// Rows `r` as a record batch: zero-copy, except for array data that
+    /// has no zero-copy Arrow form (copied one batch at a time).
+    pub fn batch(&self, r: Range<u64>) -> Result<RecordBatch> {
+        match self {
+            Source::Array(a) => a.slice(r)?.to_arrow_compatible().to_record_batch(),
+            Source::Table(t) => t.slice(r),
+        }
+    }
+}
 
 /// What a conversion did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -43,6 +103,8 @@ pub enum Format {
     Parquet,
     /// Arrow IPC file (`.arrow`, `.feather`, `.ipc`).
     Ipc,
+    /// An mmarrow table directory: an existing table, or a path ending in `/`.
+    Table,
 }
 
 impl Format {
@@ -55,6 +117,9 @@ impl Format {
     /// assert_eq!(Format::from_path("x.npy".as_ref()), Format::Array);
     /// ```
     pub fn from_path(path: &Path) -> Format {
+        if crate::table::is_table(path) || path.as_os_str().to_string_lossy().ends_with('/') {
+            return Format::Table;
+        }
         let ext = path
             .extension()
             .map(|e| e.to_string_lossy().to_ascii_lowercase())
@@ -68,7 +133,8 @@ impl Format {
 }
 
 /// Converts `src` to `dst`, inferring both formats from their names
-/// ([`Format::from_path`]): array ↔ Parquet, array ↔ Arrow IPC.
+/// ([`Format::from_path`]): array ↔ Parquet, array ↔ Arrow IPC, table ↔
+/// Parquet, table ↔ Arrow IPC.
 ///
 /// # Errors
 /// [`Error::InvalidRequest`] for a pair with no conversion (e.g. Parquet to
@@ -80,11 +146,15 @@ pub fn convert(src: &Path, dst: &Path, options: &ConvertOptions) -> Result<Conve
         (Format::Array, Format::Ipc) => to_ipc(&crate::open(src)?, dst, options),
         (Format::Parquet, Format::Array) => from_parquet(src, dst, options),
         (Format::Ipc, Format::Array) => from_ipc(src, dst, options),
+        (Format::Table, Format::Parquet) => table_to_parquet(&Table::open(src)?, dst, options),
+        (Format::Table, Format::Ipc) => table_to_ipc(&Table::open(src)?, dst, options),
+        (Format::Parquet, Format::Table) => parquet_to_table(src, dst, options),
+        (Format::Ipc, Format::Table) => ipc_to_table(src, dst, options),
 
         (a, b) => Err(Error::InvalidRequest {
             path: dst.to_path_buf(),
             reason: format!(
-                "no conversion from {a:?} to {b:?}; one side must be an array file (use `mmarrow cat` to copy arrays)"
+                "no conversion from {a:?} to {b:?}; one side must be an array file or a table (use `mmarrow cat` to copy arrays)"
             ),
         }),
     }

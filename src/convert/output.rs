@@ -16,9 +16,17 @@ static ACTIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 pub fn remove_temporary_outputs() {
     if let Ok(list) = ACTIVE.lock() {
         for p in list.iter() {
-            let _ = std::fs::remove_file(p);
-            let _ = std::fs::remove_file(sidecar_path(p));
+            remove(p);
         }
+    }
+}
+
+fn remove(p: &Path) {
+    if p.is_dir() {
+        let _ = std::fs::remove_dir_all(p);
+    } else {
+        let _ = std::fs::remove_file(p);
+        let _ = std::fs::remove_file(sidecar_path(p));
     }
 }
 
@@ -33,10 +41,26 @@ impl Output {
     /// Checks `dst` (not a directory; absent unless `overwrite`) and picks a
     /// temporary name next to it.
     pub fn new(dst: &Path, overwrite: bool) -> Result<Self> {
+        Self::new_impl(dst, overwrite, false)
+    }
+
+    /// For a table directory: `dst` may be an existing table when
+    /// `overwrite` is set; it is replaced at [`Output::commit`].
+    pub fn new_table(dst: &Path, overwrite: bool) -> Result<Self> {
+        Self::new_impl(dst, overwrite, true)
+    }
+
+    fn new_impl(dst: &Path, overwrite: bool, table: bool) -> Result<Self> {
         match std::fs::metadata(dst) {
-            Ok(m) if m.is_dir() => {
-                return Err(Error::IsDirectory {
-                    path: dst.to_path_buf(),
+            Ok(m) if m.is_dir() && !(table && overwrite && crate::table::is_table(dst)) => {
+                return Err(if table {
+                    Error::AlreadyExists {
+                        path: dst.to_path_buf(),
+                    }
+                } else {
+                    Error::IsDirectory {
+                        path: dst.to_path_buf(),
+                    }
                 })
             }
             Ok(_) if !overwrite => {
@@ -46,7 +70,7 @@ impl Output {
             }
             _ => {}
         }
-        let tmp = temp_sibling(dst);
+        let tmp = temp_sibling(dst.components().as_path());
         if let Ok(mut list) = ACTIVE.lock() {
             list.push(tmp.clone());
         }
@@ -65,6 +89,12 @@ impl Output {
     /// Renames the finished (and fsynced) temporary file — and its sidecar,
     /// if it has one — into place.
     pub fn commit(mut self) -> Result<()> {
+        if self.tmp.is_dir() && self.dst.is_dir() {
+            // Replacing a table: not atomic (a directory cannot be renamed
+            // over a non-empty one), but never partial.
+            std::fs::remove_dir_all(&self.dst)
+                .map_err(|e| Error::io(&self.dst, "remove old table", e))?;
+        }
         std::fs::rename(&self.tmp, &self.dst)
             .map_err(|e| Error::io(&self.dst, "rename into place", e))?;
         let tmp_sc = sidecar_path(&self.tmp);
@@ -81,8 +111,7 @@ impl Output {
 impl Drop for Output {
     fn drop(&mut self) {
         if !self.done {
-            let _ = std::fs::remove_file(&self.tmp);
-            let _ = std::fs::remove_file(sidecar_path(&self.tmp));
+            remove(&self.tmp);
         }
         if let Ok(mut list) = ACTIVE.lock() {
             list.retain(|p| p != &self.tmp);

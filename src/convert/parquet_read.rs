@@ -167,7 +167,7 @@ pub fn from_parquet(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conver
         None if schema.fields().len() == 1 => 0,
         None => {
             return Err(bad(format!(
-                "has {} columns ({}); an array file holds one: pick it with --column",
+                "has {} columns ({}); an array file holds one: pick it with --column, or convert to a table",
                 schema.fields().len(),
                 column_list(schema.fields())
             )))

@@ -18,9 +18,11 @@ use parquet::schema::types::SchemaDescriptor;
 
 use super::options::{check_row_group_rows, ConvertOptions, DEFAULT_ROW_GROUP_BYTES};
 use super::output::Output;
+use super::Source;
 use super::{parquet_fast, ConvertSummary};
-use crate::array::{ArrowOptions, MmArray};
+use crate::array::MmArray;
 use crate::error::{Error, Result};
+use crate::table::Table;
 
 /// An encoded column chunk, ready to append to its row group.
 pub(crate) enum Chunk {
@@ -68,18 +70,29 @@ pub(crate) enum Chunk {
 /// # Ok(()) }
 /// ```
 pub fn to_parquet(source: &MmArray, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
+    write_parquet(Source::Array(source), dst, o)
+}
+
+/// Writes the table `table` to the Parquet file `dst`, as [`to_parquet`]
+/// does for arrays: row groups of zero-copy slices, encoded in parallel by
+/// the parquet crate's Arrow column writers, appended in order; the Arrow
+/// schema (time zones, decimals, tensor metadata) is stored in the file.
+///
+/// # Errors
+/// As [`to_parquet`].
+pub fn table_to_parquet(table: &Table, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
+    write_parquet(Source::Table(table), dst, o)
+}
+
+fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
     check_row_group_rows(o.row_group_rows)?;
     let out = Output::new(dst, o.overwrite)?;
-    let probe = source
-        .slice(0..source.len().min(1))
-        .unwrap_or_else(|_| source.clone())
-        .to_arrow_compatible();
-    let schema = probe.schema_with(ArrowOptions::default())?;
-    let row_bytes = (source.row_elements() * source.dtype().itemsize() as u64).max(1);
+    let schema = source.schema()?;
+    let row_bytes = source.row_bytes();
     let rg_rows = o
         .row_group_rows
         .unwrap_or((DEFAULT_ROW_GROUP_BYTES / row_bytes).max(1));
-    let n = source.len();
+    let n = source.rows();
     let groups: Vec<Range<u64>> = (0..n.div_ceil(rg_rows))
         .map(|k| k * rg_rows..((k + 1) * rg_rows).min(n))
         .collect();
@@ -107,7 +120,10 @@ pub fn to_parquet(source: &MmArray, dst: &Path, o: &ConvertOptions) -> Result<Co
         Arc::new(props),
     )
     .map_err(pq_err)?;
-    let fast = o.fast_path && parquet_fast::supports(source, &schema, &descr);
+    let fast = match source {
+        Source::Array(a) => o.fast_path && parquet_fast::supports(a, &schema, &descr),
+        Source::Table(_) => false,
+    };
     let factory = ArrowRowGroupWriterFactory::new(&writer, schema.clone());
     let leaf = descr.column(0);
     let threads = o.thread_count();
@@ -117,8 +133,8 @@ pub fn to_parquet(source: &MmArray, dst: &Path, o: &ConvertOptions) -> Result<Co
     // memory is slow to touch on these machines.
     let pool_bufs: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
     let encode = |k: usize| -> Result<Vec<Chunk>> {
-        let view = source.slice(groups[k].clone())?.to_arrow_compatible();
-        if fast {
+        if let (true, Source::Array(a)) = (fast, &source) {
+            let view = a.slice(groups[k].clone())?.to_arrow_compatible();
             let buf = pool_bufs
                 .lock()
                 .ok()
@@ -128,7 +144,8 @@ pub fn to_parquet(source: &MmArray, dst: &Path, o: &ConvertOptions) -> Result<Co
                 parquet_fast::encode(&view, &leaf, o.compression, buf).map_err(pq_err)?;
             Ok(vec![Chunk::Raw(bytes, close)])
         } else {
-            encode_generic(&view, &schema, &factory, k).map_err(|e| match e {
+            let batch = source.batch(groups[k].clone())?;
+            encode_generic(&batch, &schema, &factory, k).map_err(|e| match e {
                 Error::Arrow(a) => Error::Format {
                     path: dst.to_path_buf(),
                     reason: format!("encoding row group {k}: {a}"),
@@ -217,7 +234,7 @@ fn append_wave(
 
 /// Encodes one row group with the parquet crate's Arrow column writers.
 fn encode_generic(
-    view: &MmArray,
+    batch: &arrow_array::RecordBatch,
     schema: &SchemaRef,
     factory: &ArrowRowGroupWriterFactory,
     k: usize,
@@ -225,7 +242,6 @@ fn encode_generic(
     let pq = |e: parquet::errors::ParquetError| {
         Error::Arrow(arrow_schema::ArrowError::ExternalError(Box::new(e)))
     };
-    let batch = view.to_record_batch_with(ArrowOptions::default())?;
     let mut writers = factory.create_column_writers(k).map_err(pq)?;
     let mut next = writers.iter_mut();
     for (field, column) in schema.fields().iter().zip(batch.columns()) {

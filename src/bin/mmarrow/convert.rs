@@ -35,9 +35,12 @@ pub(crate) struct ConvertArgs {
     /// Use only the parquet crate's generic Arrow reader/writer (slower; for comparison).
     #[arg(long, hide = true)]
     pub generic: bool,
-    /// Column to extract from a wider Parquet or IPC file.
+    /// Column to extract from a wider Parquet or IPC file into an array file.
     #[arg(long)]
     pub column: Option<String>,
+    /// Write a table directory (from-parquet does so by itself for several columns).
+    #[arg(long)]
+    pub table: bool,
 }
 
 /// Which conversion to run.
@@ -111,10 +114,29 @@ pub(crate) fn run(a: ConvertArgs, dir: Direction, out: &mut impl Write) -> Resul
     }
     let t = Instant::now();
     let result = match dir {
+        Direction::ToParquet if mmarrow::is_table(&a.src) => {
+            mmarrow::Table::open(&a.src).and_then(|t| mmarrow::table_to_parquet(&t, &a.dst, &o))
+        }
         Direction::ToParquet => {
             mmarrow::open(&a.src).and_then(|s| mmarrow::to_parquet(&s, &a.dst, &o))
         }
-        Direction::FromParquet => mmarrow::from_parquet(&a.src, &a.dst, &o),
+        Direction::FromParquet => {
+            // Several columns (and no --column) make a table.
+            let table = a.table
+                || (a.column.is_none()
+                    && mmarrow::parquet_schema(&a.src)
+                        .map(|s| s.fields().len() > 1)
+                        .unwrap_or(false));
+            if table {
+                mmarrow::parquet_to_table(&a.src, &a.dst, &o)
+            } else {
+                mmarrow::from_parquet(&a.src, &a.dst, &o)
+            }
+        }
+        Direction::ByExtension if a.table => match mmarrow::Format::from_path(&a.src) {
+            mmarrow::Format::Ipc => mmarrow::ipc_to_table(&a.src, &a.dst, &o),
+            _ => mmarrow::parquet_to_table(&a.src, &a.dst, &o),
+        },
         Direction::ByExtension => mmarrow::convert(&a.src, &a.dst, &o),
     };
     if let Some(b) = bar.bar.lock().expect("progress lock").take() {

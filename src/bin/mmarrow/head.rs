@@ -30,6 +30,15 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
+    if mmarrow::is_table(&a.array.path) {
+        let t = mmarrow::Table::open(&a.array.path)?;
+        let n = a.rows.min(t.num_rows());
+        writeln!(out, "{}", render(&t.slice(0..n)?, a.max_items)?)?;
+        if n < t.num_rows() {
+            writeln!(out, "{} of {} rows", n, t.num_rows())?;
+        }
+        return Ok(());
+    }
     let array = a.array.options()?.open(&a.array.path)?;
     let n = a.rows.min(array.len());
     // Display only: a big-endian or misaligned file is copied, but only the rows shown.

@@ -43,6 +43,9 @@ fn source_text(a: &MmArray) -> String {
 }
 
 pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
+    if mmarrow::is_table(&a.array.path) {
+        return table_info(&a, out);
+    }
     let array = a.array.options()?.open(&a.array.path)?;
     let options = ArrowOptions::new().tensor(a.layout.into());
     let blocker = array.zero_copy_blocker();
@@ -56,6 +59,7 @@ pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
         .and_then(|f| f.metadata().get(EXTENSION_METADATA_KEY).cloned());
     if a.json {
         let doc = json!({
+            "kind": "array",
             "path": array.path().display().to_string(),
             "source": source_text(&array),
             "name": array.name(),
@@ -107,6 +111,86 @@ pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
         Some(e) => writeln!(out, "zero-copy: no: {e}")?,
     }
     for (k, v) in array.metadata() {
+        writeln!(out, "meta:      {k} = {v}")?;
+    }
+    Ok(())
+}
+
+fn table_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
+    let dir = &a.array.path;
+    let m = mmarrow::Manifest::read(dir)?;
+    let files = |c: &mmarrow::ColumnEntry| {
+        [
+            &c.files.validity,
+            &c.files.offsets,
+            &Some(c.files.values.clone()),
+        ]
+        .into_iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+    };
+    if a.json {
+        let cols: Vec<_> = m
+            .columns
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c.field.name(),
+                    "arrow_type": c.field.data_type().to_string(),
+                    "nullable": c.field.is_nullable(),
+                    "null_count": c.null_count,
+                    "files": files(c),
+                    "metadata": c.field.metadata(),
+                })
+            })
+            .collect();
+        let doc = json!({
+            "kind": "table",
+            "path": dir.display().to_string(),
+            "format_version": mmarrow::TABLE_FORMAT_VERSION,
+            "rows": m.rows,
+            "columns": cols,
+            "metadata": m.metadata,
+        });
+        writeln!(out, "{doc}")?;
+        return Ok(());
+    }
+    writeln!(out, "path:      {}", dir.display())?;
+    writeln!(
+        out,
+        "table:     {} rows, {} columns",
+        m.rows,
+        m.columns.len()
+    )?;
+    let width = m
+        .columns
+        .iter()
+        .map(|c| c.field.name().len())
+        .max()
+        .unwrap_or(4);
+    let twidth = m
+        .columns
+        .iter()
+        .map(|c| c.field.data_type().to_string().chars().count())
+        .max()
+        .unwrap_or(4);
+    for c in &m.columns {
+        let nulls = if c.field.is_nullable() {
+            format!("{} nulls", c.null_count)
+        } else {
+            "not null".to_string()
+        };
+        writeln!(
+            out,
+            "  {:width$}  {:twidth$}  {:22}  {}",
+            c.field.name(),
+            c.field.data_type().to_string(),
+            nulls,
+            files(c).join(" "),
+        )?;
+    }
+    for (k, v) in &m.metadata {
         writeln!(out, "meta:      {k} = {v}")?;
     }
     Ok(())

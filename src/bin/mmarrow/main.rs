@@ -7,6 +7,7 @@ mod create;
 mod describe;
 mod head;
 mod info;
+mod verify;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -37,8 +38,10 @@ enum Command {
     ToParquet(convert::ConvertArgs),
     /// Convert a one-column Parquet file to an array file (raw + sidecar, or .npy).
     FromParquet(convert::ConvertArgs),
-    /// Convert between array files, Parquet (.parquet) and Arrow IPC (.arrow, .feather), by extension.
+    /// Convert between array files, tables, Parquet (.parquet) and Arrow IPC (.arrow, .feather), by extension.
     Convert(convert::ConvertArgs),
+    /// Check every offset, UTF-8 string and null count of a table (or an array file).
+    Verify(verify::Args),
 }
 
 /// What a subcommand can fail with.
@@ -95,6 +98,7 @@ fn main() -> ExitCode {
         Command::ToParquet(a) => convert::run(a, convert::Direction::ToParquet, &mut out),
         Command::FromParquet(a) => convert::run(a, convert::Direction::FromParquet, &mut out),
         Command::Convert(a) => convert::run(a, convert::Direction::ByExtension, &mut out),
+        Command::Verify(a) => verify::run(a, &mut out),
     }
     .and_then(|()| out.flush().map_err(CliError::Output));
     match result {

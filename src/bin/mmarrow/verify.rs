@@ -1,0 +1,43 @@
+//! `mmarrow verify`: check every offset, UTF-8 string and null count.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::CliError;
+
+/// Arguments of `mmarrow verify`.
+#[derive(clap::Args, Debug)]
+pub(crate) struct Args {
+    /// A table directory or an array file.
+    pub path: PathBuf,
+}
+
+pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
+    if mmarrow::is_table(&a.path) {
+        let t = mmarrow::verify_table(&a.path)?;
+        writeln!(
+            out,
+            "{}: ok, {} rows, {} columns",
+            a.path.display(),
+            t.num_rows(),
+            t.schema().fields().len()
+        )?;
+    } else {
+        let array = mmarrow::open(&a.path)?;
+        let view = array.to_arrow_compatible();
+        view.to_record_batch()?;
+        writeln!(
+            out,
+            "{}: ok, {} rows of {}{}",
+            a.path.display(),
+            array.len(),
+            array.dtype(),
+            if array.zero_copy_blocker().is_some() {
+                " (not zero-copy)"
+            } else {
+                ""
+            }
+        )?;
+    }
+    Ok(())
+}
