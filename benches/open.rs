@@ -3,6 +3,9 @@
 //! syscall floor (open + fstat + mmap + munmap + reading the sidecar bytes).
 //!
 //! Run: `cargo bench --bench open -- --warm-up-time 1 --measurement-time 3`.
+//! `MMARROW_BENCH_LOOP=200000 cargo bench --bench open` skips criterion and
+//! prints wall and CPU time per iteration of plain loops (see [`loop_mode`]),
+//! the figure to trust when other processes load the machine.
 //! The Python peers (numpy.memmap, np.load, pyarrow) are timed by
 //! `benches/compare_open.py`; see BENCHMARKS.md.
 //!
@@ -245,9 +248,109 @@ fn bench_open(c: &mut Criterion) {
     g.finish();
 }
 
+/// CPU time this thread has run, from `/proc/thread-self/schedstat` (ns;
+/// updated at least every scheduler tick, so exact to a few ms — use it over
+/// loops of a second or more).
+fn thread_cpu_ns() -> u64 {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap();
+    s.split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// `MMARROW_BENCH_LOOP=<iterations>`: instead of criterion, run each case in
+/// a plain loop, cases alternating, for `MMARROW_BENCH_ROUNDS` (default 5)
+/// rounds, and print the median and range of wall **and CPU** time per
+/// iteration. CPU time leaves out time spent waiting for a core, so it stays
+/// meaningful when other processes load the machine.
+fn loop_mode(iterations: u64) {
+    let rounds: usize = std::env::var("MMARROW_BENCH_ROUNDS")
+        .ok()
+        .map_or(5, |r| r.parse().expect("MMARROW_BENCH_ROUNDS is a number"));
+    let files = setup();
+    let small_sc = mmarrow::sidecar_path(&files.raw_small);
+    let big_sc = mmarrow::sidecar_path(&files.raw_big);
+    type Case<'a> = (&'a str, Box<dyn Fn() + 'a>);
+    let arrow = |p: &'static str, path: &PathBuf| -> Case<'_> {
+        let path = path.clone();
+        (
+            p,
+            Box::new(move || {
+                let a = mmarrow::open(black_box(&path)).unwrap();
+                black_box(a.to_arrow().unwrap());
+            }),
+        )
+    };
+    let batch = |p: &'static str, path: &PathBuf| -> Case<'_> {
+        let path = path.clone();
+        (
+            p,
+            Box::new(move || {
+                let a = mmarrow::open(black_box(&path)).unwrap();
+                black_box(a.to_record_batch().unwrap());
+            }),
+        )
+    };
+    let cases: Vec<Case<'_>> = vec![
+        arrow("open/raw-4KiB", &files.raw_small),
+        arrow("open/raw-8GiB-sparse", &files.raw_big),
+        arrow("open/npy-4KiB", &files.npy_small),
+        arrow("open/npy-8GiB-sparse", &files.npy_big),
+        (
+            "open/syscalls-floor",
+            Box::new(|| {
+                black_box(syscalls_floor(black_box(&files.raw_small), &small_sc));
+            }),
+        ),
+        (
+            "open/syscalls-floor-8GiB-sparse",
+            Box::new(|| {
+                black_box(syscalls_floor(black_box(&files.raw_big), &big_sc));
+            }),
+        ),
+        batch("open_batch/raw-4KiB", &files.raw_small),
+        batch("open_batch/raw-8GiB-sparse", &files.raw_big),
+        batch("open_batch/npy-4KiB", &files.npy_small),
+        batch("open_batch/npy-8GiB-sparse", &files.npy_big),
+    ];
+    let mut wall = vec![Vec::new(); cases.len()];
+    let mut cpu = vec![Vec::new(); cases.len()];
+    for (_, f) in &cases {
+        for _ in 0..iterations.min(10_000) {
+            f(); // warm up
+        }
+    }
+    for _ in 0..rounds {
+        for (i, (_, f)) in cases.iter().enumerate() {
+            let (t, c) = (std::time::Instant::now(), thread_cpu_ns());
+            for _ in 0..iterations {
+                f();
+            }
+            let c = thread_cpu_ns() - c;
+            let t = t.elapsed();
+            wall[i].push(t.as_secs_f64() * 1e6 / iterations as f64);
+            cpu[i].push(c as f64 / 1e3 / iterations as f64);
+        }
+    }
+    let stats = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        (v[v.len() / 2], v[0], v[v.len() - 1])
+    };
+    println!("{iterations} iterations x {rounds} rounds (alternating); µs per iteration");
+    println!("| id | wall median | wall range | CPU median | CPU range |");
+    println!("|---|---:|---:|---:|---:|");
+    for (i, (id, _)) in cases.iter().enumerate() {
+        let (wm, wl, wh) = stats(&mut wall[i]);
+        let (cm, cl, ch) = stats(&mut cpu[i]);
+        println!("| {id} | {wm:.2} | {wl:.2}–{wh:.2} | {cm:.2} | {cl:.2}–{ch:.2} |");
+    }
+}
+
 // What `criterion_group!` + `criterion_main!` expand to, written out so the
 // generated `pub fn` does not trip the crate's `missing_docs` lint.
 fn main() {
+    if let Ok(n) = std::env::var("MMARROW_BENCH_LOOP") {
+        loop_mode(n.parse().expect("MMARROW_BENCH_LOOP is an iteration count"));
+        return;
+    }
     let mut c = Criterion::default().configure_from_args();
     bench_open(&mut c);
     c.final_summary();
