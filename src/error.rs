@@ -323,6 +323,48 @@ pub enum Error {
     Arrow(#[from] arrow_schema::ArrowError),
 }
 
+/// Matches every variant that names a file, binding its path.
+macro_rules! with_path {
+    ($e:expr, $p:ident => $body:expr) => {
+        match $e {
+            Error::Io { path, .. }
+            | Error::NotFound { path }
+            | Error::IsDirectory { path }
+            | Error::MissingSidecar { path, .. }
+            | Error::SidecarExists { path }
+            | Error::InvalidSidecar { path, .. }
+            | Error::UnsupportedVersion { path, .. }
+            | Error::SizeMismatch { path, .. }
+            | Error::NotWholeItems { path, .. }
+            | Error::EmptyFile { path }
+            | Error::InvalidNpy { path, .. }
+            | Error::Conflict { path, .. }
+            | Error::Misaligned { path, .. }
+            | Error::NonNativeByteOrder { path, .. }
+            | Error::FortranTensor { path, .. }
+            | Error::InvalidRequest { path, .. }
+            | Error::TooLarge { path, .. }
+            | Error::AlreadyExists { path }
+            | Error::Locked { path }
+            | Error::NotWritable { path, .. }
+            | Error::MissingOption { path, .. }
+            | Error::TypeMismatch { path, .. }
+            | Error::RowShapeMismatch { path, .. }
+            | Error::HasNulls { path, .. }
+            | Error::Format { path, .. }
+            | Error::InvalidManifest { path, .. } => Some({
+                let $p = path;
+                $body
+            }),
+            Error::UnsupportedDtype { path: Some(path), .. } => Some({
+                let $p = path;
+                $body
+            }),
+            _ => None,
+        }
+    };
+}
+
 impl Error {
     /// True when the error is caused by the input (a bad file, option or
     /// request) rather than by mmarrow or the system.
@@ -353,36 +395,12 @@ impl Error {
 
     /// The file the error is about, if any.
     pub fn path(&self) -> Option<&Path> {
-        match self {
-            Error::Io { path, .. }
-            | Error::NotFound { path }
-            | Error::IsDirectory { path }
-            | Error::MissingSidecar { path, .. }
-            | Error::SidecarExists { path }
-            | Error::InvalidSidecar { path, .. }
-            | Error::UnsupportedVersion { path, .. }
-            | Error::SizeMismatch { path, .. }
-            | Error::NotWholeItems { path, .. }
-            | Error::EmptyFile { path }
-            | Error::InvalidNpy { path, .. }
-            | Error::Conflict { path, .. }
-            | Error::Misaligned { path, .. }
-            | Error::NonNativeByteOrder { path, .. }
-            | Error::FortranTensor { path, .. }
-            | Error::InvalidRequest { path, .. }
-            | Error::TooLarge { path, .. }
-            | Error::AlreadyExists { path }
-            | Error::Locked { path }
-            | Error::NotWritable { path, .. }
-            | Error::MissingOption { path, .. }
-            | Error::TypeMismatch { path, .. }
-            | Error::RowShapeMismatch { path, .. }
-            | Error::HasNulls { path, .. }
-            | Error::Format { path, .. }
-            | Error::InvalidManifest { path, .. } => Some(path),
-            Error::UnsupportedDtype { path, .. } => path.as_deref(),
-            _ => None,
-        }
+        with_path!(self, path => path.as_path())
+    }
+
+    /// The file the error is about, mutably (to rename a temporary file).
+    pub(crate) fn path_mut(&mut self) -> Option<&mut PathBuf> {
+        with_path!(self, path => path)
     }
 
     /// Attaches `path` to a dtype error that has none.

@@ -39,7 +39,7 @@ use crate::write::{ArrayWriter, Durability, WriterOptions};
 /// # Ok(()) }
 /// ```
 pub fn to_ipc(source: &MmArray, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
-    write_ipc(Source::Array(source), dst, o)
+    write_ipc(Source::Array(source), dst, o).map_err(|e| super::output::name_dst(e, dst))
 }
 
 /// Writes the table `table` as an Arrow IPC file, as [`to_ipc`] does for arrays.
@@ -47,7 +47,7 @@ pub fn to_ipc(source: &MmArray, dst: &Path, o: &ConvertOptions) -> Result<Conver
 /// # Errors
 /// As [`to_ipc`].
 pub fn table_to_ipc(table: &Table, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
-    write_ipc(Source::Table(table), dst, o)
+    write_ipc(Source::Table(table), dst, o).map_err(|e| super::output::name_dst(e, dst))
 }
 
 fn write_ipc(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
@@ -101,6 +101,10 @@ fn write_ipc(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<Conve
 /// [`Error::Format`] for a file that is not Arrow IPC or an unsupported
 /// column, [`Error::HasNulls`], [`Error::AlreadyExists`], I/O errors.
 pub fn from_ipc(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
+    from_ipc_inner(src, dst, o).map_err(|e| super::output::name_dst(e, dst))
+}
+
+fn from_ipc_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
     let bad = |reason: String| Error::Format {
         path: src.to_path_buf(),
         reason,
@@ -129,7 +133,7 @@ pub fn from_ipc(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSum
         None if schema.fields().len() == 1 => 0,
         None => {
             return Err(bad(format!(
-                "has {} columns ({}); an array file holds one: pick it with --column, or convert to a table",
+                "has {} columns ({}); an array file holds one: pick it with --column, or convert to a table (a directory destination)",
                 schema.fields().len(),
                 column_list(schema.fields())
             )))

@@ -30,6 +30,32 @@ fn remove(p: &Path) {
     }
 }
 
+/// Rewrites an error about `dst`'s temporary sibling (or a file inside a
+/// temporary table directory) to name `dst`, the path the user gave.
+pub(crate) fn name_dst(mut e: Error, dst: &Path) -> Error {
+    let Some(name) = dst.components().as_path().file_name() else {
+        return e;
+    };
+    let prefix = format!(".{}.tmp-", name.to_string_lossy());
+    if let Some(p) = e.path_mut() {
+        let mut rebuilt = PathBuf::new();
+        let mut hit = false;
+        for c in p.components() {
+            let s = c.as_os_str().to_string_lossy();
+            if !hit && s.starts_with(&prefix) {
+                rebuilt.push(name);
+                hit = true;
+            } else {
+                rebuilt.push(c);
+            }
+        }
+        if hit {
+            *p = rebuilt;
+        }
+    }
+    e
+}
+
 /// A destination being written under a temporary sibling name.
 pub(crate) struct Output {
     dst: PathBuf,
@@ -51,6 +77,16 @@ impl Output {
     }
 
     fn new_impl(dst: &Path, overwrite: bool, table: bool) -> Result<Self> {
+        let parent = match dst.components().as_path().parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        if !parent.is_dir() {
+            return Err(Error::InvalidRequest {
+                path: dst.to_path_buf(),
+                reason: format!("directory {} does not exist", parent.display()),
+            });
+        }
         match std::fs::metadata(dst) {
             Ok(m) if m.is_dir() && !(table && overwrite && crate::table::is_table(dst)) => {
                 return Err(if table {

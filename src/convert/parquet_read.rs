@@ -139,6 +139,10 @@ fn unit(u: TimeUnit) -> &'static str {
 /// # Ok(()) }
 /// ```
 pub fn from_parquet(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
+    from_parquet_inner(src, dst, o).map_err(|e| super::output::name_dst(e, dst))
+}
+
+fn from_parquet_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
     let bad = |reason: String| Error::Format {
         path: src.to_path_buf(),
         reason,
@@ -167,7 +171,7 @@ pub fn from_parquet(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conver
         None if schema.fields().len() == 1 => 0,
         None => {
             return Err(bad(format!(
-                "has {} columns ({}); an array file holds one: pick it with --column, or convert to a table",
+                "has {} columns ({}); an array file holds one: pick it with --column, or convert to a table (a directory destination)",
                 schema.fields().len(),
                 column_list(schema.fields())
             )))
@@ -213,7 +217,9 @@ pub fn from_parquet(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conver
                 }
             }
         }
-        let f = file.try_clone().map_err(|e| Error::io(src, "open", e))?;
+        // Each decoder needs its own file description: a cloned handle
+        // shares the read position between threads.
+        let f = File::open(src).map_err(|e| Error::io(src, "open", e))?;
         let rows = pq_meta.row_group(k).num_rows().max(1) as usize;
         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
             .with_row_groups(vec![k])

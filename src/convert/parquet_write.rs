@@ -7,7 +7,8 @@ use std::ops::Range;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_schema::SchemaRef;
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
 use parquet::arrow::{add_encoded_arrow_schema_to_metadata, ArrowSchemaConverter};
@@ -70,7 +71,7 @@ pub(crate) enum Chunk {
 /// # Ok(()) }
 /// ```
 pub fn to_parquet(source: &MmArray, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
-    write_parquet(Source::Array(source), dst, o)
+    write_parquet(Source::Array(source), dst, o).map_err(|e| super::output::name_dst(e, dst))
 }
 
 /// Writes the table `table` to the Parquet file `dst`, as [`to_parquet`]
@@ -81,13 +82,16 @@ pub fn to_parquet(source: &MmArray, dst: &Path, o: &ConvertOptions) -> Result<Co
 /// # Errors
 /// As [`to_parquet`].
 pub fn table_to_parquet(table: &Table, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
-    write_parquet(Source::Table(table), dst, o)
+    write_parquet(Source::Table(table), dst, o).map_err(|e| super::output::name_dst(e, dst))
 }
 
 fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
     check_row_group_rows(o.row_group_rows)?;
     let out = Output::new(dst, o.overwrite)?;
-    let schema = source.schema()?;
+    let given = source.schema()?;
+    // Parquet has no seconds unit: like pyarrow, store seconds as milliseconds.
+    let schema = coerce_schema(&given);
+    let coerced = schema != given;
     let row_bytes = source.row_bytes();
     let rg_rows = o
         .row_group_rows
@@ -108,6 +112,8 @@ fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<C
         .set_writer_version(WriterVersion::PARQUET_1_0)
         .set_created_by(format!("mmarrow version {}", env!("CARGO_PKG_VERSION")))
         .build();
+    // The stored Arrow schema says milliseconds too: pyarrow drops a column's
+    // Arrow type (and its tensor extension) when it disagrees with the data.
     add_encoded_arrow_schema_to_metadata(&schema, &mut props);
     let descr: SchemaDescriptor = ArrowSchemaConverter::new()
         .with_coerce_types(false)
@@ -121,7 +127,7 @@ fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<C
     )
     .map_err(pq_err)?;
     let fast = match source {
-        Source::Array(a) => o.fast_path && parquet_fast::supports(a, &schema, &descr),
+        Source::Array(a) => o.fast_path && !coerced && parquet_fast::supports(a, &schema, &descr),
         Source::Table(_) => false,
     };
     let factory = ArrowRowGroupWriterFactory::new(&writer, schema.clone());
@@ -144,7 +150,10 @@ fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<C
                 parquet_fast::encode(&view, &leaf, o.compression, buf).map_err(pq_err)?;
             Ok(vec![Chunk::Raw(bytes, close)])
         } else {
-            let batch = source.batch(groups[k].clone())?;
+            let mut batch = source.batch(groups[k].clone())?;
+            if coerced {
+                batch = coerce_batch(&batch, &schema)?;
+            }
             encode_generic(&batch, &schema, &factory, k).map_err(|e| match e {
                 Error::Arrow(a) => Error::Format {
                     path: dst.to_path_buf(),
@@ -234,7 +243,7 @@ fn append_wave(
 
 /// Encodes one row group with the parquet crate's Arrow column writers.
 fn encode_generic(
-    batch: &arrow_array::RecordBatch,
+    batch: &RecordBatch,
     schema: &SchemaRef,
     factory: &ArrowRowGroupWriterFactory,
     k: usize,
@@ -254,4 +263,57 @@ fn encode_generic(
         .into_iter()
         .map(|w| w.close().map(Chunk::Arrow).map_err(pq))
         .collect()
+}
+
+fn coerce_type(t: &DataType) -> DataType {
+    match t {
+        DataType::Timestamp(TimeUnit::Second, tz) => {
+            DataType::Timestamp(TimeUnit::Millisecond, tz.clone())
+        }
+        DataType::FixedSizeList(item, n) => DataType::FixedSizeList(
+            Arc::new(
+                item.as_ref()
+                    .clone()
+                    .with_data_type(coerce_type(item.data_type())),
+            ),
+            *n,
+        ),
+        t => t.clone(),
+    }
+}
+
+/// The schema as it is stored in Parquet (seconds become milliseconds).
+fn coerce_schema(s: &Schema) -> SchemaRef {
+    let fields: Vec<Field> = s
+        .fields()
+        .iter()
+        .map(|f| {
+            f.as_ref()
+                .clone()
+                .with_data_type(coerce_type(f.data_type()))
+        })
+        .collect();
+    Arc::new(Schema::new(fields).with_metadata(s.metadata().clone()))
+}
+
+/// Casts the columns whose stored type differs (a copy of those columns only).
+fn coerce_batch(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> {
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(c, f)| {
+            if c.data_type() == f.data_type() {
+                Ok(c.clone())
+            } else {
+                arrow_cast::cast(c, f.data_type())
+            }
+        })
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    Ok(RecordBatch::try_new_with_options(
+        schema.clone(),
+        columns,
+        &opts,
+    )?)
 }

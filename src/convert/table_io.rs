@@ -72,6 +72,10 @@ fn format_err(src: &Path, reason: String) -> Error {
 /// # Ok(()) }
 /// ```
 pub fn parquet_to_table(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
+    parquet_to_table_inner(src, dst, o).map_err(|e| super::output::name_dst(e, dst))
+}
+
+fn parquet_to_table_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
     let file = File::open(src).map_err(|e| Error::io(src, "open", e))?;
     if file
         .metadata()
@@ -97,7 +101,9 @@ pub fn parquet_to_table(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Co
     o.start(total, 0);
     let threads = o.thread_count();
     let decode = |k: usize| -> Result<Vec<arrow_array::RecordBatch>> {
-        let f = file.try_clone().map_err(|e| Error::io(src, "open", e))?;
+        // Each decoder needs its own file description: a cloned handle
+        // shares the read position between threads.
+        let f = File::open(src).map_err(|e| Error::io(src, "open", e))?;
         let rows = meta.metadata().row_group(k).num_rows().max(1) as usize;
         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
             .with_row_groups(vec![k])
@@ -138,6 +144,10 @@ pub fn parquet_to_table(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Co
 /// # Errors
 /// As [`parquet_to_table`].
 pub fn ipc_to_table(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
+    ipc_to_table_inner(src, dst, o).map_err(|e| super::output::name_dst(e, dst))
+}
+
+fn ipc_to_table_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
     let file = File::open(src).map_err(|e| Error::io(src, "open", e))?;
     let reader = FileReader::try_new(std::io::BufReader::new(file), None)
         .map_err(|e| format_err(src, format!("not a readable Arrow IPC file: {e}")))?;

@@ -121,9 +121,15 @@ pub(crate) fn run(a: ConvertArgs, dir: Direction, out: &mut impl Write) -> Resul
             mmarrow::open(&a.src).and_then(|s| mmarrow::to_parquet(&s, &a.dst, &o))
         }
         Direction::FromParquet => {
-            // Several columns (and no --column) make a table.
+            // Several columns (and no --column) make a table, unless the
+            // destination is clearly an array file (.npy).
+            let npy = a
+                .dst
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
             let table = a.table
                 || (a.column.is_none()
+                    && !npy
                     && mmarrow::parquet_schema(&a.src)
                         .map(|s| s.fields().len() > 1)
                         .unwrap_or(false));
