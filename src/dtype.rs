@@ -480,7 +480,7 @@ fn unsupported(text: &str, reason: &str) -> Error {
     }
 }
 
-fn unit_name(u: TimeUnit) -> &'static str {
+pub(crate) fn unit_name(u: TimeUnit) -> &'static str {
     match u {
         TimeUnit::Second => "s",
         TimeUnit::Millisecond => "ms",

@@ -10,8 +10,8 @@ use arrow_ipc::writer::FileWriter;
 use super::options::{check_row_group_rows, ConvertOptions, DEFAULT_ROW_GROUP_BYTES};
 use super::output::Output;
 use super::parquet_read::{
-    append_checked, array_spec, column_list, fixed_lists, fixed_row_shape, open_writer,
-    output_format, sync_file,
+    append_checked, array_spec, fixed_lists, fixed_row_shape, open_input, open_writer,
+    output_format, pick_column, sync_file,
 };
 use super::ConvertSummary;
 use super::Source;
@@ -110,35 +110,11 @@ fn from_ipc_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertS
         reason,
         user: true,
     };
-    let file = File::open(src).map_err(|e| Error::io(src, "open", e))?;
-    if file
-        .metadata()
-        .map_err(|e| Error::io(src, "stat", e))?
-        .is_dir()
-    {
-        return Err(Error::IsDirectory {
-            path: src.to_path_buf(),
-        });
-    }
+    let file = open_input(src)?;
     let reader = FileReader::try_new(std::io::BufReader::new(file), None)
         .map_err(|e| bad(format!("not a readable Arrow IPC file: {e}")))?;
     let schema = reader.schema();
-    let col = match &o.column {
-        Some(name) => schema.index_of(name).map_err(|_| {
-            bad(format!(
-                "no column {name:?} (columns: {})",
-                column_list(schema.fields())
-            ))
-        })?,
-        None if schema.fields().len() == 1 => 0,
-        None => {
-            return Err(bad(format!(
-                "has {} columns ({}); an array file holds one: pick it with --column, or convert to a table (a directory destination)",
-                schema.fields().len(),
-                column_list(schema.fields())
-            )))
-        }
-    };
+    let col = pick_column(&schema, o, &bad)?;
     let field = schema.field(col).clone();
     let spec = array_spec(&field).map_err(|r| bad(format!("column {:?} {r}", field.name())))?;
     let out = Output::new(dst, o.overwrite)?;

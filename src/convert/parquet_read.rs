@@ -75,13 +75,13 @@ pub(crate) fn array_spec(field: &Field) -> std::result::Result<ArraySpec, String
         DataType::Float16 => "<f2".into(),
         DataType::Float32 => "<f4".into(),
         DataType::Float64 => "<f8".into(),
-        DataType::Timestamp(u, None) => format!("<M8[{}]", unit(*u)),
+        DataType::Timestamp(u, None) => format!("<M8[{}]", crate::dtype::unit_name(*u)),
         DataType::Timestamp(_, Some(tz)) => {
             return Err(format!(
                 "has time zone {tz}; numpy datetime64 has none, so an array file cannot record it"
             ))
         }
-        DataType::Duration(u) => format!("<m8[{}]", unit(*u)),
+        DataType::Duration(u) => format!("<m8[{}]", crate::dtype::unit_name(*u)),
         DataType::FixedSizeBinary(n) => format!("|S{n}"),
         other => return Err(format!("has type {other}, which an array file cannot hold")),
     };
@@ -98,15 +98,6 @@ pub(crate) fn array_spec(field: &Field) -> std::result::Result<ArraySpec, String
         row_shape,
         leaf_per_row,
     })
-}
-
-fn unit(u: TimeUnit) -> &'static str {
-    match u {
-        TimeUnit::Second => "s",
-        TimeUnit::Millisecond => "ms",
-        TimeUnit::Microsecond => "us",
-        TimeUnit::Nanosecond => "ns",
-    }
 }
 
 /// Converts one column of the Parquet file `src` to the array file `dst`
@@ -148,35 +139,9 @@ fn from_parquet_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conv
         reason,
         user: true,
     };
-    let file = File::open(src).map_err(|e| Error::io(src, "open", e))?;
-    if file
-        .metadata()
-        .map_err(|e| Error::io(src, "stat", e))?
-        .is_dir()
-    {
-        return Err(Error::IsDirectory {
-            path: src.to_path_buf(),
-        });
-    }
-    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
-        .map_err(|e| bad(format!("not a readable Parquet file: {e}")))?;
+    let (_, meta) = open_parquet(src)?;
     let schema = meta.schema().clone();
-    let col = match &o.column {
-        Some(name) => schema.index_of(name).map_err(|_| {
-            bad(format!(
-                "no column {name:?} (columns: {})",
-                column_list(schema.fields())
-            ))
-        })?,
-        None if schema.fields().len() == 1 => 0,
-        None => {
-            return Err(bad(format!(
-                "has {} columns ({}); an array file holds one: pick it with --column, or convert to a table (a directory destination)",
-                schema.fields().len(),
-                column_list(schema.fields())
-            )))
-        }
-    };
+    let col = pick_column(&schema, o, &bad)?;
     let field = schema.field(col).clone();
     let spec = array_spec(&field).map_err(|r| bad(format!("column {:?} {r}", field.name())))?;
     let pq_meta = meta.metadata().clone();
@@ -297,6 +262,58 @@ enum Decoded {
     Bytes(Vec<u8>),
     /// Arrays from the generic reader.
     Arrays(Vec<ArrayRef>),
+}
+
+/// Opens a Parquet file and reads its footer.
+pub(crate) fn open_parquet(src: &Path) -> Result<(File, ArrowReaderMetadata)> {
+    let file = open_input(src)?;
+    let meta =
+        ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| Error::Format {
+            path: src.to_path_buf(),
+            reason: format!("not a readable Parquet file: {e}"),
+            user: true,
+        })?;
+    Ok((file, meta))
+}
+
+/// Opens a conversion's input file, refusing directories.
+pub(crate) fn open_input(src: &Path) -> Result<File> {
+    let file = File::open(src).map_err(|e| Error::io(src, "open", e))?;
+    if file
+        .metadata()
+        .map_err(|e| Error::io(src, "stat", e))?
+        .is_dir()
+    {
+        return Err(Error::IsDirectory {
+            path: src.to_path_buf(),
+        });
+    }
+    Ok(file)
+}
+
+/// The column to convert to an array file: the one named by
+/// [`ConvertOptions::column`], or the only one.
+pub(crate) fn pick_column(
+    schema: &arrow_schema::Schema,
+    o: &ConvertOptions,
+    bad: &dyn Fn(String) -> Error,
+) -> Result<usize> {
+    Ok(match &o.column {
+        Some(name) => schema.index_of(name).map_err(|_| {
+            bad(format!(
+                "no column {name:?} (columns: {})",
+                column_list(schema.fields())
+            ))
+        })?,
+        None if schema.fields().len() == 1 => 0,
+        None => {
+            return Err(bad(format!(
+                "has {} columns ({}); an array file holds one: pick it with --column, or convert to a table (a directory destination)",
+                schema.fields().len(),
+                column_list(schema.fields())
+            )))
+        }
+    })
 }
 
 /// `.npy` by the destination's extension, raw + sidecar otherwise.

@@ -4,12 +4,11 @@ use std::fs::File;
 use std::path::Path;
 
 use arrow_ipc::reader::FileReader;
-use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
-};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::options::ConvertOptions;
 use super::output::Output;
+use super::parquet_read::{open_input, open_parquet};
 use super::ConvertSummary;
 use crate::error::{Error, Result};
 use crate::table::TableWriter;
@@ -21,19 +20,7 @@ use crate::write::Durability;
 /// # Errors
 /// [`Error::Format`] for a file that is not Parquet; I/O errors.
 pub fn parquet_schema(src: &Path) -> Result<arrow_schema::SchemaRef> {
-    let file = File::open(src).map_err(|e| Error::io(src, "open", e))?;
-    if file
-        .metadata()
-        .map_err(|e| Error::io(src, "stat", e))?
-        .is_dir()
-    {
-        return Err(Error::IsDirectory {
-            path: src.to_path_buf(),
-        });
-    }
-    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
-        .map_err(|e| format_err(src, format!("not a readable Parquet file: {e}")))?;
-    Ok(meta.schema().clone())
+    Ok(open_parquet(src)?.1.schema().clone())
 }
 
 fn format_err(src: &Path, reason: String) -> Error {
@@ -76,18 +63,7 @@ pub fn parquet_to_table(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Co
 }
 
 fn parquet_to_table_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
-    let file = File::open(src).map_err(|e| Error::io(src, "open", e))?;
-    if file
-        .metadata()
-        .map_err(|e| Error::io(src, "stat", e))?
-        .is_dir()
-    {
-        return Err(Error::IsDirectory {
-            path: src.to_path_buf(),
-        });
-    }
-    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new())
-        .map_err(|e| format_err(src, format!("not a readable Parquet file: {e}")))?;
+    let (_, meta) = open_parquet(src)?;
     let schema = meta.schema().clone();
     let groups = meta.metadata().num_row_groups();
     let total: u64 = meta
@@ -148,7 +124,7 @@ pub fn ipc_to_table(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conver
 }
 
 fn ipc_to_table_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
-    let file = File::open(src).map_err(|e| Error::io(src, "open", e))?;
+    let file = open_input(src)?;
     let reader = FileReader::try_new(std::io::BufReader::new(file), None)
         .map_err(|e| format_err(src, format!("not a readable Arrow IPC file: {e}")))?;
     let out = Output::new_table(dst, o.overwrite)?;

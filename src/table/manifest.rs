@@ -119,22 +119,13 @@ pub(crate) fn numpy_dtype(t: &DataType) -> Option<String> {
         DataType::Float16 => "<f2".into(),
         DataType::Float32 => "<f4".into(),
         DataType::Float64 => "<f8".into(),
-        DataType::Timestamp(u, _) => format!("<M8[{}]", unit_name(*u)),
-        DataType::Duration(u) => format!("<m8[{}]", unit_name(*u)),
+        DataType::Timestamp(u, _) => format!("<M8[{}]", crate::dtype::unit_name(*u)),
+        DataType::Duration(u) => format!("<m8[{}]", crate::dtype::unit_name(*u)),
         DataType::Decimal128(_, _) => "|V16".into(),
         DataType::FixedSizeBinary(n) => format!("|S{n}"),
         DataType::FixedSizeList(item, _) => return numpy_dtype(item.data_type()),
         _ => return None,
     })
-}
-
-fn unit_name(u: TimeUnit) -> &'static str {
-    match u {
-        TimeUnit::Second => "s",
-        TimeUnit::Millisecond => "ms",
-        TimeUnit::Microsecond => "us",
-        TimeUnit::Nanosecond => "ns",
-    }
 }
 
 fn unit_of(s: &str) -> Option<TimeUnit> {
@@ -170,9 +161,9 @@ fn type_to_json(t: &DataType) -> Value {
         DataType::Date64 => simple("date64"),
         DataType::FixedSizeBinary(n) => json!({"name": "fixed_size_binary", "width": n}),
         DataType::Decimal128(p, s) => json!({"name": "decimal128", "precision": p, "scale": s}),
-        DataType::Duration(u) => json!({"name": "duration", "unit": unit_name(*u)}),
+        DataType::Duration(u) => json!({"name": "duration", "unit": crate::dtype::unit_name(*u)}),
         DataType::Timestamp(u, tz) => {
-            let mut v = json!({"name": "timestamp", "unit": unit_name(*u)});
+            let mut v = json!({"name": "timestamp", "unit": crate::dtype::unit_name(*u)});
             if let Some(tz) = tz {
                 v["timezone"] = json!(tz.as_ref());
             }

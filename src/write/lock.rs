@@ -19,3 +19,31 @@ pub(crate) fn lock_exclusive(file: &File, path: &Path) -> Result<()> {
         Err(TryLockError::Error(e)) => Err(Error::io(path, "lock", e)),
     }
 }
+
+/// Creates the data file of a new array (and checks its sidecar is not in
+/// the way), holding the writer lock, truncated to zero length. With
+/// `overwrite`, an existing file is replaced — but only once its lock is
+/// ours, so a file another writer holds is never truncated.
+pub(crate) fn create_locked(path: &Path, overwrite: bool) -> Result<File> {
+    let sc_path = crate::sidecar::sidecar_path(path);
+    if !overwrite && sc_path.exists() {
+        return Err(Error::AlreadyExists { path: sc_path });
+    }
+    let mut oo = std::fs::OpenOptions::new();
+    oo.read(true).write(true);
+    if overwrite {
+        oo.create(true);
+    } else {
+        oo.create_new(true);
+    }
+    let file = oo.open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => Error::AlreadyExists {
+            path: path.to_path_buf(),
+        },
+        _ => Error::io(path, "create", e),
+    })?;
+    lock_exclusive(&file, path)?;
+    file.set_len(0)
+        .map_err(|e| Error::io(path, "truncate", e))?;
+    Ok(file)
+}

@@ -16,7 +16,7 @@ use crate::open::{HeaderSource, Mode, OpenOptions};
 use crate::shape::{byte_count, Order};
 use crate::sidecar::{sidecar_path, Sidecar};
 
-use super::lock::lock_exclusive;
+use super::lock::{create_locked, lock_exclusive};
 
 /// An array file mapped for writing (`r+`, `w+`) or copy-on-write (`c`).
 ///
@@ -128,26 +128,9 @@ impl OpenOptions {
                 dtype: dtype.typestr(),
             })?;
         let sc_path = sidecar_path(path);
-        if !self.overwrite && sc_path.exists() {
-            return Err(Error::AlreadyExists { path: sc_path });
-        }
-        let mut oo = std::fs::OpenOptions::new();
-        oo.read(true).write(true);
-        if self.overwrite {
-            oo.create(true);
-        } else {
-            oo.create_new(true);
-        }
-        let file = oo.open(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => Error::AlreadyExists {
-                path: path.to_path_buf(),
-            },
-            _ => Error::io(path, "create", e),
-        })?;
-        lock_exclusive(&file, path)?;
+        let file = create_locked(path, self.overwrite)?;
         let io = |op, e| Error::io(path, op, e);
-        // Zero-filled and sparse where the filesystem allows: truncate, then extend.
-        file.set_len(0).map_err(|e| io("truncate", e))?;
+        // Zero-filled and sparse where the filesystem allows.
         file.set_len(end).map_err(|e| io("set length", e))?;
         if let Some(h) = &header {
             // A sidecar left from an earlier file would override the new header.

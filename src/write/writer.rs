@@ -19,7 +19,7 @@ use crate::open::{HeaderSource, OpenOptions};
 use crate::shape::{byte_count, Order};
 use crate::sidecar::{sidecar_path, Sidecar};
 
-use super::lock::lock_exclusive;
+use super::lock::{create_locked, lock_exclusive};
 use super::Durability;
 
 /// Appends up to this many bytes in memory before writing them to the file.
@@ -125,25 +125,7 @@ impl WriterOptions {
         shape.extend_from_slice(&self.row_shape);
         let row_bytes = row_bytes(path, &self.dtype, &self.row_shape)?;
         let sc_path = sidecar_path(path);
-        if !self.overwrite && sc_path.exists() {
-            return Err(Error::AlreadyExists { path: sc_path });
-        }
-        let mut oo = std::fs::OpenOptions::new();
-        oo.read(true).write(true);
-        if self.overwrite {
-            oo.create(true);
-        } else {
-            oo.create_new(true);
-        }
-        let file = oo.open(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => Error::AlreadyExists {
-                path: path.to_path_buf(),
-            },
-            _ => Error::io(path, "create", e),
-        })?;
-        lock_exclusive(&file, path)?;
-        file.set_len(0)
-            .map_err(|e| Error::io(path, "truncate", e))?;
+        let file = create_locked(path, self.overwrite)?;
         let mut header = Header::default();
         let offset;
         if npy {
