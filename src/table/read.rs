@@ -272,6 +272,7 @@ fn open_column(
         None => None,
     };
     let (values_path, values) = map_file(dir, canonical, &c.files.values)?;
+    let mut err_path = values_path.clone();
     let builder = match layout {
         Layout::Fixed { width } => {
             let need = rows * width;
@@ -302,6 +303,8 @@ fn open_column(
         Layout::Variable { offset_width } => {
             let name = c.files.offsets.as_deref().expect("manifest checked");
             let (path, offsets) = map_file(dir, canonical, name)?;
+            // Offsets are what full validation checks in this column.
+            err_path = path.clone();
             let need = (rows + 1) * offset_width;
             if offsets.len() < need {
                 return Err(short(&path, "offsets", need as u64, offsets.len() as u64));
@@ -353,7 +356,7 @@ fn open_column(
                 .nulls(nulls)
                 .build()
                 .map_err(|e| Error::InvalidManifest {
-                    path: values_path.clone(),
+                    path: err_path.clone(),
                     reason: format!("column {:?}: {e}", c.field.name()),
                 })?
         }

@@ -6,9 +6,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::{Array, RecordBatch};
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder};
-use arrow_data::ArrayData;
 use arrow_schema::{DataType, SchemaRef};
 
 use super::manifest::{layout_of, ColumnEntry, ColumnFiles, Layout, Manifest, MANIFEST_NAME};
@@ -498,8 +498,8 @@ impl TableWriter {
             }
             match w.layout {
                 Layout::Fixed { width } => {
-                    let bytes = fixed_bytes(&data, width, &self.dir, field.name())?;
-                    w.values.append(bytes)?;
+                    let bytes = fixed_bytes(col, width, &self.dir, field.name())?;
+                    w.values.append(bytes.as_slice())?;
                 }
                 Layout::Bits => {
                     let b = arrow_array::BooleanArray::from(data.clone());
@@ -621,33 +621,47 @@ fn schema_text(s: &arrow_schema::Schema) -> String {
     format!("({})", cols.join(", "))
 }
 
-/// The contiguous bytes of `data`'s fixed-width values (through
-/// FixedSizeList levels, whose items must have no nulls).
-fn fixed_bytes<'a>(
-    data: &'a ArrayData,
+/// The contiguous bytes of a column's fixed-width values, through any
+/// FixedSizeList levels. Null list items are accepted only under null rows
+/// (where Parquet readers put them); their bytes are stored as they are and
+/// stay hidden by the row's validity bit.
+fn fixed_bytes(
+    column: &ArrayRef,
     width: usize,
     dir: &Path,
-    column: &str,
-) -> Result<&'a [u8]> {
-    let (mut node, mut start, mut len) = (data, data.offset(), data.len());
-    let mut elem = width;
-    while let DataType::FixedSizeList(_, size) = node.data_type() {
+    name: &str,
+) -> Result<arrow_buffer::Buffer> {
+    let mut a = column.clone();
+    // For each list level: its row validity and its list size.
+    let mut levels: Vec<(Option<arrow_buffer::NullBuffer>, usize)> = Vec::new();
+    while let DataType::FixedSizeList(_, size) = a.data_type() {
         let size = *size as usize;
-        let child = &node.child_data()[0];
-        if child.null_count() > 0 {
-            return Err(Error::InvalidRequest {
-                path: dir.to_path_buf(),
-                reason: format!(
-                    "column {column:?} has {} null list items; tables store FixedSizeList items without nulls",
-                    child.null_count()
-                ),
-            });
+        let list = a.as_fixed_size_list();
+        let child = list.values().clone();
+        levels.push((list.nulls().cloned(), size));
+        if let Some(cn) = child.logical_nulls().filter(|n| n.null_count() > 0) {
+            let hidden = |j: usize| {
+                let mut idx = j;
+                levels.iter().rev().any(|(nulls, size)| {
+                    idx /= (*size).max(1);
+                    nulls.as_ref().is_some_and(|n| n.is_null(idx))
+                })
+            };
+            let visible = (0..cn.len())
+                .filter(|&j| cn.is_null(j) && !hidden(j))
+                .count();
+            if visible > 0 {
+                return Err(Error::InvalidRequest {
+                    path: dir.to_path_buf(),
+                    reason: format!(
+                        "column {name:?} has {visible} null list items in non-null rows; tables store FixedSizeList items without nulls"
+                    ),
+                });
+            }
         }
-        start = child.offset() + start * size;
-        len *= size;
-        elem /= size.max(1);
-        node = child;
+        a = child;
     }
-    let buf = node.buffers()[0].as_slice();
-    Ok(&buf[start * elem..(start + len) * elem])
+    let data = a.to_data();
+    let elem = width / levels.iter().map(|(_, s)| *s).product::<usize>().max(1);
+    Ok(data.buffers()[0].slice_with_length(data.offset() * elem, data.len() * elem))
 }

@@ -115,5 +115,19 @@ fn cell(
         return Ok(format!("b'{text}'"));
     }
     let f = ArrayFormatter::try_new(col, fmt)?;
-    Ok(f.value(i).to_string())
+    // One table line per row: control characters are shown escaped.
+    let text = f.value(i).to_string();
+    if text.chars().any(char::is_control) {
+        return Ok(text
+            .chars()
+            .flat_map(|c| -> Box<dyn Iterator<Item = char>> {
+                if c.is_control() {
+                    Box::new(c.escape_default())
+                } else {
+                    Box::new(std::iter::once(c))
+                }
+            })
+            .collect());
+    }
+    Ok(text)
 }
