@@ -224,7 +224,7 @@ fn bench_open(c: &mut Criterion) {
 
     // Where the time goes (4 KiB raw + sidecar): open alone, to_arrow alone
     // on an already opened array, and the sidecar read + parse alone.
-    let mut g = c.benchmark_group("parts");
+    let mut g = c.benchmark_group("open_parts");
     g.bench_with_input(
         BenchmarkId::new("open-only", "raw-4KiB"),
         &files.raw_small,

@@ -1,7 +1,7 @@
 //! Opening array files: [`OpenOptions`] with numpy.memmap's parameters, and [`open`].
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::Path;
 
 use crate::array::MmArray;
@@ -327,9 +327,15 @@ impl OpenOptions {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
         if is_npy_name || (self.dtype.is_none() && starts_with_npy_magic(file, file_len)) {
-            file.seek(SeekFrom::Start(0))
-                .map_err(|e| Error::io(path, "seek", e))?;
-            let h = NpyHeader::read_from(&mut std::io::BufReader::new(&*file), path)?;
+            // One small positioned read covers ordinary headers; longer ones
+            // continue from the file.
+            let mut head = [0u8; 512];
+            let n = read_at_most(file, &mut head, 0).map_err(|e| Error::io(path, "read", e))?;
+            let mut rest = ReadFrom {
+                file,
+                pos: n as u64,
+            };
+            let h = NpyHeader::read_from(&mut (&head[..n]).chain(&mut rest), path)?;
             let recorded = Layout {
                 source: HeaderSource::Npy { version: h.version },
                 dtype: h.dtype,
@@ -489,6 +495,33 @@ pub(crate) struct Layout {
     pub offset: u64,
     pub name: Option<String>,
     pub metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// Reads from `pos` on with positioned reads (no seek).
+struct ReadFrom<'a> {
+    file: &'a File,
+    pos: u64,
+}
+
+impl Read for ReadFrom<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = std::os::unix::fs::FileExt::read_at(self.file, buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+fn read_at_most(file: &File, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match std::os::unix::fs::FileExt::read_at(file, &mut buf[n..], pos + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 fn starts_with_npy_magic(file: &mut File, file_len: u64) -> bool {

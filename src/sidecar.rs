@@ -95,6 +95,16 @@ const KNOWN_FIELDS: [&str; 8] = [
     "format", "version", "dtype", "shape", "order", "offset", "name", "metadata",
 ];
 
+fn read_error(path: &Path, e: std::io::Error) -> Error {
+    match e.kind() {
+        std::io::ErrorKind::IsADirectory => Error::InvalidSidecar {
+            path: path.to_path_buf(),
+            reason: "is a directory".into(),
+        },
+        _ => Error::io(path, "read sidecar", e),
+    }
+}
+
 impl Sidecar {
     /// A C-order sidecar with offset 0 and no name or metadata.
     pub fn new(dtype: Dtype, shape: Vec<u64>) -> Self {
@@ -116,6 +126,24 @@ impl Sidecar {
     /// [`Error::UnsupportedVersion`] for a version above [`FORMAT_VERSION`],
     /// dtype errors for an unknown dtype.
     pub fn from_json(text: &str, path: &Path) -> Result<Self> {
+        // Fast path: a current sidecar with only known fields parses in one
+        // typed pass; anything else takes the careful path below, which
+        // gives the precise errors and keeps unknown fields.
+        if let Ok(w) = serde_json::from_str::<Wire>(text) {
+            if w.format == FORMAT_NAME && w.version == FORMAT_VERSION {
+                if let Ok(dtype) = Dtype::parse(&w.dtype) {
+                    return Ok(Sidecar {
+                        dtype,
+                        shape: w.shape,
+                        order: w.order,
+                        offset: w.offset,
+                        name: w.name,
+                        metadata: w.metadata,
+                        extra: serde_json::Map::new(),
+                    });
+                }
+            }
+        }
         let bad = |reason: String| Error::InvalidSidecar {
             path: path.to_path_buf(),
             reason,
@@ -207,28 +235,44 @@ impl Sidecar {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(Error::io(path, "open sidecar", e)),
         };
-        let mut text = String::new();
-        let n = (&mut file)
-            .take(MAX_SIDECAR_BYTES + 1)
-            .read_to_string(&mut text)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::InvalidData => Error::InvalidSidecar {
-                    path: path.to_path_buf(),
-                    reason: "not UTF-8 text".into(),
-                },
-                std::io::ErrorKind::IsADirectory => Error::InvalidSidecar {
-                    path: path.to_path_buf(),
-                    reason: "is a directory".into(),
-                },
-                _ => Error::io(path, "read sidecar", e),
-            })?;
-        if n as u64 > MAX_SIDECAR_BYTES {
+        // Sidecars are small: one read into a stack buffer usually suffices.
+        let mut small = [0u8; 1024];
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut n = 0;
+        loop {
+            match file.read(&mut small[n..]) {
+                Ok(0) => break,
+                Ok(k) => {
+                    n += k;
+                    if n == small.len() {
+                        bytes.extend_from_slice(&small);
+                        (&mut file)
+                            .take(MAX_SIDECAR_BYTES + 1 - n as u64)
+                            .read_to_end(&mut bytes)
+                            .map_err(|e| read_error(path, e))?;
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(read_error(path, e)),
+            }
+        }
+        let raw: &[u8] = if bytes.is_empty() {
+            &small[..n]
+        } else {
+            &bytes
+        };
+        if raw.len() as u64 > MAX_SIDECAR_BYTES {
             return Err(Error::InvalidSidecar {
                 path: path.to_path_buf(),
                 reason: format!("larger than {MAX_SIDECAR_BYTES} bytes"),
             });
         }
-        Sidecar::from_json(&text, path).map(Some)
+        let text = std::str::from_utf8(raw).map_err(|_| Error::InvalidSidecar {
+            path: path.to_path_buf(),
+            reason: "not UTF-8 text".into(),
+        })?;
+        Sidecar::from_json(text, path).map(Some)
     }
 
     /// Writes the sidecar at `path` crash-safely (temporary file, fsync,
