@@ -154,13 +154,22 @@ pub(crate) fn encode(
             }
             let start = (r * row_bytes) as usize;
             body.extend_from_slice(&values[start..start + (n * row_bytes) as usize]);
+            // The page takes the buffer (no copy); the allocator hands the
+            // freed memory back for the next page.
+            let uncompressed = body.len();
             let buf = match codec.as_mut() {
                 Some(c) => {
                     compressed.clear();
                     c.compress(&body, &mut compressed)?;
-                    Bytes::copy_from_slice(&compressed)
+                    Bytes::from(std::mem::replace(
+                        &mut compressed,
+                        Vec::with_capacity(uncompressed),
+                    ))
                 }
-                None => Bytes::copy_from_slice(&body),
+                None => Bytes::from(std::mem::replace(
+                    &mut body,
+                    Vec::with_capacity(uncompressed),
+                )),
             };
             let num_values = u32::try_from(nvalues)
                 .map_err(|_| ParquetError::General("page has too many values".into()))?;
@@ -172,7 +181,7 @@ pub(crate) fn encode(
                 rep_level_encoding: Encoding::RLE,
                 statistics: None,
             };
-            let spec = pages.write_page(CompressedPage::new(page, body.len()))?;
+            let spec = pages.write_page(CompressedPage::new(page, uncompressed))?;
             total_c += spec.compressed_size as i64;
             total_u += spec.uncompressed_size as i64;
             total_values += nvalues as i64;

@@ -203,6 +203,7 @@ fn from_parquet_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conv
         Ok(Decoded::Arrays(arrays))
     };
     let tmp = out.path().to_path_buf();
+    let mut flusher: Option<super::parquet_write::Flusher> = None;
     pool.install(|| -> Result<()> {
         use rayon::prelude::*;
         let mut k = 0;
@@ -235,9 +236,21 @@ fn from_parquet_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conv
                 }
             }
             k = end;
+            // Start writeback of this wave while the next is decoded.
+            if flusher.is_none() {
+                flusher = File::open(&tmp)
+                    .ok()
+                    .map(|f| super::parquet_write::Flusher::start(&f));
+            }
+            if let Some(f) = &flusher {
+                f.nudge();
+            }
         }
         Ok(())
     })?;
+    if let Some(f) = flusher {
+        f.stop();
+    }
     let w = open_writer(&mut writer, &wo, &tmp)?;
     w.commit()?;
     let rows = w.committed_rows();

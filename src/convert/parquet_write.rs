@@ -120,6 +120,7 @@ fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<C
         .convert(&schema)
         .map_err(pq_err)?;
     let file = File::create(out.path()).map_err(|e| Error::io(out.path(), "create", e))?;
+    let flusher = Flusher::start(&file);
     let mut writer = SerializedFileWriter::new(
         BufWriter::with_capacity(4 << 20, file),
         descr.root_schema_ptr(),
@@ -190,10 +191,12 @@ fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<C
             );
             appended?;
             ready = encoded?;
+            flusher.nudge();
         }
         Ok(())
     })?;
     let buf = writer.into_inner().map_err(pq_err)?;
+    flusher.stop();
     let file = buf
         .into_inner()
         .map_err(|e| Error::io(out.path(), "write", e.into_error()))?;
@@ -316,4 +319,47 @@ fn coerce_batch(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> 
         columns,
         &opts,
     )?)
+}
+
+/// Starts writeback of what has been written so far on a background thread,
+/// so that the final fsync has little left to do. Each nudge runs one
+/// `fdatasync` on a second handle of the output file (nudges coalesce).
+pub(crate) struct Flusher {
+    tx: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Flusher {
+    pub(crate) fn start(file: &File) -> Flusher {
+        let Ok(clone) = file.try_clone() else {
+            return Flusher {
+                tx: None,
+                thread: None,
+            };
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::spawn(move || {
+            while rx.recv().is_ok() {
+                // Errors surface at the final fsync, which is checked.
+                let _ = clone.sync_data();
+            }
+        });
+        Flusher {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub(crate) fn nudge(&self) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.try_send(());
+        }
+    }
+
+    pub(crate) fn stop(mut self) {
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
