@@ -12,13 +12,21 @@
 //!   offset, UTF-8, null counts: O(rows) for string and nullable columns).
 //! * `table/open-trusted-12cols-10M`: `TableOptions::trusted()`, O(columns).
 //! * `table/project-2cols-trusted`, `table/project-2cols`: `id` (int64) and
-//!   `x` (nullable float64) only.
+//!   `x` (nullable float64) only; `table/project-2cols-nonnull`: `id` and
+//!   `y` (float32, not nullable), fully validated.
 //! * `scan/sum-f64-table`: open projected to `x` (full validation) + sum of
 //!   the non-null values, read from the mapped file;
 //!   `scan/sum-f64-table-opened`: the sum alone, over a table opened once.
 //! * `scan/sum-f64-parquet-zstd`: `ParquetRecordBatchReader` projected to
 //!   `x` (footer read included), then the same sum.
-//! * `parts/*`: pieces of the open, to see where its time goes.
+//! * `parts/*`: pieces of the open, to see where its time goes: the manifest
+//!   read, `to_record_batch` alone, counting the nulls of `x` (arrow's
+//!   `NullBuffer::new` and a POPCNT loop), the fully validated build of
+//!   `x` as now and counting once (see [`build_x_full`]), mapping `x`'s
+//!   80 MB values and
+//!   faulting every page in (by touch, or `MAP_POPULATE`); the scan of `x`
+//!   over files mapped directly, plain or with `MAP_POPULATE`.
+//! * `floor/*`: the same sum over the column copied into anonymous memory.
 //!
 //! Run: `cargo bench --bench table` (criterion, about 2 minutes once the
 //! data exist). `MMARROW_BENCH_LOOP=<ms>` skips criterion and runs each case
@@ -58,12 +66,15 @@ const ROWS: usize = 10_000_000;
 const BATCH: usize = 1_000_000;
 /// The two numeric columns of the projection benches.
 const PROJECTION: [&str; 2] = ["id", "x"];
+/// Two non-nullable numeric columns (int64, float32).
+const PROJECTION_NONNULL: [&str; 2] = ["id", "y"];
 /// The float64 column summed by the scan benches (nullable).
 const SUM_COLUMN: &str = "x";
 /// Its index among the Parquet leaves (flat schema: the column index).
 const SUM_LEAF: usize = 1;
-/// Batch size of the Parquet reader: the fastest of 8 Ki, 64 Ki and 1 Mi
-/// rows on this machine (see BENCHMARKS.md).
+/// Batch size of the Parquet reader: 8 Ki, 64 Ki and 1 Mi rows decode in
+/// the same time within noise here (`MMARROW_PARQUET_BATCHES=1`, see
+/// BENCHMARKS.md).
 const PARQUET_BATCH: usize = 64 * 1024;
 /// Bumped whenever the generated data change, to rebuild the cache.
 const DATA_VERSION: &str = "v1";
@@ -287,32 +298,30 @@ const fn byte_masks() -> [[u64; 8]; 256] {
 /// null slots masked to +0.0 through [`BYTE_MASKS`].
 fn sum_f64(a: &PrimitiveArray<Float64Type>) -> f64 {
     let v: &[f64] = a.values();
-    let mut lanes = [0f64; 16];
+    // Two banks of eight accumulators, indexed by constants only, so they
+    // stay in registers.
+    let (mut lo, mut hi) = ([0f64; 8], [0f64; 8]);
     let Some(nulls) = a.nulls() else {
         let mut it = v.chunks_exact(16);
         for c in &mut it {
-            for (l, x) in lanes.iter_mut().zip(c) {
-                *l += x;
+            for j in 0..8 {
+                lo[j] += c[j];
+                hi[j] += c[8 + j];
             }
         }
-        return lanes.iter().sum::<f64>() + it.remainder().iter().sum::<f64>();
+        return lo.iter().chain(&hi).sum::<f64>() + it.remainder().iter().sum::<f64>();
     };
     let bits = nulls.inner();
     let chunks = bits.inner().bit_chunks(bits.offset(), bits.len());
     let mut words = 0;
     for (w, vs) in chunks.iter().zip(v.chunks_exact(64)) {
         let vs: &[f64; 64] = vs.try_into().expect("64 values");
-        if w == u64::MAX {
-            for (i, &x) in vs.iter().enumerate() {
-                lanes[i % 16] += x;
-            }
-        } else {
-            for k in 0..8 {
-                let m = &BYTE_MASKS[((w >> (k * 8)) & 0xff) as usize];
-                for j in 0..8 {
-                    let x = f64::from_bits(vs[k * 8 + j].to_bits() & m[j]);
-                    lanes[(k % 2) * 8 + j] += x;
-                }
+        for k in (0..8).step_by(2) {
+            let m0 = &BYTE_MASKS[((w >> (k * 8)) & 0xff) as usize];
+            let m1 = &BYTE_MASKS[((w >> (k * 8 + 8)) & 0xff) as usize];
+            for j in 0..8 {
+                lo[j] += f64::from_bits(vs[k * 8 + j].to_bits() & m0[j]);
+                hi[j] += f64::from_bits(vs[k * 8 + 8 + j].to_bits() & m1[j]);
             }
         }
         words += 1;
@@ -324,7 +333,7 @@ fn sum_f64(a: &PrimitiveArray<Float64Type>) -> f64 {
             rest += x;
         }
     }
-    lanes.iter().sum::<f64>() + rest
+    lo.iter().chain(&hi).sum::<f64>() + rest
 }
 
 fn open_full(dir: &Path) -> RecordBatch {
@@ -360,6 +369,17 @@ fn open_project(dir: &Path) -> RecordBatch {
         .unwrap()
 }
 
+/// Full validation of two non-nullable fixed-width columns: nothing is
+/// O(rows), so this is O(columns) without `trusted`.
+fn open_project_nonnull(dir: &Path) -> RecordBatch {
+    TableOptions::new()
+        .project(&PROJECTION_NONNULL)
+        .open(dir)
+        .unwrap()
+        .to_record_batch()
+        .unwrap()
+}
+
 fn column_f64(b: &RecordBatch, name: &str) -> Float64Array {
     b.column_by_name(name)
         .unwrap()
@@ -367,6 +387,105 @@ fn column_f64(b: &RecordBatch, name: &str) -> Float64Array {
         .downcast_ref::<Float64Array>()
         .unwrap()
         .clone()
+}
+
+/// The values file of the summed column, from the manifest.
+fn x_values_path(dir: &Path) -> PathBuf {
+    let m = mmarrow::Manifest::read(dir).unwrap();
+    let c = m
+        .columns
+        .iter()
+        .find(|c| c.field.name() == SUM_COLUMN)
+        .unwrap();
+    dir.join(&c.files.values)
+}
+
+/// Nulls in `bits`, counted 64 bits at a time with the POPCNT instruction
+/// when the CPU has it (arrow-buffer, compiled for baseline x86-64, counts
+/// without it).
+fn count_zeros_popcnt(bits: &BooleanBuffer) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("popcnt") {
+        #[target_feature(enable = "popcnt")]
+        fn ones(c: arrow_buffer::bit_chunk_iterator::BitChunks<'_>) -> usize {
+            c.iter().map(|w| w.count_ones() as usize).sum::<usize>()
+                + c.remainder_bits().count_ones() as usize
+        }
+        let c = bits.inner().bit_chunks(bits.offset(), bits.len());
+        #[allow(unsafe_code)]
+        // SAFETY: the CPU has POPCNT (checked just above), the only
+        // requirement of a `target_feature(enable = "popcnt")` function.
+        return bits.len() - unsafe { ones(c) };
+    }
+    bits.len() - bits.count_set_bits()
+}
+
+/// Maps the file at `path` read-only (with `MAP_POPULATE` when `populate`),
+/// reads one byte per 4 KiB page, unmaps: the page-fault cost a scan of a
+/// freshly opened column pays.
+#[allow(unsafe_code)]
+fn map_touch(path: &Path, populate: bool) -> u64 {
+    let f = File::open(path).unwrap();
+    let mut o = memmap2::MmapOptions::new();
+    if populate {
+        o.populate();
+    }
+    // SAFETY: read-only private map of a bench file nothing writes to while
+    // the bench runs.
+    let m = unsafe { o.map(&f) }.unwrap();
+    m.iter().step_by(4096).map(|&b| b as u64).sum()
+}
+
+/// The fully validated build of `x`'s array data from its mapped buffers,
+/// as `src/table/read.rs` does it now (`count_once == false`: the bitmap
+/// counted by `NullBuffer::new`, compared with the manifest, then counted
+/// again by `ArrayDataBuilder::build`'s validation), or with the manifest's
+/// count handed to the builder (`null_bit_buffer` + `null_count`), so that
+/// `build` counts once and rejects a mismatch itself.
+fn build_x_full(
+    (bits, values, manifest_nulls): &(BooleanBuffer, arrow_buffer::Buffer, usize),
+    count_once: bool,
+) -> arrow_data::ArrayData {
+    let b = arrow_data::ArrayDataBuilder::new(DataType::Float64)
+        .len(ROWS)
+        .add_buffer(values.clone());
+    if count_once {
+        b.null_bit_buffer(Some(bits.inner().clone()))
+            .null_count(*manifest_nulls)
+            .build()
+            .unwrap()
+    } else {
+        let n = NullBuffer::new(bits.clone());
+        assert_eq!(n.null_count(), *manifest_nulls);
+        b.nulls(Some(n)).build().unwrap()
+    }
+}
+
+/// Maps `path` read-only (with `MAP_POPULATE` when `populate`) as a buffer.
+#[allow(unsafe_code)]
+fn map_buffer(path: &Path, populate: bool) -> arrow_buffer::Buffer {
+    let f = File::open(path).unwrap();
+    let mut o = memmap2::MmapOptions::new();
+    if populate {
+        o.populate();
+    }
+    // SAFETY: read-only private map of a bench file nothing writes to while
+    // the bench runs.
+    let m = unsafe { o.map(&f) }.unwrap();
+    arrow_buffer::Buffer::from(bytes::Bytes::from_owner(m))
+}
+
+/// What `scan/sum-f64-table` does, minus mmarrow: map `x`'s validity and
+/// values files directly (`MAP_POPULATE` or not), sum, unmap. Emulates a
+/// populate-on-open option for scans.
+fn sum_mapped((validity, values): &(PathBuf, PathBuf), populate: bool) -> f64 {
+    let bits = BooleanBuffer::new(map_buffer(validity, populate), 0, ROWS);
+    let values = map_buffer(values, populate);
+    let a = Float64Array::new(
+        arrow_buffer::ScalarBuffer::new(values, 0, ROWS),
+        Some(NullBuffer::new(bits)),
+    );
+    sum_f64(&a)
 }
 
 /// The summed column of `t`, copied into fresh anonymous memory (touched).
@@ -409,6 +528,26 @@ type Case<'a> = (&'static str, Box<dyn Fn() + 'a>);
 fn cases<'a>(f: &'a Files, opened: &'a Table, floor: &'a Float64Array) -> Vec<Case<'a>> {
     let (t, p) = (f.table.as_path(), f.parquet.as_path());
     let values = Float64Array::new(floor.values().clone(), None);
+    // The mapped validity bitmap of `x` (pages already faulted in) and the
+    // path of its values file, for the `parts/*` pieces of the full checks.
+    let x_bits = column_f64(&opened.to_record_batch().unwrap(), SUM_COLUMN)
+        .nulls()
+        .unwrap()
+        .inner()
+        .clone();
+    let x_values = x_values_path(t);
+    let (x_bits2, x_values2) = (x_bits.clone(), x_values.clone());
+    let x_files = (x_values.with_extension("validity"), x_values.clone());
+    let x_files2 = x_files.clone();
+    let x_data = (
+        x_bits.clone(),
+        column_f64(&opened.to_record_batch().unwrap(), SUM_COLUMN)
+            .values()
+            .inner()
+            .clone(),
+        opened.columns()[0].null_count(),
+    );
+    let x_data2 = x_data.clone();
     vec![
         (
             "floor/sum-f64-memory-nullable",
@@ -439,12 +578,52 @@ fn cases<'a>(f: &'a Files, opened: &'a Table, floor: &'a Float64Array) -> Vec<Ca
             Box::new(move || drop(black_box(open_project(black_box(t))))),
         ),
         (
+            "table/project-2cols-nonnull",
+            Box::new(move || drop(black_box(open_project_nonnull(black_box(t))))),
+        ),
+        (
             "parts/manifest-read",
             Box::new(move || drop(black_box(mmarrow::Manifest::read(black_box(t)).unwrap()))),
         ),
         (
             "parts/to_record_batch-only",
             Box::new(move || drop(black_box(black_box(opened).to_record_batch().unwrap()))),
+        ),
+        (
+            "parts/null-count-x-arrow",
+            Box::new(move || {
+                black_box(NullBuffer::new(black_box(x_bits.clone())).null_count());
+            }),
+        ),
+        (
+            "parts/null-count-x-popcnt",
+            Box::new(move || {
+                black_box(count_zeros_popcnt(black_box(&x_bits2)));
+            }),
+        ),
+        (
+            "parts/build-x-full-as-now",
+            Box::new(move || {
+                black_box(build_x_full(black_box(&x_data), false));
+            }),
+        ),
+        (
+            "parts/build-x-full-count-once",
+            Box::new(move || {
+                black_box(build_x_full(black_box(&x_data2), true));
+            }),
+        ),
+        (
+            "parts/map-touch-x-values",
+            Box::new(move || {
+                black_box(map_touch(black_box(&x_values), false));
+            }),
+        ),
+        (
+            "parts/map-populate-x-values",
+            Box::new(move || {
+                black_box(map_touch(black_box(&x_values2), true));
+            }),
         ),
         (
             "scan/sum-f64-table",
@@ -457,6 +636,18 @@ fn cases<'a>(f: &'a Files, opened: &'a Table, floor: &'a Float64Array) -> Vec<Ca
             Box::new(move || {
                 let b = black_box(opened).to_record_batch().unwrap();
                 black_box(sum_f64(&column_f64(&b, SUM_COLUMN)));
+            }),
+        ),
+        (
+            "parts/sum-x-map-plain",
+            Box::new(move || {
+                black_box(sum_mapped(black_box(&x_files), false));
+            }),
+        ),
+        (
+            "parts/sum-x-map-populate",
+            Box::new(move || {
+                black_box(sum_mapped(black_box(&x_files2), true));
             }),
         ),
         (
