@@ -34,7 +34,9 @@
 //! `MMARROW_BENCH_ROUNDS` (default 7) rounds, printing the median and range
 //! of wall and CPU time per iteration (see [`loop_mode`]). pyarrow's
 //! zero-copy IPC open, the reference figure, is timed by
-//! `benches/compare_table_open.py`; see BENCHMARKS.md.
+//! `benches/compare_table_open.py`; `benches/table_compare.sh` alternates
+//! both and pools the rounds. See BENCHMARKS.md, "Tables: open, projection,
+//! scan".
 
 use std::fmt::Write as _;
 use std::fs::File;

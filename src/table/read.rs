@@ -335,30 +335,43 @@ fn open_column(
     };
     let data = match validation {
         Validation::Full => {
-            let nulls = match nulls {
+            // The bitmap is counted once, by Arrow's validation, against the
+            // manifest's count. With a count of 0 the bitmap is still
+            // counted here: Arrow would otherwise drop it unchecked.
+            let mut validity_path = None;
+            let builder = match nulls {
+                Some((path, bits)) if c.null_count > 0 => {
+                    validity_path = Some(path);
+                    builder
+                        .null_bit_buffer(Some(bits.into_inner()))
+                        .null_count(c.null_count as usize)
+                }
                 Some((path, bits)) => {
                     let n = NullBuffer::new(bits);
-                    if n.null_count() as u64 != c.null_count {
+                    if n.null_count() > 0 {
                         return Err(Error::InvalidManifest {
                             path,
                             reason: format!(
-                                "{} nulls in the bitmap, the manifest says {}",
-                                n.null_count(),
-                                c.null_count
+                                "{} nulls in the bitmap, the manifest says 0",
+                                n.null_count()
                             ),
                         });
                     }
-                    Some(n)
+                    builder
                 }
-                None => None,
+                None => builder,
             };
-            builder
-                .nulls(nulls)
-                .build()
-                .map_err(|e| Error::InvalidManifest {
-                    path: err_path.clone(),
-                    reason: format!("column {:?}: {e}", c.field.name()),
-                })?
+            builder.build().map_err(|e| {
+                let text = e.to_string();
+                let path = match validity_path {
+                    Some(p) if text.contains("null") => p,
+                    _ => err_path.clone(),
+                };
+                Error::InvalidManifest {
+                    path,
+                    reason: format!("column {:?}: {text}", c.field.name()),
+                }
+            })?
         }
         Validation::Ends(vouched) => map::build_trusted(
             builder,

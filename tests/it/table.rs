@@ -338,3 +338,26 @@ fn one_table_writer_at_a_time() {
     ));
     assert_eq!(Table::open(d.path("t")).unwrap().num_rows(), 0);
 }
+
+#[test]
+fn a_wrong_null_count_is_caught_by_full_validation() {
+    let d = Dir::new();
+    let p = d.path("t");
+    let batch = RecordBatch::try_from_iter([(
+        "x",
+        Arc::new(Float64Array::from(vec![Some(1.0), None, Some(3.0)])) as ArrayRef,
+    )])
+    .unwrap();
+    let mut w = TableWriter::create(&p, batch.schema()).unwrap();
+    w.append(&batch).unwrap();
+    w.finish().unwrap();
+    for (from, to) in [
+        ("\"null_count\": 1", "\"null_count\": 2"),
+        ("\"null_count\": 2", "\"null_count\": 0"),
+    ] {
+        edit_manifest(&p, from, to);
+        let e = Table::open(&p).unwrap_err();
+        assert!(matches!(e, Error::InvalidManifest { .. }), "{e}");
+        assert!(e.to_string().contains("c0.validity"), "{e}");
+    }
+}
