@@ -10,8 +10,8 @@ use arrow_ipc::writer::FileWriter;
 use super::options::{check_row_group_rows, ConvertOptions, DEFAULT_ROW_GROUP_BYTES};
 use super::output::Output;
 use super::parquet_read::{
-    append_checked, array_spec, fixed_lists, fixed_row_shape, open_input, open_writer,
-    output_format, pick_column, sync_file,
+    append_checked, array_spec, finish_array_output, fixed_lists, fixed_row_shape, open_input,
+    open_writer, output_format, pick_column,
 };
 use super::ConvertSummary;
 use super::Source;
@@ -144,21 +144,5 @@ fn from_ipc_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertS
         o.advance(a.len() as u64, a.len() as u64 * row_bytes_hint);
         groups += 1;
     }
-    let w = open_writer(&mut writer, &wo, &tmp)?;
-    w.commit()?;
-    let rows = w.committed_rows();
-    let row_bytes = w.row_shape().iter().product::<u64>() * spec.dtype.itemsize() as u64;
-    drop(writer);
-    sync_file(&tmp)?;
-    let output_bytes = std::fs::metadata(&tmp)
-        .map_err(|e| Error::io(&tmp, "stat", e))?
-        .len();
-    out.commit()?;
-    Ok(ConvertSummary {
-        rows,
-        data_bytes: rows * row_bytes,
-        output_bytes,
-        groups,
-        fast_path: false,
-    })
+    finish_array_output(writer, &wo, out, groups, false)
 }

@@ -251,10 +251,23 @@ fn from_parquet_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conv
     if let Some(f) = flusher {
         f.stop();
     }
-    let w = open_writer(&mut writer, &wo, &tmp)?;
+    finish_array_output(writer, &wo, out, groups, fast_used && groups > 0 && fast_ok)
+}
+
+/// Commits the array written under `out`'s temporary name (creating it
+/// empty if no rows came), fsyncs it and renames it into place.
+pub(crate) fn finish_array_output(
+    mut writer: Option<ArrayWriter>,
+    wo: &WriterOptions,
+    out: Output,
+    groups: usize,
+    fast_path: bool,
+) -> Result<ConvertSummary> {
+    let tmp = out.path().to_path_buf();
+    let w = open_writer(&mut writer, wo, &tmp)?;
     w.commit()?;
     let rows = w.committed_rows();
-    let row_bytes = w.row_shape().iter().product::<u64>() * spec.dtype.itemsize() as u64;
+    let row_bytes = w.row_shape().iter().product::<u64>() * w.dtype().itemsize() as u64;
     drop(writer);
     sync_file(&tmp)?;
     let output_bytes = std::fs::metadata(&tmp)
@@ -266,7 +279,7 @@ fn from_parquet_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conv
         data_bytes: rows * row_bytes,
         output_bytes,
         groups,
-        fast_path: fast_used && groups > 0 && fast_ok,
+        fast_path,
     })
 }
 
