@@ -76,7 +76,7 @@ fn main() -> mmarrow::Result<()> {
     // 5. Zero-copy batches for streaming.
     let n = array.batches(32_768, Default::default())?.count();
     println!("split into {n} zero-copy batches of up to 32768 rows");
-    println!("try: cargo run --release -- info {}", path.display());
+    println!("the CLI does the same: mmarrow describe FILE --dtype float32 --shape -1,128; mmarrow info FILE; mmarrow head FILE");
 
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
