@@ -172,13 +172,21 @@ fn next_rand(s: &mut u64) -> u64 {
     *s
 }
 
-fn crash_loop(name: &str, kills: usize, seed: u64) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(name);
+/// Runs child `job` on `path` `kills` times, each killed with SIGKILL after
+/// its first commit plus a random delay below `max_delay_us`; after each
+/// kill `check(path, acknowledged)` verifies the file and returns its rows.
+fn kill_loop(
+    job: &str,
+    path: &Path,
+    kills: usize,
+    seed: u64,
+    max_delay_us: u64,
+    check: impl Fn(&Path, u64) -> u64,
+) {
     let mut rng = seed;
     let mut acked = 0u64;
     for _ in 0..kills {
-        let mut child = spawn("crash", &path);
+        let mut child = spawn(job, path);
         let out = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
@@ -195,18 +203,23 @@ fn crash_loop(name: &str, kills: usize, seed: u64) {
             .recv_timeout(Duration::from_secs(30))
             .expect("child commits");
         acked = acked.max(first);
-        std::thread::sleep(Duration::from_micros(next_rand(&mut rng) % 40_000));
+        std::thread::sleep(Duration::from_micros(next_rand(&mut rng) % max_delay_us));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         reader.join().unwrap();
         while let Ok(n) = rx.try_recv() {
             acked = acked.max(n);
         }
-        let n = check(&path, acked);
+        let n = check(path, acked);
         assert!(start.elapsed() < Duration::from_secs(60));
         acked = acked.max(n.min(acked));
     }
     assert!(acked > 0);
+}
+
+fn crash_loop(name: &str, kills: usize, seed: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    kill_loop("crash", &dir.path().join(name), kills, seed, 40_000, check);
 }
 
 #[test]
@@ -268,40 +281,23 @@ fn locked_error_names_the_file() {
 #[test]
 fn sigkill_of_a_table_writer_keeps_every_column_at_the_last_commit() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t");
-    let mut rng = 0x2545F4914F6CDD1Du64;
-    let mut acked = 0u64;
-    for _ in 0..15 {
-        let mut child = spawn("table", &path);
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { break };
-                if let Some(n) = line.strip_prefix("committed ") {
-                    let _ = tx.send(n.parse::<u64>().unwrap());
-                }
-            }
-        });
-        let first = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("child commits");
-        acked = acked.max(first);
-        std::thread::sleep(Duration::from_micros(next_rand(&mut rng) % 30_000));
-        child.kill().unwrap();
-        child.wait().unwrap();
-        reader.join().unwrap();
-        while let Ok(n) = rx.try_recv() {
-            acked = acked.max(n);
-        }
-        // Full validation: offsets, UTF-8, null counts, equal column lengths.
-        let t = mmarrow::Table::open(&path).unwrap_or_else(|e| panic!("reopen after kill: {e}"));
-        let n = t.num_rows();
-        assert!(n >= acked, "{n} rows on disk, {acked} acknowledged");
-        assert_eq!(
-            t.to_record_batch().unwrap(),
-            table_rows(0, n),
-            "rows differ from the pattern"
-        );
-    }
+    kill_loop(
+        "table",
+        &dir.path().join("t"),
+        15,
+        0x2545F4914F6CDD1D,
+        30_000,
+        |path, acked| {
+            // Full validation: offsets, UTF-8, null counts, equal column lengths.
+            let t = mmarrow::Table::open(path).unwrap_or_else(|e| panic!("reopen after kill: {e}"));
+            let n = t.num_rows();
+            assert!(n >= acked, "{n} rows on disk, {acked} acknowledged");
+            assert_eq!(
+                t.to_record_batch().unwrap(),
+                table_rows(0, n),
+                "rows differ from the pattern"
+            );
+            n
+        },
+    );
 }
