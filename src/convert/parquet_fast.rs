@@ -1,32 +1,54 @@
-//! The page-level Parquet fast paths for little-endian fixed-width columns.
+//! The page-level Parquet writer for little-endian fixed-width columns.
 //!
-//! Writing: for such a column, Parquet's PLAIN encoding *is* the bytes in the
-//! map, and the repetition/definition levels of a `FixedSizeList` are one
+//! For such a column, Parquet's PLAIN encoding *is* the bytes in the map,
+//! and the repetition/definition levels of a `FixedSizeList` are one
 //! constant pattern per row. So a data page (format v1) is
-//! `u32 len ‖ RLE rep levels ‖ u32 len ‖ RLE def levels ‖ mapped bytes`,
-//! compressed with the column's codec and written with the crate's public
-//! page writer. The result is what the generic writer produces for the same
-//! Arrow schema (same Parquet schema, PLAIN, no dictionary), minus
+//! `header ‖ u32 len ‖ RLE rep levels ‖ u32 len ‖ RLE def levels ‖ mapped bytes`,
+//! the body compressed with the column's codec.
+//!
+//! Pages of about 1 MiB stream straight to the output file: each worker
+//! thread takes the next page, builds (and compresses) it in buffers it
+//! reuses, waits for its turn to be given the page's offset — pages are
+//! placed in order, so the file is the same whatever the thread count —
+//! and writes it at that offset with positioned writes, in parallel with the
+//! other workers. Uncompressed pages are written from the map itself (no
+//! copy in user space). Memory is a few buffers of one page per worker,
+//! whatever the size of the input. The footer is the parquet crate's
+//! [`ParquetMetaDataWriter`] over metadata built from the real offsets.
+//! The result reads the same as what the generic writer produces for the
+//! same Arrow schema (same Parquet schema, PLAIN, no dictionary), minus
 //! statistics, and is checked against it in the tests.
 
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
 use arrow_schema::{DataType, Schema, TimeUnit};
-use bytes::Bytes;
 use parquet::basic::{Encoding, Type as PhysicalType};
-use parquet::column::page::{CompressedPage, Page, PageWriter};
-use parquet::column::writer::ColumnCloseResult;
 use parquet::compression::{create_codec, CodecOptions};
-use parquet::errors::{ParquetError, Result};
-use parquet::file::metadata::ColumnChunkMetaData;
-use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
+use parquet::errors::ParquetError;
+use parquet::file::metadata::{
+    ColumnChunkMetaData, FileMetaData, KeyValue, ParquetMetaData, ParquetMetaDataWriter,
+    RowGroupMetaData,
+};
 use parquet::schema::types::{ColumnDescPtr, SchemaDescriptor};
 
-use super::options::Compression;
+use super::options::{Compression, ConvertOptions};
+use super::parquet_write::Flusher;
 use crate::array::MmArray;
 use crate::dtype::Kind;
+use crate::error::{Error, Result};
 use crate::shape::Order;
 
 /// Uncompressed bytes of values per data page.
 const PAGE_BYTES: u64 = 1 << 20;
+
+/// Bytes placed between two background writeback nudges.
+const NUDGE_BYTES: u64 = 32 << 20;
 
 /// Whether the fast path can write `source` with the Parquet schema `descr`.
 pub(crate) fn supports(source: &MmArray, schema: &Schema, descr: &SchemaDescriptor) -> bool {
@@ -50,6 +72,9 @@ pub(crate) fn supports(source: &MmArray, schema: &Schema, descr: &SchemaDescript
         t => (t.clone(), 0),
     };
     if leaf.max_rep_level() != lists || (lists == 0 && leaf.max_def_level() > 1) {
+        return false;
+    }
+    if leaf.max_def_level() > 255 {
         return false;
     }
     // The physical type must store exactly the mapped bytes.
@@ -90,32 +115,126 @@ fn rle_run(count: u64, value: u8, out: &mut Vec<u8>) {
     out.push(value);
 }
 
-/// Encodes the rows of `view` (a C-order, native, aligned slice) as one
-/// column chunk of PLAIN v1 data pages.
-pub(crate) fn encode(
-    view: &MmArray,
-    leaf: &ColumnDescPtr,
-    compression: Compression,
-    mut sink_buf: Vec<u8>,
-) -> Result<(Bytes, ColumnCloseResult)> {
-    let values = view.data_buffer().as_slice();
-    let rows = view.len();
-    let row_bytes = view.row_elements() * view.dtype().itemsize() as u64;
-    let per_row = view.row_elements()
-        * if view.dtype().kind() == Kind::Complex {
+/// A thrift compact-protocol i32 field (`delta` from the previous field id).
+fn thrift_i32(delta: u8, v: i32, out: &mut Vec<u8>) {
+    out.push((delta << 4) | 5);
+    varint(((v << 1) ^ (v >> 31)) as u32 as u64, out);
+}
+
+/// Appends the thrift `PageHeader` of a PLAIN v1 data page with RLE levels
+/// and no statistics or checksum, as the parquet crate's page writer
+/// encodes it (checked in the tests).
+pub(crate) fn data_page_header(uncompressed: i32, compressed: i32, values: i32, out: &mut Vec<u8>) {
+    const PLAIN: i32 = 0;
+    const RLE: i32 = 3;
+    const DATA_PAGE: i32 = 0;
+    thrift_i32(1, DATA_PAGE, out); // 1: type
+    thrift_i32(1, uncompressed, out); // 2: uncompressed_page_size
+    thrift_i32(1, compressed, out); // 3: compressed_page_size
+    out.push((2 << 4) | 12); // 5: data_page_header (struct)
+    thrift_i32(1, values, out); // 1: num_values
+    thrift_i32(1, PLAIN, out); // 2: encoding
+    thrift_i32(1, RLE, out); // 3: definition_level_encoding
+    thrift_i32(1, RLE, out); // 4: repetition_level_encoding
+    out.push(0); // end of DataPageHeader
+    out.push(0); // end of PageHeader
+}
+
+/// The column layout the pages are cut from.
+struct Layout<'a> {
+    /// All the array's bytes (C order, native byte order).
+    values: &'a [u8],
+    row_bytes: u64,
+    /// Leaf values per row (1 for a flat column).
+    per_row: u64,
+    /// The repetition levels of one row, RLE-encoded (empty: no lists).
+    row_rep: Vec<u8>,
+    max_def: i16,
+}
+
+impl Layout<'_> {
+    /// The length-prefixed level streams of a page of `rows` rows.
+    fn levels(&self, rows: u64, out: &mut Vec<u8>) {
+        out.clear();
+        if !self.row_rep.is_empty() {
+            out.extend_from_slice(&((self.row_rep.len() as u64 * rows) as u32).to_le_bytes());
+            for _ in 0..rows {
+                out.extend_from_slice(&self.row_rep);
+            }
+        }
+        if self.max_def > 0 {
+            let mut def = Vec::with_capacity(12);
+            rle_run(rows * self.per_row, self.max_def as u8, &mut def);
+            out.extend_from_slice(&(def.len() as u32).to_le_bytes());
+            out.extend_from_slice(&def);
+        }
+    }
+}
+
+/// One data page: its row group and rows.
+struct PageSpec {
+    group: usize,
+    rows: Range<u64>,
+}
+
+/// Where a written page went.
+#[derive(Clone, Copy)]
+struct Placed {
+    offset: u64,
+    /// Header + compressed body.
+    compressed: u64,
+    /// Header + uncompressed body.
+    uncompressed: u64,
+    values: u64,
+}
+
+/// Pages are placed in order: the next page to place, and where.
+struct Placing {
+    next: usize,
+    offset: u64,
+    unnudged: u64,
+    failed: bool,
+    placed: Vec<Placed>,
+}
+
+/// What a worker reuses from page to page.
+#[derive(Default)]
+struct Buffers {
+    levels: Vec<u8>,
+    body: Vec<u8>,
+    compressed: Vec<u8>,
+    header: Vec<u8>,
+}
+
+/// Everything [`write`] needs besides the source.
+pub(crate) struct Target<'a> {
+    pub file: &'a File,
+    pub path: &'a Path,
+    pub descr: &'a SchemaDescriptor,
+    pub key_value: Option<Vec<KeyValue>>,
+    pub created_by: String,
+    pub groups: &'a [Range<u64>],
+    pub flusher: &'a Flusher,
+}
+
+/// Writes `source` as a whole Parquet file (magic, pages, footer) to
+/// `t.file`, which must be empty. Returns the number of bytes written.
+pub(crate) fn write(source: &MmArray, t: &Target<'_>, o: &ConvertOptions) -> Result<u64> {
+    let pq_err = |e: ParquetError| Error::Format {
+        path: t.path.to_path_buf(),
+        reason: format!("writing Parquet: {e}"),
+        user: false,
+    };
+    let io_err = |e: std::io::Error| Error::io(t.path, "write", e);
+    let leaf = t.descr.column(0);
+    let (max_rep, max_def) = (leaf.max_rep_level(), leaf.max_def_level());
+    let leaf_per_row = source.row_elements()
+        * if source.dtype().kind() == Kind::Complex {
             2
         } else {
             1
         };
-    let per_row = if leaf.max_rep_level() > 0 { per_row } else { 1 };
-    let (max_rep, max_def) = (leaf.max_rep_level(), leaf.max_def_level());
-    if max_rep > 1 || max_def > 255 {
-        return Err(ParquetError::General(
-            "unsupported levels for the fast path".into(),
-        ));
-    }
-    let codec_type = compression.to_parquet();
-    let mut codec = create_codec(codec_type, &CodecOptions::default())?;
+    let per_row = if max_rep > 0 { leaf_per_row } else { 1 };
     // The repetition levels of one row: a 0, then per_row - 1 ones.
     let mut row_rep = Vec::new();
     if max_rep > 0 {
@@ -124,87 +243,274 @@ pub(crate) fn encode(
             rle_run(per_row - 1, 1, &mut row_rep);
         }
     }
-    let page_rows = (PAGE_BYTES / row_bytes.max(1)).max(1);
-    // A reused buffer: fresh memory is slow to touch on these machines.
-    sink_buf.clear();
-    sink_buf.reserve(values.len() + values.len() / 64 + 4096);
-    let mut sink = TrackedWrite::new(sink_buf);
-    let mut body =
-        Vec::with_capacity((page_rows * (row_bytes + row_rep.len() as u64)) as usize + 64);
-    let mut compressed = Vec::new();
-    let (mut total_c, mut total_u, mut total_values) = (0i64, 0i64, 0i64);
-    {
-        let mut pages = SerializedPageWriter::new(&mut sink);
-        let mut r = 0;
-        while r < rows {
-            let n = page_rows.min(rows - r);
-            let nvalues = n * per_row;
-            body.clear();
-            if max_rep > 0 {
-                body.extend_from_slice(&((row_rep.len() as u64 * n) as u32).to_le_bytes());
-                for _ in 0..n {
-                    body.extend_from_slice(&row_rep);
-                }
-            }
-            if max_def > 0 {
-                let mut def = Vec::with_capacity(12);
-                rle_run(nvalues, max_def as u8, &mut def);
-                body.extend_from_slice(&(def.len() as u32).to_le_bytes());
-                body.extend_from_slice(&def);
-            }
-            let start = (r * row_bytes) as usize;
-            body.extend_from_slice(&values[start..start + (n * row_bytes) as usize]);
-            // The page takes the buffer (no copy); the allocator hands the
-            // freed memory back for the next page.
-            let uncompressed = body.len();
-            let buf = match codec.as_mut() {
-                Some(c) => {
-                    compressed.clear();
-                    c.compress(&body, &mut compressed)?;
-                    Bytes::from(std::mem::replace(
-                        &mut compressed,
-                        Vec::with_capacity(uncompressed),
-                    ))
-                }
-                None => Bytes::from(std::mem::replace(
-                    &mut body,
-                    Vec::with_capacity(uncompressed),
-                )),
-            };
-            let num_values = u32::try_from(nvalues)
-                .map_err(|_| ParquetError::General("page has too many values".into()))?;
-            let page = Page::DataPage {
-                buf,
-                num_values,
-                encoding: Encoding::PLAIN,
-                def_level_encoding: Encoding::RLE,
-                rep_level_encoding: Encoding::RLE,
-                statistics: None,
-            };
-            let spec = pages.write_page(CompressedPage::new(page, uncompressed))?;
-            total_c += spec.compressed_size as i64;
-            total_u += spec.uncompressed_size as i64;
-            total_values += nvalues as i64;
-            r += n;
-        }
-        pages.close()?;
-    }
-    let bytes_written = sink.bytes_written() as u64;
-    let metadata = ColumnChunkMetaData::builder(leaf.clone())
-        .set_compression(codec_type)
-        .set_encodings(vec![Encoding::PLAIN, Encoding::RLE])
-        .set_total_compressed_size(total_c)
-        .set_total_uncompressed_size(total_u)
-        .set_num_values(total_values)
-        .set_data_page_offset(0)
-        .build()?;
-    let close = ColumnCloseResult {
-        bytes_written,
-        rows_written: rows,
-        metadata,
-        bloom_filter: None,
-        column_index: None,
-        offset_index: None,
+    let layout = Layout {
+        values: source.data_buffer().as_slice(),
+        row_bytes: source.row_elements() * source.dtype().itemsize() as u64,
+        per_row,
+        row_rep,
+        max_def,
     };
-    Ok((Bytes::from(sink.into_inner()?), close))
+    let page_rows = (PAGE_BYTES / layout.row_bytes.max(1)).max(1);
+    let max_page = page_rows * (layout.row_bytes + layout.row_rep.len() as u64) + 64;
+    if max_page > i32::MAX as u64 / 2 {
+        return Err(Error::Format {
+            path: source.path().to_path_buf(),
+            reason: format!(
+                "a row of {} bytes is too large for a Parquet page",
+                layout.row_bytes
+            ),
+            user: true,
+        });
+    }
+    let pages: Vec<PageSpec> = t
+        .groups
+        .iter()
+        .enumerate()
+        .flat_map(|(group, g)| {
+            (g.start..g.end)
+                .step_by(page_rows as usize)
+                .map(move |s| PageSpec {
+                    group,
+                    rows: s..(s + page_rows).min(g.end),
+                })
+        })
+        .collect();
+
+    t.file.write_all_at(b"PAR1", 0).map_err(io_err)?;
+    let next = AtomicUsize::new(0);
+    let placing = Mutex::new(Placing {
+        next: 0,
+        offset: 4,
+        unnudged: 0,
+        failed: false,
+        placed: Vec::with_capacity(pages.len()),
+    });
+    let turn = Condvar::new();
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let fail = |e: Error| {
+        if let Ok(mut f) = first_error.lock() {
+            f.get_or_insert(e);
+        }
+        if let Ok(mut p) = placing.lock() {
+            p.failed = true;
+        }
+        turn.notify_all();
+    };
+
+    let worker = || {
+        let mut codec = match create_codec(o.compression.to_parquet(), &CodecOptions::default()) {
+            Ok(c) => c,
+            Err(e) => return fail(pq_err(e)),
+        };
+        let mut b = Buffers::default();
+        loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some(spec) = pages.get(k) else { return };
+            let rows = spec.rows.end - spec.rows.start;
+            let nvalues = rows * layout.per_row;
+            layout.levels(rows, &mut b.levels);
+            let start = (spec.rows.start * layout.row_bytes) as usize;
+            let vals = &layout.values[start..start + (rows * layout.row_bytes) as usize];
+            let uncompressed = b.levels.len() + vals.len();
+            let compressed = match codec.as_mut() {
+                Some(c) => {
+                    b.compressed.clear();
+                    let r = if b.levels.is_empty() {
+                        c.compress(vals, &mut b.compressed)
+                    } else {
+                        b.body.clear();
+                        b.body.extend_from_slice(&b.levels);
+                        b.body.extend_from_slice(vals);
+                        c.compress(&b.body, &mut b.compressed)
+                    };
+                    if let Err(e) = r {
+                        return fail(pq_err(e));
+                    }
+                    b.compressed.len()
+                }
+                None => uncompressed,
+            };
+            b.header.clear();
+            // Sizes were checked against i32::MAX above.
+            data_page_header(
+                uncompressed as i32,
+                compressed as i32,
+                nvalues as i32,
+                &mut b.header,
+            );
+            let header = b.header.len() as u64;
+            // Wait for this page's turn to be placed.
+            let offset = {
+                let Ok(mut p) = placing.lock() else { return };
+                while p.next != k && !p.failed {
+                    p = match turn.wait(p) {
+                        Ok(p) => p,
+                        Err(_) => return,
+                    };
+                }
+                if p.failed {
+                    return;
+                }
+                let offset = p.offset;
+                let size = header + compressed as u64;
+                p.offset += size;
+                p.placed.push(Placed {
+                    offset,
+                    compressed: size,
+                    uncompressed: header + uncompressed as u64,
+                    values: nvalues,
+                });
+                p.next += 1;
+                p.unnudged += size;
+                if p.unnudged >= NUDGE_BYTES {
+                    p.unnudged = 0;
+                    t.flusher.nudge();
+                }
+                turn.notify_all();
+                offset
+            };
+            let written = (|| {
+                t.file.write_all_at(&b.header, offset)?;
+                let body = offset + header;
+                if codec.is_some() {
+                    t.file.write_all_at(&b.compressed, body)
+                } else {
+                    t.file.write_all_at(&b.levels, body)?;
+                    t.file.write_all_at(vals, body + b.levels.len() as u64)
+                }
+            })();
+            if let Err(e) = written {
+                return fail(io_err(e));
+            }
+            o.advance(rows, rows * layout.row_bytes);
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..o.thread_count().min(pages.len()).max(1) {
+            s.spawn(worker);
+        }
+        worker();
+    });
+    if let Some(e) = first_error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    let placing = placing.into_inner().map_err(|_| Error::Format {
+        path: t.path.to_path_buf(),
+        reason: "a writer thread panicked".into(),
+        user: false,
+    })?;
+    if placing.placed.len() != pages.len() {
+        return Err(Error::Format {
+            path: t.path.to_path_buf(),
+            reason: "a writer thread stopped early".into(),
+            user: false,
+        });
+    }
+
+    let metadata = footer(&leaf, &pages, &placing.placed, o.compression, t).map_err(pq_err)?;
+    let mut file = t.file;
+    file.seek(SeekFrom::Start(placing.offset)).map_err(io_err)?;
+    let mut w = BufWriter::new(file);
+    ParquetMetaDataWriter::new(&mut w, &metadata)
+        .finish()
+        .map_err(pq_err)?;
+    w.flush().map_err(io_err)?;
+    drop(w);
+    file.stream_position().map_err(io_err)
+}
+
+/// The file metadata of the written pages.
+fn footer(
+    leaf: &ColumnDescPtr,
+    pages: &[PageSpec],
+    placed: &[Placed],
+    compression: Compression,
+    t: &Target<'_>,
+) -> parquet::errors::Result<ParquetMetaData> {
+    let descr = Arc::new(t.descr.clone());
+    let mut row_groups = Vec::with_capacity(t.groups.len());
+    let mut k = 0;
+    for (g, rows) in t.groups.iter().enumerate() {
+        let first = k;
+        while k < pages.len() && pages[k].group == g {
+            k += 1;
+        }
+        let group = &placed[first..k];
+        let compressed: u64 = group.iter().map(|p| p.compressed).sum();
+        let uncompressed: u64 = group.iter().map(|p| p.uncompressed).sum();
+        let values: u64 = group.iter().map(|p| p.values).sum();
+        let offset = group.first().map_or(0, |p| p.offset) as i64;
+        let column = ColumnChunkMetaData::builder(leaf.clone())
+            .set_compression(compression.to_parquet())
+            .set_encodings(vec![Encoding::PLAIN, Encoding::RLE])
+            .set_total_compressed_size(compressed as i64)
+            .set_total_uncompressed_size(uncompressed as i64)
+            .set_num_values(values as i64)
+            .set_data_page_offset(offset)
+            .build()?;
+        let mut group = RowGroupMetaData::builder(descr.clone())
+            .set_column_metadata(vec![column])
+            .set_total_byte_size(uncompressed as i64)
+            .set_num_rows((rows.end - rows.start) as i64)
+            .set_file_offset(offset);
+        // The ordinal is optional (an i16 in the format).
+        if let Ok(ordinal) = i16::try_from(g) {
+            group = group.set_ordinal(ordinal);
+        }
+        row_groups.push(group.build()?);
+    }
+    let rows = t.groups.last().map_or(0, |g| g.end) as i64;
+    let file = FileMetaData::new(
+        1,
+        rows,
+        Some(t.created_by.clone()),
+        t.key_value.clone(),
+        descr,
+        None,
+    );
+    Ok(ParquetMetaData::new(file, row_groups))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use parquet::column::page::{CompressedPage, Page, PageWriter};
+    use parquet::file::writer::{SerializedPageWriter, TrackedWrite};
+
+    /// The hand-written header is byte for byte the crate's.
+    #[test]
+    fn page_header_matches_the_crate() {
+        for (uncompressed, compressed, values) in [
+            (0, 0, 0),
+            (1, 1, 1),
+            (1 << 20, 700_001, 262_144),
+            (i32::MAX, 63, 64),
+        ] {
+            let mut sink = TrackedWrite::new(Vec::new());
+            {
+                let mut w = SerializedPageWriter::new(&mut sink);
+                let page = Page::DataPage {
+                    buf: Bytes::from(vec![7u8; compressed as usize]),
+                    num_values: values as u32,
+                    encoding: Encoding::PLAIN,
+                    def_level_encoding: Encoding::RLE,
+                    rep_level_encoding: Encoding::RLE,
+                    statistics: None,
+                };
+                w.write_page(CompressedPage::new(page, uncompressed as usize))
+                    .unwrap();
+                w.close().unwrap();
+            }
+            let crate_bytes = sink.into_inner().unwrap();
+            let mut ours = Vec::new();
+            data_page_header(uncompressed, compressed, values, &mut ours);
+            assert_eq!(
+                &crate_bytes[..ours.len()],
+                &ours[..],
+                "{uncompressed} {compressed}"
+            );
+            assert_eq!(crate_bytes.len(), ours.len() + compressed as usize);
+        }
+    }
 }

@@ -1,5 +1,7 @@
-//! Array file → Parquet: one row group at a time from zero-copy slices,
-//! row groups encoded in parallel, appended in order.
+//! Array file → Parquet: the page-level fast path (`parquet_fast`) for
+//! fixed-width columns; otherwise one zero-copy row group slice at a time
+//! through the parquet crate's Arrow writer, row groups encoded in
+//! parallel and appended in order.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -9,10 +11,8 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use bytes::Bytes;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowRowGroupWriterFactory};
 use parquet::arrow::{add_encoded_arrow_schema_to_metadata, ArrowSchemaConverter};
-use parquet::column::writer::ColumnCloseResult;
 use parquet::file::properties::{WriterProperties, WriterVersion};
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::SchemaDescriptor;
@@ -25,27 +25,21 @@ use crate::array::MmArray;
 use crate::error::{Error, Result};
 use crate::table::Table;
 
-/// An encoded column chunk, ready to append to its row group.
-pub(crate) enum Chunk {
-    /// From the parquet crate's generic Arrow column writer.
-    Arrow(ArrowColumnChunk),
-    /// From the page-level fast path: the chunk's bytes and metadata.
-    Raw(Bytes, ColumnCloseResult),
-}
-
 /// Writes `source` to the Parquet file `dst`.
 ///
 /// The Arrow schema (tensor extension, timestamp units, user metadata) is
 /// stored in the file, so pyarrow and arrow-rs read back the same types.
-/// Each row group is a zero-copy slice of the map; row groups are encoded on
-/// [`ConvertOptions::threads`] threads and appended in order, so the output
-/// is the same whatever the thread count, and memory holds a few row groups
-/// at most. Little-endian fixed-width columns (float32/64, int32/64,
-/// uint32/64, float16, timestamps in ms/us/ns, durations, byte strings, and
-/// tensors and complex numbers of those) are written by a page-level fast
-/// path whose PLAIN pages are the mapped bytes; other types go through the
-/// parquet crate's Arrow writer. Big-endian or misaligned sources are copied
-/// one row group at a time.
+/// Little-endian fixed-width columns (float32/64, int32/64, uint32/64,
+/// float16, timestamps in ms/us/ns, durations, byte strings, and tensors and
+/// complex numbers of those, aligned or not) take a page-level fast path:
+/// PLAIN pages of about 1 MiB are cut from the map, compressed on
+/// [`ConvertOptions::threads`] threads and written in order at their offsets
+/// (uncompressed pages straight from the map), so memory is a few pages per
+/// thread whatever the input size, and the output is the same whatever the
+/// thread count. Other types go through the parquet crate's Arrow writer,
+/// one zero-copy row group slice at a time, row groups encoded in parallel
+/// and appended in order (memory: a few row groups). Big-endian sources are
+/// copied one row group at a time.
 ///
 /// The output is written to a temporary name next to `dst`, fsynced and
 /// renamed at the end: a failure leaves no partial `dst`.
@@ -119,53 +113,60 @@ fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<C
         .with_coerce_types(false)
         .convert(&schema)
         .map_err(pq_err)?;
+    let fast = match source {
+        Source::Array(a) => o.fast_path && !coerced && parquet_fast::supports(a, &schema, &descr),
+        Source::Table(_) => false,
+    };
     let file = File::create(out.path()).map_err(|e| Error::io(out.path(), "create", e))?;
     let flusher = Flusher::start(&file);
+    o.start(n, n * row_bytes);
+    if let (true, Source::Array(a)) = (fast, &source) {
+        let target = parquet_fast::Target {
+            file: &file,
+            path: out.path(),
+            descr: &descr,
+            key_value: props.key_value_metadata().cloned(),
+            created_by: props.created_by().to_string(),
+            groups: &groups,
+            flusher: &flusher,
+        };
+        let output_bytes = parquet_fast::write(a, &target, o)?;
+        flusher.stop();
+        file.sync_all()
+            .map_err(|e| Error::io(out.path(), "fsync", e))?;
+        out.commit()?;
+        return Ok(ConvertSummary {
+            rows: n,
+            data_bytes: n * row_bytes,
+            output_bytes,
+            groups: groups.len(),
+            fast_path: true,
+        });
+    }
     let mut writer = SerializedFileWriter::new(
         BufWriter::with_capacity(4 << 20, file),
         descr.root_schema_ptr(),
         Arc::new(props),
     )
     .map_err(pq_err)?;
-    let fast = match source {
-        Source::Array(a) => o.fast_path && !coerced && parquet_fast::supports(a, &schema, &descr),
-        Source::Table(_) => false,
-    };
     let factory = ArrowRowGroupWriterFactory::new(&writer, schema.clone());
-    let leaf = descr.column(0);
     let threads = o.thread_count();
-    o.start(n, n * row_bytes);
 
-    // Chunk buffers are recycled from one row group to the next: fresh
-    // memory is slow to touch on these machines.
-    let pool_bufs: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-    let encode = |k: usize| -> Result<Vec<Chunk>> {
-        if let (true, Source::Array(a)) = (fast, &source) {
-            let view = a.slice(groups[k].clone())?.to_arrow_compatible();
-            let buf = pool_bufs
-                .lock()
-                .ok()
-                .and_then(|mut p| p.pop())
-                .unwrap_or_default();
-            let (bytes, close) =
-                parquet_fast::encode(&view, &leaf, o.compression, buf).map_err(pq_err)?;
-            Ok(vec![Chunk::Raw(bytes, close)])
-        } else {
-            let mut batch = source.batch(groups[k].clone())?;
-            if coerced {
-                batch = coerce_batch(&batch, &schema)?;
-            }
-            encode_generic(&batch, &schema, &factory, k).map_err(|e| match e {
-                Error::Arrow(a) => Error::Format {
-                    path: dst.to_path_buf(),
-                    reason: format!("encoding row group {k}: {a}"),
-                    user: false,
-                },
-                e => e,
-            })
+    let encode = |k: usize| -> Result<Vec<ArrowColumnChunk>> {
+        let mut batch = source.batch(groups[k].clone())?;
+        if coerced {
+            batch = coerce_batch(&batch, &schema)?;
         }
+        encode_generic(&batch, &schema, &factory, k).map_err(|e| match e {
+            Error::Arrow(a) => Error::Format {
+                path: dst.to_path_buf(),
+                reason: format!("encoding row group {k}: {a}"),
+                user: false,
+            },
+            e => e,
+        })
     };
-    let encode_wave = |start: usize| -> Result<Vec<Vec<Chunk>>> {
+    let encode_wave = |start: usize| -> Result<Vec<Vec<ArrowColumnChunk>>> {
         use rayon::prelude::*;
         let end = (start + threads).min(groups.len());
         (start..end).into_par_iter().map(encode).collect()
@@ -186,7 +187,7 @@ fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<C
             let done = &groups[next - ready.len()..next];
             // Append this wave while the next one is encoded.
             let (appended, encoded) = rayon::join(
-                || append_wave(&mut writer, ready, done, row_bytes, o, &pool_bufs).map_err(pq_err),
+                || append_wave(&mut writer, ready, done, row_bytes, o).map_err(pq_err),
                 || encode_wave(next),
             );
             appended?;
@@ -212,30 +213,21 @@ fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<C
         data_bytes: n * row_bytes,
         output_bytes,
         groups: groups.len(),
-        fast_path: fast,
+        fast_path: false,
     })
 }
 
 fn append_wave(
     writer: &mut SerializedFileWriter<BufWriter<File>>,
-    wave: Vec<Vec<Chunk>>,
+    wave: Vec<Vec<ArrowColumnChunk>>,
     ranges: &[Range<u64>],
     row_bytes: u64,
     o: &ConvertOptions,
-    pool: &std::sync::Mutex<Vec<Vec<u8>>>,
 ) -> parquet::errors::Result<()> {
     for (chunks, range) in wave.into_iter().zip(ranges) {
         let mut rg = writer.next_row_group()?;
         for c in chunks {
-            match c {
-                Chunk::Arrow(c) => c.append_to_row_group(&mut rg)?,
-                Chunk::Raw(bytes, close) => {
-                    rg.append_column(&bytes, close)?;
-                    if let (Ok(b), Ok(mut p)) = (bytes.try_into_mut(), pool.lock()) {
-                        p.push(b.into());
-                    }
-                }
-            }
+            c.append_to_row_group(&mut rg)?;
         }
         rg.close()?;
         let rows = range.end - range.start;
@@ -250,7 +242,7 @@ fn encode_generic(
     schema: &SchemaRef,
     factory: &ArrowRowGroupWriterFactory,
     k: usize,
-) -> Result<Vec<Chunk>> {
+) -> Result<Vec<ArrowColumnChunk>> {
     let pq = |e: parquet::errors::ParquetError| {
         Error::Arrow(arrow_schema::ArrowError::ExternalError(Box::new(e)))
     };
@@ -262,10 +254,7 @@ fn encode_generic(
             w.write(&leaf).map_err(pq)?;
         }
     }
-    writers
-        .into_iter()
-        .map(|w| w.close().map(Chunk::Arrow).map_err(pq))
-        .collect()
+    writers.into_iter().map(|w| w.close().map_err(pq)).collect()
 }
 
 fn coerce_type(t: &DataType) -> DataType {
