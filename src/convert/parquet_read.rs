@@ -3,7 +3,8 @@
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use arrow_array::{
     Array, ArrayRef, BooleanArray, FixedSizeListArray, GenericListArray, OffsetSizeTrait,
@@ -15,7 +16,8 @@ use parquet::arrow::arrow_reader::{
 use parquet::arrow::ProjectionMask;
 use parquet::basic::{Encoding, Type as PhysicalType};
 use parquet::column::page::Page;
-use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::column::page::PageReader;
+use parquet::file::serialized_reader::SerializedPageReader;
 
 use super::options::ConvertOptions;
 use super::output::Output;
@@ -162,45 +164,24 @@ fn from_parquet_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conv
     let mut writer: Option<ArrayWriter> = None;
     let mut learnt = spec.row_shape.clone();
     let threads = o.thread_count();
-    let leaf_field = pq_meta.file_metadata().schema_descr().columns().to_vec();
     let leaves = leaves_of(&pq_meta, col, &schema);
-    let fast_ok = o.fast_path && leaves.len() == 1 && !spec.row_shape.contains(&0);
-    let fast_leaf = leaves.first().copied();
     let row_bytes_hint = spec.leaf_per_row.max(1) * spec.dtype.itemsize() as u64;
     o.start(total_rows, total_rows * row_bytes_hint);
+    // A known row shape: every row group goes straight to its place.
+    if let ([leaf], false) = (&leaves[..], spec.row_shape.contains(&0)) {
+        let w = open_writer(&mut writer, &wo, out.path())?;
+        let all_fast = positioned(src, &meta, col, *leaf, &spec, w, o)?;
+        return finish_array_output(writer, &wo, out, groups, all_fast && groups > 0);
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
         .map_err(|e| bad(format!("starting threads: {e}")))?;
-    let mut fast_used = true;
-    let decode = |k: usize| -> Result<Decoded> {
-        if fast_ok {
-            if let Some(leaf) = fast_leaf {
-                let d = &leaf_field[leaf];
-                if let Some(bytes) = read_plain_pages(src, k, leaf, d, &spec, &pq_meta)? {
-                    return Ok(Decoded::Bytes(bytes));
-                }
-            }
-        }
+    let decode = |k: usize| -> Result<Vec<ArrayRef>> {
         // Each decoder needs its own file description: a cloned handle
         // shares the read position between threads.
         let f = File::open(src).map_err(|e| Error::io(src, "open", e))?;
-        let rows = pq_meta.row_group(k).num_rows().max(1) as usize;
-        let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
-            .with_row_groups(vec![k])
-            .with_projection(ProjectionMask::roots(
-                pq_meta.file_metadata().schema_descr(),
-                [col],
-            ))
-            .with_batch_size(rows.min(1 << 20))
-            .build()
-            .map_err(|e| bad(format!("row group {k}: {e}")))?;
-        let mut arrays = Vec::new();
-        for batch in reader {
-            let batch = batch.map_err(|e| bad(format!("row group {k}: {e}")))?;
-            arrays.push(batch.column(0).clone());
-        }
-        Ok(Decoded::Arrays(arrays))
+        decode_group(&f, src, &meta, col, k)
     };
     let tmp = out.path().to_path_buf();
     let mut flusher: Option<super::parquet_write::Flusher> = None;
@@ -209,30 +190,20 @@ fn from_parquet_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conv
         let mut k = 0;
         while k < groups {
             let end = (k + threads).min(groups);
-            let wave: Vec<Result<Decoded>> = (k..end).into_par_iter().map(&decode).collect();
-            for d in wave {
-                match d? {
-                    Decoded::Bytes(b) => {
-                        let w = open_writer(&mut writer, &wo, &tmp)?;
-                        w.append_bytes(&b)?;
-                        o.advance(b.len() as u64 / row_bytes_hint, b.len() as u64);
+            let wave: Vec<Result<Vec<ArrayRef>>> = (k..end).into_par_iter().map(&decode).collect();
+            for arrays in wave {
+                for a in arrays? {
+                    let a = fixed_lists(&a, &mut learnt)
+                        .map_err(|r| bad(format!("column {:?} {r}", field.name())))?;
+                    if writer.is_none() && learnt != spec.row_shape {
+                        wo = WriterOptions::new(spec.dtype, &learnt)
+                            .durability(Durability::Process)
+                            .name(field.name().clone())
+                            .format(format);
                     }
-                    Decoded::Arrays(arrays) => {
-                        fast_used = false;
-                        for a in arrays {
-                            let a = fixed_lists(&a, &mut learnt)
-                                .map_err(|r| bad(format!("column {:?} {r}", field.name())))?;
-                            if writer.is_none() && learnt != spec.row_shape {
-                                wo = WriterOptions::new(spec.dtype, &learnt)
-                                    .durability(Durability::Process)
-                                    .name(field.name().clone())
-                                    .format(format);
-                            }
-                            let w = open_writer(&mut writer, &wo, &tmp)?;
-                            append_checked(w, &a, &field, src)?;
-                            o.advance(a.len() as u64, a.len() as u64 * row_bytes_hint);
-                        }
-                    }
+                    let w = open_writer(&mut writer, &wo, &tmp)?;
+                    append_checked(w, &a, &field, src)?;
+                    o.advance(a.len() as u64, a.len() as u64 * row_bytes_hint);
                 }
             }
             k = end;
@@ -251,7 +222,7 @@ fn from_parquet_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conv
     if let Some(f) = flusher {
         f.stop();
     }
-    finish_array_output(writer, &wo, out, groups, fast_used && groups > 0 && fast_ok)
+    finish_array_output(writer, &wo, out, groups, false)
 }
 
 /// Commits the array written under `out`'s temporary name (creating it
@@ -283,11 +254,171 @@ pub(crate) fn finish_array_output(
     })
 }
 
-enum Decoded {
-    /// Raw little-endian values of whole rows.
-    Bytes(Vec<u8>),
-    /// Arrays from the generic reader.
-    Arrays(Vec<ArrayRef>),
+/// Decodes column `col` of row group `k` with the parquet crate's Arrow
+/// reader.
+fn decode_group(
+    file: &File,
+    src: &Path,
+    meta: &ArrowReaderMetadata,
+    col: usize,
+    k: usize,
+) -> Result<Vec<ArrayRef>> {
+    let bad = |e: &dyn std::fmt::Display| Error::Format {
+        path: src.to_path_buf(),
+        reason: format!("row group {k}: {e}"),
+        user: true,
+    };
+    let f = file.try_clone().map_err(|e| Error::io(src, "open", e))?;
+    let pq_meta = meta.metadata();
+    let rows = pq_meta.row_group(k).num_rows().max(1) as usize;
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
+        .with_row_groups(vec![k])
+        .with_projection(ProjectionMask::roots(
+            pq_meta.file_metadata().schema_descr(),
+            [col],
+        ))
+        .with_batch_size(rows.min(1 << 20))
+        .build()
+        .map_err(|e| bad(&e))?;
+    reader
+        .map(|b| b.map(|b| b.column(0).clone()).map_err(|e| bad(&e)))
+        .collect()
+}
+
+/// Converts row groups on all threads, each written straight to its place
+/// in the output (reserved up front): v1 PLAIN pages by copying their values
+/// out of the decompressed page, other row groups through the generic
+/// reader. Returns whether every row group took the page-level path.
+fn positioned(
+    src: &Path,
+    meta: &ArrowReaderMetadata,
+    col: usize,
+    leaf: usize,
+    spec: &ArraySpec,
+    writer: &mut ArrayWriter,
+    o: &ConvertOptions,
+) -> Result<bool> {
+    let pq_meta = meta.metadata();
+    let field = meta.schema().field(col).clone();
+    let groups = pq_meta.num_row_groups();
+    let mut starts = Vec::with_capacity(groups + 1);
+    starts.push(0u64);
+    for g in pq_meta.row_groups() {
+        let rows = u64::try_from(g.num_rows()).map_err(|_| Error::Format {
+            path: src.to_path_buf(),
+            reason: format!("a row group has {} rows", g.num_rows()),
+            user: true,
+        })?;
+        starts.push(starts.last().copied().unwrap_or(0) + rows);
+    }
+    let total = starts[groups];
+    writer.reserve(total)?;
+    let writer: &ArrayWriter = writer;
+    let row_bytes = writer.row_bytes();
+    let descr = pq_meta.file_metadata().schema_descr().column(leaf);
+    let flusher = File::open(writer.path())
+        .ok()
+        .map(|f| super::parquet_write::Flusher::start(&f));
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let slow = AtomicBool::new(false);
+    let group = |file: &Arc<File>, k: usize| -> Result<()> {
+        let (start, rows) = (starts[k], starts[k + 1] - starts[k]);
+        let base = start * row_bytes;
+        let limit = rows * row_bytes;
+        let mut advanced = 0;
+        if o.fast_path {
+            let sink = |at: u64, bytes: &[u8]| {
+                if at + bytes.len() as u64 > limit {
+                    return Ok(false);
+                }
+                writer.write_at(base + at, bytes)?;
+                let n = bytes.len() as u64;
+                o.advance((at + n) / row_bytes - at / row_bytes, n);
+                advanced = at + n;
+                Ok(true)
+            };
+            let fast = read_plain_pages(file, src, k, leaf, &descr, spec, pq_meta, sink)?;
+            if fast == Some(limit) {
+                return Ok(());
+            }
+        }
+        // The generic reader (re)writes the whole group.
+        slow.store(true, Ordering::Relaxed);
+        let mut at = 0u64;
+        let mut shape = spec.row_shape.clone();
+        for a in decode_group(file, src, meta, col, k)? {
+            let a = fixed_lists(&a, &mut shape).map_err(|r| Error::Format {
+                path: src.to_path_buf(),
+                reason: format!("column {:?} {r}", field.name()),
+                user: true,
+            })?;
+            let data = a.to_data();
+            let bytes = writer
+                .array_bytes(&data)
+                .map_err(|e| nulls_error(e, &field, src))?;
+            let bytes = bytes.as_slice();
+            if at + bytes.len() as u64 > limit {
+                at = u64::MAX;
+                break;
+            }
+            writer.write_at(base + at, bytes)?;
+            at += bytes.len() as u64;
+        }
+        if at != limit {
+            return Err(Error::Format {
+                path: src.to_path_buf(),
+                reason: format!("row group {k} does not hold the {rows} rows its metadata says"),
+                user: true,
+            });
+        }
+        if limit > advanced {
+            o.advance(rows - advanced / row_bytes, limit - advanced);
+        }
+        Ok(())
+    };
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let worker = || {
+        let file = match File::open(src) {
+            Ok(f) => Arc::new(f),
+            Err(e) => {
+                failed.store(true, Ordering::Relaxed);
+                if let Ok(mut f) = first_error.lock() {
+                    f.get_or_insert(Error::io(src, "open", e));
+                }
+                return;
+            }
+        };
+        while !failed.load(Ordering::Relaxed) {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            if k >= groups {
+                return;
+            }
+            if let Err(e) = group(&file, k) {
+                failed.store(true, Ordering::Relaxed);
+                if let Ok(mut f) = first_error.lock() {
+                    f.get_or_insert(e);
+                }
+                return;
+            }
+            if let Some(f) = &flusher {
+                f.nudge();
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..o.thread_count().min(groups).max(1) {
+            s.spawn(worker);
+        }
+        worker();
+    });
+    if let Some(f) = flusher {
+        f.stop();
+    }
+    if let Some(e) = first_error.into_inner().ok().flatten() {
+        return Err(e);
+    }
+    Ok(!slow.load(Ordering::Relaxed))
 }
 
 /// Opens a Parquet file and reads its footer.
@@ -397,20 +528,22 @@ pub(crate) fn append_checked(
     field: &Field,
     src: &Path,
 ) -> Result<()> {
-    let a: ArrayRef = match a.data_type() {
-        DataType::Boolean => a.clone(),
-        _ => a.clone(),
-    };
-    match w.append_array(a.as_ref()) {
-        Err(Error::HasNulls { nulls, .. }) => Err(Error::Format {
+    w.append_array(a.as_ref())
+        .map_err(|e| nulls_error(e, field, src))
+}
+
+/// Turns the writer's null error into one that names the source column.
+fn nulls_error(e: Error, field: &Field, src: &Path) -> Error {
+    match e {
+        Error::HasNulls { nulls, .. } => Error::Format {
             path: src.to_path_buf(),
             reason: format!(
                 "column {:?} has {nulls} nulls in a row group; an array file cannot hold nulls (convert it to a table instead)",
                 field.name()
             ),
             user: true,
-        }),
-        r => r,
+        },
+        e => e,
     }
 }
 
@@ -504,14 +637,21 @@ fn leaves_of(
 /// every row holds `spec.leaf_per_row` values. Returns `None` (use the
 /// generic reader) for anything else: other encodings, v2 pages,
 /// dictionaries, nulls, a physical type that is not the raw bytes.
+///
+/// Each page's values go to `sink(byte offset in the row group, bytes)`,
+/// which returns false to give up. Returns the bytes passed to `sink` when
+/// every page was read this way.
+#[allow(clippy::too_many_arguments)]
 fn read_plain_pages(
+    file: &Arc<File>,
     src: &Path,
     k: usize,
     leaf: usize,
     descr: &parquet::schema::types::ColumnDescPtr,
     spec: &ArraySpec,
     meta: &parquet::file::metadata::ParquetMetaData,
-) -> Result<Option<Vec<u8>>> {
+    mut sink: impl FnMut(u64, &[u8]) -> Result<bool>,
+) -> Result<Option<u64>> {
     let width = spec.dtype.itemsize()
         / if spec.dtype.kind() == Kind::Complex {
             2
@@ -537,19 +677,20 @@ fn read_plain_pages(
         return Ok(None);
     }
     let per_row = if max_rep == 1 { spec.leaf_per_row } else { 1 };
-    let rows = meta.row_group(k).num_rows() as u64;
+    let group = meta.row_group(k);
     let bad = |reason: String| Error::Format {
         path: src.to_path_buf(),
         reason,
         user: true,
     };
-    let file = File::open(src).map_err(|e| Error::io(src, "open", e))?;
-    let reader = SerializedFileReader::new(file).map_err(|e| bad(e.to_string()))?;
-    let rg = reader.get_row_group(k).map_err(|e| bad(e.to_string()))?;
-    let mut pages = rg
-        .get_column_page_reader(leaf)
-        .map_err(|e| bad(e.to_string()))?;
-    let mut out = Vec::with_capacity((rows * per_row) as usize * width);
+    let mut pages = SerializedPageReader::new(
+        file.clone(),
+        group.column(leaf),
+        group.num_rows().max(0) as usize,
+        None,
+    )
+    .map_err(|e| bad(format!("row group {k}: {e}")))?;
+    let mut at = 0u64;
     let mut pos = 0u64; // position within the current row
     while let Some(page) = pages
         .get_next_page()
@@ -596,15 +737,15 @@ fn read_plain_pages(
             }
             body = rest;
         }
-        if body.len() != num_values as usize * width {
+        if body.len() != num_values as usize * width || !sink(at, body)? {
             return Ok(None);
         }
-        out.extend_from_slice(body);
+        at += body.len() as u64;
     }
-    if pos != 0 || out.len() as u64 != rows * per_row * width as u64 {
+    if pos != 0 {
         return Ok(None);
     }
-    Ok(Some(out))
+    Ok(Some(at))
 }
 
 fn split_levels(body: &[u8]) -> Option<(&[u8], &[u8])> {

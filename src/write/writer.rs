@@ -382,14 +382,23 @@ impl ArrayWriter {
     /// [`Error::HasNulls`], I/O errors.
     pub fn append_array(&mut self, array: &dyn Array) -> Result<()> {
         let data = array.to_data();
-        let (leaf_type, bytes, per_row) = leaf_bytes(&data, &self.path)?;
+        match self.array_bytes(&data)? {
+            LeafBytes::Borrowed(b) => self.append_bytes(b),
+            LeafBytes::Owned(b) => self.append_bytes(&b),
+        }
+    }
+
+    /// The bytes of the rows of `data`, after the checks of
+    /// [`ArrayWriter::append_array`].
+    pub(crate) fn array_bytes<'a>(&self, data: &'a ArrayData) -> Result<LeafBytes<'a>> {
+        let (leaf_type, bytes, per_row) = leaf_bytes(data, &self.path)?;
         let expected_type = self.dtype.arrow_value_type();
         let bool_leaf = leaf_type == DataType::Boolean && self.dtype.kind() == Kind::Bool;
         if leaf_type != expected_type && !bool_leaf {
             return Err(Error::TypeMismatch {
                 path: self.path.clone(),
                 expected: format!("{} ({expected_type})", self.dtype),
-                given: array.data_type().to_string(),
+                given: data.data_type().to_string(),
             });
         }
         let want = self.row_shape.iter().product::<u64>()
@@ -402,7 +411,7 @@ impl ArrayWriter {
             return Err(Error::RowShapeMismatch {
                 path: self.path.clone(),
                 expected: format!("{} of {}", ShapeDisplay(&self.row_shape), self.dtype),
-                given: format!("{} ({per_row} elements per row)", array.data_type()),
+                given: format!("{} ({per_row} elements per row)", data.data_type()),
             });
         }
         if !self.dtype.is_native() && self.dtype.itemsize() > 1 {
@@ -411,10 +420,45 @@ impl ArrayWriter {
                 dtype: self.dtype.typestr(),
             });
         }
-        match bytes {
-            LeafBytes::Borrowed(b) => self.append_bytes(b),
-            LeafBytes::Owned(b) => self.append_bytes(&b),
+        Ok(bytes)
+    }
+
+    /// Bytes per row.
+    pub(crate) fn row_bytes(&self) -> u64 {
+        self.row_bytes
+    }
+
+    /// Extends the uncommitted rows by `rows` rows of zeros (a sparse
+    /// extension of the file), for [`ArrayWriter::write_at`] to fill from
+    /// several threads; the next commit commits them.
+    pub(crate) fn reserve(&mut self, rows: u64) -> Result<()> {
+        self.write_buffered()?;
+        let end = self.committed_end() + self.written + rows * self.row_bytes;
+        if let Err(e) = self.file.set_len(end) {
+            self.discard_pending();
+            return Err(Error::io(&self.path, "extend", e));
         }
+        self.written += rows * self.row_bytes;
+        Ok(())
+    }
+
+    /// Writes `bytes` at byte `pos` of the uncommitted rows, which must lie
+    /// inside what [`ArrayWriter::reserve`] reserved (several threads may
+    /// write disjoint ranges at once).
+    pub(crate) fn write_at(&self, pos: u64, bytes: &[u8]) -> Result<()> {
+        if pos + bytes.len() as u64 > self.written || !self.buf.is_empty() {
+            return Err(Error::InvalidRequest {
+                path: self.path.clone(),
+                reason: format!(
+                    "{} bytes at {pos} lie outside the {} reserved bytes",
+                    bytes.len(),
+                    self.written
+                ),
+            });
+        }
+        self.file
+            .write_all_at(bytes, self.committed_end() + pos)
+            .map_err(|e| Error::io(&self.path, "write", e))
     }
 
     fn committed_end(&self) -> u64 {
@@ -559,9 +603,18 @@ fn row_bytes(path: &Path, dtype: &Dtype, row_shape: &[u64]) -> Result<u64> {
     Ok(b)
 }
 
-enum LeafBytes<'a> {
+pub(crate) enum LeafBytes<'a> {
     Borrowed(&'a [u8]),
     Owned(Vec<u8>),
+}
+
+impl LeafBytes<'_> {
+    pub(crate) fn as_slice(&self) -> &[u8] {
+        match self {
+            LeafBytes::Borrowed(b) => b,
+            LeafBytes::Owned(b) => b,
+        }
+    }
 }
 
 /// The contiguous leaf values of `data` (through any FixedSizeList levels),

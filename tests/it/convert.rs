@@ -215,6 +215,104 @@ fn page_level_reader_is_used_for_plain_pages() {
     );
 }
 
+/// Row groups that take the page-level reader and row groups that need the
+/// generic one, in one file: each lands at its place, whatever the threads.
+#[test]
+fn from_parquet_mixes_page_level_and_generic_row_groups() {
+    use parquet::column::writer::ColumnCloseResult;
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::file::writer::SerializedFileWriter;
+
+    let d = Dir::new();
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, false)]));
+    let write = |name: &str, dictionary: bool, values: Vec<i32>| {
+        let p = d.path(name);
+        let props = WriterProperties::builder()
+            .set_dictionary_enabled(dictionary)
+            .build();
+        let mut w =
+            ArrowWriter::try_new(File::create(&p).unwrap(), schema.clone(), Some(props)).unwrap();
+        let b =
+            RecordBatch::try_new(schema.clone(), vec![Arc::new(Int32Array::from(values))]).unwrap();
+        w.write(&b).unwrap();
+        w.close().unwrap();
+        p
+    };
+    let dict_values: Vec<i32> = (0..3000).map(|i| i % 7).collect();
+    let plain_values: Vec<i32> = (0..2500).map(|i| i * 31 + 5).collect();
+    let dict = write("dict.parquet", true, dict_values.clone());
+    let plain = write("plain.parquet", false, plain_values.clone());
+    // Splice their row groups into one file: dict, plain, plain, dict, plain.
+    let order = [&dict, &plain, &plain, &dict, &plain];
+    let mixed = d.path("mixed.parquet");
+    let first = SerializedFileReader::new(File::open(&dict).unwrap()).unwrap();
+    let root = first
+        .metadata()
+        .file_metadata()
+        .schema_descr()
+        .root_schema_ptr();
+    let mut out = SerializedFileWriter::new(
+        File::create(&mixed).unwrap(),
+        root,
+        Arc::new(WriterProperties::new()),
+    )
+    .unwrap();
+    // Keep the Arrow schema, as the generic writer stores it.
+    for kv in first
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .unwrap()
+    {
+        out.append_key_value_metadata(kv.clone());
+    }
+    for src in order {
+        let input = File::open(src).unwrap();
+        let reader = SerializedFileReader::new(input.try_clone().unwrap()).unwrap();
+        let rg = reader.metadata().row_group(0);
+        let mut g = out.next_row_group().unwrap();
+        let c = rg.column(0).clone();
+        let close = ColumnCloseResult {
+            bytes_written: c.compressed_size() as u64,
+            rows_written: rg.num_rows() as u64,
+            metadata: c,
+            bloom_filter: None,
+            column_index: None,
+            offset_index: None,
+        };
+        g.append_column(&input, close).unwrap();
+        g.close().unwrap();
+    }
+    out.close().unwrap();
+    let mut expected: Vec<i32> = Vec::new();
+    for src in order {
+        expected.extend_from_slice(if src == &dict {
+            &dict_values
+        } else {
+            &plain_values
+        });
+    }
+    let mut outputs = Vec::new();
+    for (threads, fast) in [(1, true), (2, true), (2, false)] {
+        let dst = d.path(&format!("mixed-{threads}-{fast}.i4"));
+        let o = ConvertOptions::new().threads(threads).fast_path(fast);
+        let s = from_parquet(&mixed, &dst, &o).unwrap();
+        assert_eq!((s.rows, s.groups, s.fast_path), (13_500, 5, false));
+        let back = open(&dst).unwrap().to_arrow().unwrap();
+        let back = back.as_any().downcast_ref::<Int32Array>().unwrap();
+        assert_eq!(back.values().as_ref(), &expected[..]);
+        outputs.push(std::fs::read(&dst).unwrap());
+    }
+    assert!(outputs.windows(2).all(|w| w[0] == w[1]));
+    // The plain file alone takes the page-level path on both thread counts.
+    for threads in [1, 2] {
+        let dst = d.path(&format!("plain-{threads}.i4"));
+        let s = from_parquet(&plain, &dst, &ConvertOptions::new().threads(threads)).unwrap();
+        assert!(s.fast_path);
+    }
+}
+
 fn no_leftovers(dir: &Path, dst: &str) {
     for e in std::fs::read_dir(dir).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();

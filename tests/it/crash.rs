@@ -37,6 +37,7 @@ fn child_writer_entry() {
         "crash" => crash_child(Path::new(&path)),
         "fsize" => fsize_child(Path::new(&path)),
         "table" => table_child(Path::new(&path)),
+        "convert" => convert_child(Path::new(&path)),
         _ => panic!("unknown job"),
     }
 }
@@ -59,18 +60,51 @@ fn crash_child(path: &Path) {
     }
 }
 
+/// Limits the size of files this process writes to `bytes`; writing past
+/// it fails with EFBIG instead of killing the process.
 #[allow(unsafe_code)] // setrlimit and signal have no safe std wrapper
-fn fsize_child(path: &Path) {
+fn limit_file_size(bytes: u64) {
     // SAFETY: plain libc calls with valid arguments, made before any other
     // thread of this process touches signals or limits.
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
         let lim = libc::rlimit {
-            rlim_cur: 256 * 1024,
-            rlim_max: 256 * 1024,
+            rlim_cur: bytes,
+            rlim_max: bytes,
         };
         assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &lim), 0);
     }
+}
+
+/// Conversions whose output outgrows the file size limit: each must fail
+/// with an error, whatever thread hits the limit.
+fn convert_child(dir: &Path) {
+    use mmarrow::{from_parquet, to_parquet, Compression, ConvertOptions};
+    limit_file_size(1 << 20);
+    let array = open(dir.join("in.f4")).unwrap();
+    for (i, c) in [Compression::None, Compression::Snappy, Compression::Zstd(1)]
+        .into_iter()
+        .enumerate()
+    {
+        let o = ConvertOptions::new().compression(c).threads(2);
+        let r = to_parquet(&array, &dir.join(format!("out{i}.parquet")), &o);
+        println!(
+            "to-parquet {c}: {}",
+            r.err().map_or("ok".into(), |e| e.to_string())
+        );
+    }
+    for fast in [true, false] {
+        let o = ConvertOptions::new().threads(2).fast_path(fast);
+        let r = from_parquet(&dir.join("in.parquet"), &dir.join("back.f4"), &o);
+        println!(
+            "from-parquet {fast}: {}",
+            r.err().map_or("ok".into(), |e| e.to_string())
+        );
+    }
+}
+
+fn fsize_child(path: &Path) {
+    limit_file_size(256 * 1024);
     let mut w = ArrayWriter::open(path, Durability::Fsync).unwrap();
     let mut next = w.committed_rows();
     loop {
@@ -266,6 +300,51 @@ fn file_size_limit_mid_append_keeps_the_committed_state() {
         w.finish().unwrap();
         check(&path, n + 1);
     }
+}
+
+/// A conversion that fails mid-stream (the file size limit, hit by any of
+/// its threads) returns an error and leaves neither output nor temporary
+/// file behind.
+#[test]
+fn conversions_past_the_file_size_limit_fail_cleanly() {
+    use mmarrow::{to_parquet, Compression, ConvertOptions, OpenOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let values: Vec<u8> = (0..1_000_000u32)
+        .flat_map(|i| (i as f32 * 0.37).sin().to_le_bytes())
+        .collect();
+    std::fs::write(dir.path().join("in.f4"), &values).unwrap();
+    mmarrow::describe(
+        dir.path().join("in.f4"),
+        &OpenOptions::new()
+            .dtype("f4")
+            .unwrap()
+            .shape("-1,8")
+            .unwrap(),
+        false,
+    )
+    .unwrap();
+    let array = open(dir.path().join("in.f4")).unwrap();
+    let o = ConvertOptions::new()
+        .compression(Compression::None)
+        .row_group_rows(20_000);
+    to_parquet(&array, &dir.path().join("in.parquet"), &o).unwrap();
+    let out = spawn("convert", dir.path()).wait_with_output().unwrap();
+    assert!(out.status.success(), "child failed");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("to-parquet") || l.starts_with("from-parquet"))
+        .collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    for l in lines {
+        assert!(l.contains("too large"), "should fail on the limit: {l}");
+    }
+    let mut left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["in.f4", "in.f4.mmarrow.json", "in.parquet"]);
 }
 
 #[test]
