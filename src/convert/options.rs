@@ -175,7 +175,9 @@ impl ConvertOptions {
         self
     }
 
-    /// Sets the number of threads (0: all cores).
+    /// Sets the number of threads (0: all cores). The page-level Parquet
+    /// writer uses one for uncompressed pages: its only work is the write,
+    /// which the kernel serializes per file.
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = threads;
         self

@@ -23,7 +23,8 @@ pub(crate) struct ConvertArgs {
     /// Rows per Parquet row group (default: about 64 MiB of data per row group).
     #[arg(long)]
     pub row_group_size: Option<u64>,
-    /// Threads to encode or decode with (default: all cores).
+    /// Threads to encode or decode with (default: all cores; uncompressed
+    /// pages are written by one, as writes to one file are serialized).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// Replace an existing destination.
