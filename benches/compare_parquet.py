@@ -62,12 +62,13 @@ each goal of the issue is met. Raw results go to DIR/results.json.
 Usage:
   cargo build --release
   .venv/bin/python benches/compare_parquet.py --boost 15 --quiet-wait 0
-                                                          # full run, ~10 min
+                                                          # full run, ~7 min
   .venv/bin/python benches/compare_parquet.py --quick    # smoke test, ~1 min
 Options: --runs N, --shm (work in /dev/shm instead of target/bench-parquet),
 --cases tensor,vector, --codecs zstd,snappy,none, --directions write,read,
 --mmarrow PATH, --no-prewarm, --quiet-wait S, --boost N, --peer-fsync
-(peers fsync their output in the timed region too, as mmarrow does), --keep.
+(peers fsync their output in the timed region too, as mmarrow does),
+--mmarrow-no-fsync (mmarrow skips its fsyncs, as the peers do), --keep.
 """
 
 from __future__ import annotations
@@ -128,6 +129,7 @@ def driver(argv: list[str]) -> None:
     p.add_argument("--rg", type=int)
     p.add_argument("--prewarm", type=int, default=0)
     p.add_argument("--fsync", action="store_true")
+    p.add_argument("--mm-no-fsync", action="store_true")
     p.add_argument("--mmarrow")
     p.add_argument("--boost", type=int, default=0)
     a = p.parse_args(argv)
@@ -148,6 +150,8 @@ def driver(argv: list[str]) -> None:
                a.src, a.dst, "--force", "-q"]
         if a.direction == "write":
             cmd += ["--compression", a.codec, "--row-group-size", str(a.rg)]
+        if a.mm_no_fsync:
+            cmd.append("--no-fsync")
         _prewarm(a.prewarm)
         # The watcher counts from here; exec keeps the pid (and its CPU times).
         print(json.dumps({"mark": time.monotonic(), "cpu0": _cpu_self()}), flush=True)
@@ -413,6 +417,8 @@ def main() -> None:
     ap.add_argument("--no-prewarm", action="store_true")
     ap.add_argument("--peer-fsync", action="store_true",
                     help="peers fsync their output inside the timed region, as mmarrow does")
+    ap.add_argument("--mmarrow-no-fsync", action="store_true",
+                    help="mmarrow skips its fsyncs (--no-fsync), as the peers do by default")
     ap.add_argument("--quiet-wait", type=float, default=1.0,
                     help="before each run, wait up to this many seconds for other "
                          "processes to leave the CPUs idle (0: don't)")
@@ -453,12 +459,14 @@ def main() -> None:
     print(f"# tools: {mm_ver}, numpy {vers['numpy']}, pyarrow {vers['pyarrow']}, "
           f"polars {vers['polars']}; work dir {work}; rounds {runs}; "
           f"prewarm {'off' if not prewarm else '4x data, at most 2 GiB'}; peer fsync {args.peer_fsync}; "
+          f"mmarrow fsync {not args.mmarrow_no_fsync}; "
           f"boost {args.boost}")
     sys.stdout.flush()
     buf = bytearray(64 << 20)
     results: dict = {"machine": {"cpus": os.cpu_count(), "cpu": cpu}, "versions": vers,
                      "mmarrow": mm_ver, "runs": runs, "prewarm": bool(prewarm),
-                     "peer_fsync": args.peer_fsync, "boost": args.boost, "work": work, "cases": {}}
+                     "peer_fsync": args.peer_fsync,
+                     "mmarrow_fsync": not args.mmarrow_no_fsync, "boost": args.boost, "work": work, "cases": {}}
     t_start = time.monotonic()
     py = sys.executable
     me = os.path.abspath(__file__)
@@ -474,6 +482,8 @@ def main() -> None:
                "--prewarm", str(min(prewarm, 4 * data)), "--mmarrow", mm]
         if args.peer_fsync:
             cmd.append("--fsync")
+        if args.mmarrow_no_fsync:
+            cmd.append("--mm-no-fsync")
         if args.boost:
             cmd += ["--boost", str(args.boost)]
         m = measure(cmd, data)

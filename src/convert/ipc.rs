@@ -52,7 +52,7 @@ pub fn table_to_ipc(table: &Table, dst: &Path, o: &ConvertOptions) -> Result<Con
 
 fn write_ipc(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
     check_row_group_rows(o.row_group_rows)?;
-    let out = Output::new(dst, o.overwrite)?;
+    let out = Output::new(dst, o)?;
     let schema = source.schema()?;
     let row_bytes = source.row_bytes();
     let batch_rows = o
@@ -77,8 +77,7 @@ fn write_ipc(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<Conve
         .into_inner()?
         .into_inner()
         .map_err(|e| Error::io(out.path(), "write", e.into_error()))?;
-    file.sync_all()
-        .map_err(|e| Error::io(out.path(), "fsync", e))?;
+    out.sync(&file)?;
     let output_bytes = file
         .metadata()
         .map_err(|e| Error::io(out.path(), "stat", e))?
@@ -117,7 +116,7 @@ fn from_ipc_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertS
     let col = pick_column(&schema, o, &bad)?;
     let field = schema.field(col).clone();
     let spec = array_spec(&field).map_err(|r| bad(format!("column {:?} {r}", field.name())))?;
-    let out = Output::new(dst, o.overwrite)?;
+    let out = Output::new(dst, o)?;
     let tmp = out.path().to_path_buf();
     let mut learnt = spec.row_shape.clone();
     let mut writer: Option<ArrayWriter> = None;

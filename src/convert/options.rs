@@ -121,7 +121,7 @@ pub trait Progress: Send + Sync {
 /// let o = ConvertOptions::new().compression(Compression::Snappy).threads(2).overwrite(true);
 /// assert_eq!(o.get_compression(), Compression::Snappy);
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct ConvertOptions {
     pub(crate) compression: Compression,
     pub(crate) row_group_rows: Option<u64>,
@@ -129,7 +129,24 @@ pub struct ConvertOptions {
     pub(crate) overwrite: bool,
     pub(crate) column: Option<String>,
     pub(crate) fast_path: bool,
+    pub(crate) durable: bool,
     pub(crate) progress: Option<Arc<dyn Progress>>,
+}
+
+impl Default for ConvertOptions {
+    /// The same as [`ConvertOptions::new`].
+    fn default() -> Self {
+        ConvertOptions {
+            compression: Compression::default(),
+            row_group_rows: None,
+            threads: 0,
+            overwrite: false,
+            column: None,
+            fast_path: true,
+            durable: true,
+            progress: None,
+        }
+    }
 }
 
 impl fmt::Debug for ConvertOptions {
@@ -141,6 +158,7 @@ impl fmt::Debug for ConvertOptions {
             .field("overwrite", &self.overwrite)
             .field("column", &self.column)
             .field("fast_path", &self.fast_path)
+            .field("durable", &self.durable)
             .finish_non_exhaustive()
     }
 }
@@ -150,12 +168,9 @@ pub const DEFAULT_ROW_GROUP_BYTES: u64 = 64 << 20;
 
 impl ConvertOptions {
     /// Defaults: zstd level 1, row groups of about 64 MiB of data, all
-    /// cores, no overwrite, the fast path where it applies.
+    /// cores, no overwrite, the fast path where it applies, durable output.
     pub fn new() -> Self {
-        ConvertOptions {
-            fast_path: true,
-            ..Default::default()
-        }
+        Self::default()
     }
 
     /// Sets the Parquet codec.
@@ -201,6 +216,29 @@ impl ConvertOptions {
     pub fn fast_path(mut self, enabled: bool) -> Self {
         self.fast_path = enabled;
         self
+    }
+
+    /// Whether the output is made durable before it is renamed into place
+    /// (default true): data and directory entries are fsynced, with
+    /// writeback started in the background as the output grows. With
+    /// `false` the conversion skips every fsync: faster, and still never
+    /// leaves a partial destination after an error or Ctrl-C (the output is
+    /// still written under a temporary name and renamed), but a crash of
+    /// the machine soon after may leave the destination empty or partial.
+    ///
+    /// ```
+    /// let o = mmarrow::ConvertOptions::new().durable(false);
+    /// assert!(!o.is_durable());
+    /// assert!(mmarrow::ConvertOptions::default().is_durable());
+    /// ```
+    pub fn durable(mut self, durable: bool) -> Self {
+        self.durable = durable;
+        self
+    }
+
+    /// Whether the output is fsynced before the rename.
+    pub fn is_durable(&self) -> bool {
+        self.durable
     }
 
     /// Sets a progress receiver.

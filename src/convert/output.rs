@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::options::ConvertOptions;
 use crate::error::{Error, Result};
 use crate::fsutil::{sync_dir, temp_sibling};
 use crate::sidecar::sidecar_path;
@@ -61,22 +62,38 @@ pub(crate) struct Output {
     dst: PathBuf,
     tmp: PathBuf,
     done: bool,
+    durable: bool,
 }
 
 impl Output {
-    /// Checks `dst` (not a directory; absent unless `overwrite`) and picks a
-    /// temporary name next to it.
-    pub fn new(dst: &Path, overwrite: bool) -> Result<Self> {
-        Self::new_impl(dst, overwrite, false)
+    /// Checks `dst` (not a directory; absent unless `o.overwrite`) and picks
+    /// a temporary name next to it.
+    pub fn new(dst: &Path, o: &ConvertOptions) -> Result<Self> {
+        Self::new_impl(dst, o, false)
     }
 
     /// For a table directory: `dst` may be an existing table when
-    /// `overwrite` is set; it is replaced at [`Output::commit`].
-    pub fn new_table(dst: &Path, overwrite: bool) -> Result<Self> {
-        Self::new_impl(dst, overwrite, true)
+    /// `o.overwrite` is set; it is replaced at [`Output::commit`].
+    pub fn new_table(dst: &Path, o: &ConvertOptions) -> Result<Self> {
+        Self::new_impl(dst, o, true)
     }
 
-    fn new_impl(dst: &Path, overwrite: bool, table: bool) -> Result<Self> {
+    /// Whether the output is to be fsynced ([`ConvertOptions::durable`]).
+    pub fn durable(&self) -> bool {
+        self.durable
+    }
+
+    /// Fsyncs `file` (the output, or a part of it) if the output is durable.
+    pub fn sync(&self, file: &std::fs::File) -> Result<()> {
+        if self.durable {
+            file.sync_all()
+                .map_err(|e| Error::io(&self.tmp, "fsync", e))?;
+        }
+        Ok(())
+    }
+
+    fn new_impl(dst: &Path, o: &ConvertOptions, table: bool) -> Result<Self> {
+        let overwrite = o.overwrite;
         let parent = match dst.components().as_path().parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
@@ -114,6 +131,7 @@ impl Output {
             dst: dst.to_path_buf(),
             tmp,
             done: false,
+            durable: o.durable,
         })
     }
 
@@ -138,7 +156,9 @@ impl Output {
             std::fs::rename(&tmp_sc, sidecar_path(&self.dst))
                 .map_err(|e| Error::io(&self.dst, "rename sidecar into place", e))?;
         }
-        sync_dir(&self.dst)?;
+        if self.durable {
+            sync_dir(&self.dst)?;
+        }
         self.done = true;
         Ok(())
     }

@@ -1,5 +1,7 @@
-//! Parquet → array file: row groups decoded in parallel and appended in
-//! order through the crash-safe writer.
+//! Parquet → array file: row groups decoded on all threads, each written
+//! straight to its place in the output (reserved through the array writer),
+//! or, for lists whose length is learnt from the data, decoded in parallel
+//! and appended in order.
 
 use std::fs::File;
 use std::path::Path;
@@ -111,9 +113,10 @@ pub(crate) fn array_spec(field: &Field) -> std::result::Result<ArraySpec, String
 /// whose rows all have one length) convert; columns with nulls or other types
 /// give a clear error. Row groups are decoded on all threads — v1 PLAIN pages
 /// without nulls by copying their values straight out of the decompressed
-/// page, anything else by the parquet crate's Arrow reader — and appended in
-/// order through [`ArrayWriter`] under a temporary name that is renamed at
-/// the end.
+/// page, anything else by the parquet crate's Arrow reader — and each is
+/// written at its place in the output, which is created under a temporary
+/// name by [`ArrayWriter`] and renamed at the end. Memory is a few pages per
+/// thread for the page-level path, a row group per thread otherwise.
 ///
 /// # Errors
 /// [`Error::Format`] for a corrupt or truncated file or an unsupported
@@ -154,7 +157,7 @@ fn from_parquet_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conv
         .map(|g| g.num_rows() as u64)
         .sum();
 
-    let out = Output::new(dst, o.overwrite)?;
+    let out = Output::new(dst, o)?;
     let format = output_format(dst);
     let mut wo = WriterOptions::new(spec.dtype, &fixed_row_shape(&spec))
         .durability(Durability::Process)
@@ -211,7 +214,7 @@ fn from_parquet_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conv
             if flusher.is_none() {
                 flusher = File::open(&tmp)
                     .ok()
-                    .map(|f| super::parquet_write::Flusher::start(&f));
+                    .map(|f| super::parquet_write::Flusher::start(&f, o.durable));
             }
             if let Some(f) = &flusher {
                 f.nudge();
@@ -240,7 +243,9 @@ pub(crate) fn finish_array_output(
     let rows = w.committed_rows();
     let row_bytes = w.row_shape().iter().product::<u64>() * w.dtype().itemsize() as u64;
     drop(writer);
-    sync_file(&tmp)?;
+    if out.durable() {
+        sync_file(&tmp)?;
+    }
     let output_bytes = std::fs::metadata(&tmp)
         .map_err(|e| Error::io(&tmp, "stat", e))?
         .len();
@@ -318,7 +323,7 @@ fn positioned(
     let descr = pq_meta.file_metadata().schema_descr().column(leaf);
     let flusher = File::open(writer.path())
         .ok()
-        .map(|f| super::parquet_write::Flusher::start(&f));
+        .map(|f| super::parquet_write::Flusher::start(&f, o.durable));
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let slow = AtomicBool::new(false);

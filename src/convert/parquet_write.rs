@@ -81,7 +81,7 @@ pub fn table_to_parquet(table: &Table, dst: &Path, o: &ConvertOptions) -> Result
 
 fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
     check_row_group_rows(o.row_group_rows)?;
-    let out = Output::new(dst, o.overwrite)?;
+    let out = Output::new(dst, o)?;
     let given = source.schema()?;
     // Parquet has no seconds unit: like pyarrow, store seconds as milliseconds.
     let schema = coerce_schema(&given);
@@ -118,7 +118,7 @@ fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<C
         Source::Table(_) => false,
     };
     let file = File::create(out.path()).map_err(|e| Error::io(out.path(), "create", e))?;
-    let flusher = Flusher::start(&file);
+    let flusher = Flusher::start(&file, out.durable());
     o.start(n, n * row_bytes);
     if let (true, Source::Array(a)) = (fast, &source) {
         let target = parquet_fast::Target {
@@ -132,8 +132,7 @@ fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<C
         };
         let output_bytes = parquet_fast::write(a, &target, o)?;
         flusher.stop();
-        file.sync_all()
-            .map_err(|e| Error::io(out.path(), "fsync", e))?;
+        out.sync(&file)?;
         out.commit()?;
         return Ok(ConvertSummary {
             rows: n,
@@ -201,8 +200,7 @@ fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<C
     let file = buf
         .into_inner()
         .map_err(|e| Error::io(out.path(), "write", e.into_error()))?;
-    file.sync_all()
-        .map_err(|e| Error::io(out.path(), "fsync", e))?;
+    out.sync(&file)?;
     let output_bytes = file
         .metadata()
         .map_err(|e| Error::io(out.path(), "stat", e))?
@@ -319,8 +317,9 @@ pub(crate) struct Flusher {
 }
 
 impl Flusher {
-    pub(crate) fn start(file: &File) -> Flusher {
-        let Ok(clone) = file.try_clone() else {
+    /// Starts the thread (none when `enabled` is false: nudges do nothing).
+    pub(crate) fn start(file: &File, enabled: bool) -> Flusher {
+        let Some(clone) = file.try_clone().ok().filter(|_| enabled) else {
             return Flusher {
                 tx: None,
                 thread: None,

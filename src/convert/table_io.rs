@@ -72,7 +72,7 @@ fn parquet_to_table_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<
         .iter()
         .map(|g| g.num_rows() as u64)
         .sum();
-    let out = Output::new_table(dst, o.overwrite)?;
+    let out = Output::new_table(dst, o)?;
     let mut w = TableWriter::create_with(out.path(), schema, true, Durability::Process)?;
     o.start(total, 0);
     let threads = o.thread_count();
@@ -127,7 +127,7 @@ fn ipc_to_table_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conv
     let file = open_input(src)?;
     let reader = FileReader::try_new(std::io::BufReader::new(file), None)
         .map_err(|e| format_err(src, format!("not a readable Arrow IPC file: {e}")))?;
-    let out = Output::new_table(dst, o.overwrite)?;
+    let out = Output::new_table(dst, o)?;
     let mut w = TableWriter::create_with(out.path(), reader.schema(), true, Durability::Process)?;
     let mut groups = 0;
     for b in reader {
@@ -144,18 +144,20 @@ fn finish(mut w: TableWriter, out: Output, groups: usize) -> Result<ConvertSumma
     let table = {
         let rows = w.committed_rows();
         drop(w);
-        // fsync every file once, then the directory entries, before the rename.
-        for e in
-            std::fs::read_dir(out.path()).map_err(|e| Error::io(out.path(), "read directory", e))?
-        {
-            let p = e
+        if out.durable() {
+            // fsync every file once, then the directory entries, before the rename.
+            for e in std::fs::read_dir(out.path())
                 .map_err(|e| Error::io(out.path(), "read directory", e))?
-                .path();
-            File::open(&p)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| Error::io(&p, "fsync", e))?;
+            {
+                let p = e
+                    .map_err(|e| Error::io(out.path(), "read directory", e))?
+                    .path();
+                File::open(&p)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| Error::io(&p, "fsync", e))?;
+            }
+            crate::fsutil::sync_dir(&out.path().join("x"))?;
         }
-        crate::fsutil::sync_dir(&out.path().join("x"))?;
         rows
     };
     let output_bytes = std::fs::read_dir(out.path())

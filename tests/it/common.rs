@@ -47,3 +47,22 @@ pub fn npy(dict: &str, data: &[u8]) -> Vec<u8> {
     out.extend(data);
     out
 }
+
+/// Runs `f` again while it fails with [`mmarrow::Error::Locked`], for up to
+/// five seconds. Tests that reopen a writer right after dropping one need
+/// it: other tests of this binary spawn processes, and a child inherits
+/// every open file description (and so every `flock`) between its fork and
+/// its exec, which can keep a just-released lock held for a moment.
+pub fn retry_locked<T>(mut f: impl FnMut() -> mmarrow::Result<T>) -> mmarrow::Result<T> {
+    let start = std::time::Instant::now();
+    loop {
+        match f() {
+            Err(mmarrow::Error::Locked { .. })
+                if start.elapsed() < std::time::Duration::from_secs(5) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            r => return r,
+        }
+    }
+}

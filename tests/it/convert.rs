@@ -313,6 +313,52 @@ fn from_parquet_mixes_page_level_and_generic_row_groups() {
     }
 }
 
+/// Without fsyncs every conversion writes the same bytes.
+#[test]
+fn non_durable_conversions_write_the_same_files() {
+    let d = Dir::new();
+    let a = sample(&d, "nd.f4", "<f4", 3000, "4");
+    let read_all = |p: &Path| -> Vec<(String, Vec<u8>)> {
+        if p.is_dir() {
+            let mut files: Vec<_> = std::fs::read_dir(p)
+                .unwrap()
+                .map(|e| {
+                    let e = e.unwrap();
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    (name, std::fs::read(e.path()).unwrap())
+                })
+                .collect();
+            files.sort();
+            files
+        } else {
+            vec![(String::new(), std::fs::read(p).unwrap())]
+        }
+    };
+    for (name, fast) in [("p.parquet", true), ("g.parquet", false), ("i.arrow", true)] {
+        let mut outputs = Vec::new();
+        for durable in [true, false] {
+            let o = ConvertOptions::new()
+                .row_group_rows(700)
+                .fast_path(fast)
+                .durable(durable);
+            let out = d.path(&format!("{durable}-{name}"));
+            convert(a.path(), &out, &o).unwrap();
+            // And back: an array file, and a table.
+            let back = d.path(&format!("{durable}-{name}.f4"));
+            convert(&out, &back, &o).unwrap();
+            let table = d.path(&format!("{durable}-{name}-table"));
+            if name.ends_with(".parquet") {
+                mmarrow::parquet_to_table(&out, &table, &o).unwrap();
+            } else {
+                mmarrow::ipc_to_table(&out, &table, &o).unwrap();
+            }
+            outputs.push((read_all(&out), read_all(&back), read_all(&table)));
+        }
+        assert!(outputs[0] == outputs[1], "{name}");
+        assert_eq!(outputs[0].1[0].1, a.data_buffer().as_slice());
+    }
+}
+
 fn no_leftovers(dir: &Path, dst: &str) {
     for e in std::fs::read_dir(dir).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();

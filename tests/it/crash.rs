@@ -13,6 +13,8 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::UInt32Type;
 use mmarrow::{open, ArrayWriter, Dtype, Durability, Error};
 
+use crate::common::retry_locked;
+
 const ROW: usize = 16;
 
 /// The deterministic pattern: element j of row i.
@@ -295,7 +297,7 @@ fn file_size_limit_mid_append_keeps_the_committed_state() {
         let n = check(&path, last);
         assert_eq!(n, last, "exactly the last commit survives");
         // The file is at its committed length, so a new writer appends right away.
-        let mut w = ArrayWriter::open(&path, Durability::Fsync).unwrap();
+        let mut w = retry_locked(|| ArrayWriter::open(&path, Durability::Fsync)).unwrap();
         w.append(&rows(n, 1)).unwrap();
         w.finish().unwrap();
         check(&path, n + 1);

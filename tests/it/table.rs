@@ -12,7 +12,7 @@ use arrow_array::{
 use arrow_schema::{DataType, Field, Schema};
 use mmarrow::{Durability, Error, Table, TableOptions, TableWriter, TensorMetadata};
 
-use crate::common::Dir;
+use crate::common::{retry_locked, Dir};
 
 fn sample(start: i64, n: usize) -> RecordBatch {
     let ids = Int64Array::from_iter_values(start..start + n as i64);
@@ -108,7 +108,7 @@ fn every_supported_type_round_trips_across_appends() {
     w.commit().unwrap();
     w.append(&b).unwrap();
     drop(w); // b is not committed
-    let mut w = TableWriter::open(&p, Durability::Fsync).unwrap();
+    let mut w = retry_locked(|| TableWriter::open(&p, Durability::Fsync)).unwrap();
     assert_eq!(w.committed_rows(), 13);
     w.append(&b).unwrap();
     w.append(&c).unwrap();

@@ -11,7 +11,7 @@ use mmarrow::{
     WriterOptions,
 };
 
-use crate::common::{f32_bytes, Dir};
+use crate::common::{f32_bytes, retry_locked, Dir};
 
 fn create(path: &std::path::Path, dtype: &str, shape: &str) -> mmarrow::MmArrayMut {
     OpenOptions::new()
@@ -266,7 +266,7 @@ fn one_writer_at_a_time_readers_never_blocked() {
     assert!(matches!(e, Error::Locked { .. }), "{e}");
     assert_eq!(open(&p).unwrap().shape(), &[1, 2]);
     drop(w);
-    ArrayWriter::open(&p, Durability::Fsync).unwrap();
+    retry_locked(|| ArrayWriter::open(&p, Durability::Fsync)).unwrap();
 }
 
 #[test]
@@ -299,7 +299,7 @@ fn drop_discards_uncommitted_rows_and_reopen_appends() {
     drop(w);
     let header = open(&p).unwrap().offset();
     assert_eq!(std::fs::metadata(&p).unwrap().len(), header + 12);
-    let mut w = ArrayWriter::open(&p, Durability::Fsync).unwrap();
+    let mut w = retry_locked(|| ArrayWriter::open(&p, Durability::Fsync)).unwrap();
     assert_eq!(w.committed_rows(), 3);
     w.append(&[4i32]).unwrap();
     let a = w.finish().unwrap();
@@ -332,7 +332,7 @@ fn reopen_cleans_up_bytes_a_crashed_writer_left() {
         .unwrap();
     assert_eq!(std::fs::metadata(&p).unwrap().len(), 11);
     assert_eq!(open(&p).unwrap().shape(), &[2]);
-    drop(ArrayWriter::open(&p, Durability::Fsync).unwrap());
+    drop(retry_locked(|| ArrayWriter::open(&p, Durability::Fsync)).unwrap());
     assert_eq!(std::fs::metadata(&p).unwrap().len(), 8);
     assert_eq!(open(&p).unwrap().shape(), &[2]);
 }
@@ -462,7 +462,7 @@ fn appending_to_an_npy_with_a_sidecar_updates_both() {
         false,
     )
     .unwrap();
-    let mut w = ArrayWriter::open(&p, Durability::Fsync).unwrap();
+    let mut w = retry_locked(|| ArrayWriter::open(&p, Durability::Fsync)).unwrap();
     w.append(&[2i64; 3]).unwrap();
     w.finish().unwrap();
     // Through the sidecar, and through the .npy header alone.

@@ -33,6 +33,11 @@ pub(crate) struct ConvertArgs {
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Skip the fsyncs before the rename: faster, still never a partial
+    /// destination after an error or Ctrl-C, but a machine crash soon after
+    /// may leave it empty or partial.
+    #[arg(long)]
+    pub no_fsync: bool,
     /// Use only the parquet crate's generic Arrow reader/writer (slower; for comparison).
     #[arg(long, hide = true)]
     pub generic: bool,
@@ -93,7 +98,8 @@ pub(crate) fn run(a: ConvertArgs, dir: Direction, out: &mut impl Write) -> Resul
         .compression(compression)
         .threads(a.threads)
         .overwrite(a.force)
-        .fast_path(!a.generic);
+        .fast_path(!a.generic)
+        .durable(!a.no_fsync);
     if let Some(r) = a.row_group_size {
         o = o.row_group_rows(r);
     }
