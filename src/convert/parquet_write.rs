@@ -129,6 +129,7 @@ fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<C
             created_by: props.created_by().to_string(),
             groups: &groups,
             flusher: &flusher,
+            arrow_type: schema.field(0).data_type(),
         };
         let output_bytes = parquet_fast::write(a, &target, o)?;
         flusher.stop();

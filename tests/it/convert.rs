@@ -11,6 +11,7 @@ use mmarrow::{
 };
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
+use parquet::file::reader::{FileReader, SerializedFileReader};
 
 use crate::common::Dir;
 
@@ -64,6 +65,9 @@ fn fast_path_writes_what_the_generic_writer_writes() {
         ("<f4", "8"),
         ("<f8", "2,3"),
         ("<i4", ""),
+        ("<u4", ""),
+        ("<u8", ""),
+        ("<f8", ""),
         ("<u8", "4"),
         ("<M8[ns]", ""),
         ("<M8[ms]", "2"),
@@ -99,6 +103,32 @@ fn fast_path_writes_what_the_generic_writer_writes() {
                 x.column(0).as_ref(),
                 a.to_record_batch().unwrap().column(0).as_ref()
             );
+            // Flat numeric columns carry the generic writer's row-group
+            // statistics (min, max, no nulls).
+            if row.is_empty() && !dtype.contains('S') && !dtype.contains('c') {
+                let stats = |p: &Path| {
+                    let r = SerializedFileReader::new(File::open(p).unwrap()).unwrap();
+                    r.metadata()
+                        .row_groups()
+                        .iter()
+                        .map(|g| {
+                            let s = g.column(0).statistics().cloned();
+                            s.map(|s| {
+                                (
+                                    s.min_bytes_opt().map(<[u8]>::to_vec),
+                                    s.max_bytes_opt().map(<[u8]>::to_vec),
+                                    s.null_count_opt().unwrap_or(0),
+                                )
+                            })
+                        })
+                        .collect::<Vec<_>>()
+                };
+                let want = stats(&generic);
+                if dtype != "<f2" {
+                    assert!(want.iter().all(Option::is_some), "{dtype}");
+                    assert_eq!(stats(&fast), want, "{dtype} {c}");
+                }
+            }
         }
     }
 }

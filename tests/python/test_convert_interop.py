@@ -952,3 +952,55 @@ def test_convert_refuses_parquet_to_ipc(mm, tmp_path, good_parquet):
     dst = tmp_path / "x.arrow"
     assert_cli_error(mm.cli("convert", pqf, dst, "-q"), dst, "no conversion")
     assert_no_output(dst)
+
+
+STAT_DTYPES = ["<f4", "<f8", "<i4", "<i8", "<u4", "<u8", "<M8[ns]", "<M8[ms]", "<m8[us]"]
+
+
+@pytest.mark.parametrize("codec", ["none", "zstd"])
+@pytest.mark.parametrize("dtype", STAT_DTYPES, ids=dtype_id)
+def test_row_group_statistics_of_flat_columns(mm, tmp_path, dtype, codec):
+    """1-D columns carry each row group's min and max (NaN left out, zeros
+    signed, unsigned values compared unsigned), as pyarrow reads them, and
+    DuckDB's filtered counts, which prune row groups with them, agree with
+    numpy."""
+    d = np.dtype(dtype)
+    src = interop_array(d, (N,), seed=7)
+    if d.kind == "f":
+        src[3] = np.nan  # left out of the statistics
+        src[SMALL_RG : 2 * SMALL_RG] = np.nan  # a row group of NaN only: no min/max
+        src[2 * SMALL_RG] = -0.0
+        src[2 * SMALL_RG + 1 : 3 * SMALL_RG] = 0.0  # min -0.0, max +0.0
+    if d.kind == "u":
+        src[0] = np.iinfo(d).max  # above every signed value
+    path = save_source(mm, tmp_path, src, "raw")
+    dst = tmp_path / "s.parquet"
+    run_ok(mm, "to-parquet", path, dst, "--compression", codec, "--row-group-size", SMALL_RG)
+    md = pq.ParquetFile(dst).metadata
+    assert md.num_row_groups == math.ceil(N / SMALL_RG)
+    for g in range(md.num_row_groups):
+        part = src[g * SMALL_RG : (g + 1) * SMALL_RG]
+        stats = md.row_group(g).column(0).statistics
+        if d.kind == "f" and np.isnan(part).all():
+            assert stats is None or not stats.has_min_max, f"group {g}"
+            continue
+        assert stats is not None and stats.has_min_max, f"group {g}"
+        assert stats.null_count == 0
+        lo, hi = (np.nanmin(part), np.nanmax(part)) if d.kind == "f" else (part.min(), part.max())
+        if d.kind in "Mm":  # the stored int64 (pyarrow's datetime cannot hold every ns value)
+            got_lo, got_hi = stats.min_raw, stats.max_raw
+            lo, hi = lo.view(np.int64), hi.view(np.int64)
+        else:
+            got_lo, got_hi = stats.min, stats.max
+        assert got_lo == lo and got_hi == hi, f"group {g}: {got_lo}..{got_hi} vs {lo}..{hi}"
+        if d.kind == "f" and lo == 0:
+            assert math.copysign(1, got_lo) == -1 and math.copysign(1, got_hi) == 1
+    # Queries that prune row groups on the statistics still count right
+    # (DuckDB orders NaN above every number, so NaN > t holds there).
+    if d.kind in "fiu":
+        finite = src[~np.isnan(src)] if d.kind == "f" else src
+        t = finite[len(finite) // 3]
+        nans = int(np.isnan(src).sum()) if d.kind == "f" else 0
+        name = pq.ParquetFile(dst).schema_arrow.names[0]
+        (got,) = duckdb_one(f"SELECT count(*) FROM read_parquet('{dst}') WHERE \"{name}\" > ?", t.item())
+        assert got == int((finite > t).sum()) + nans
