@@ -184,7 +184,7 @@ fn from_parquet_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conv
         // Each decoder needs its own file description: a cloned handle
         // shares the read position between threads.
         let f = File::open(src).map_err(|e| Error::io(src, "open", e))?;
-        decode_group(&f, src, &meta, col, k)
+        decode_group(&f, src, &meta, col, k, 1 << 20)?.collect::<Result<Vec<_>>>()
     };
     let tmp = out.path().to_path_buf();
     let mut flusher: Option<super::parquet_write::Flusher> = None;
@@ -260,15 +260,16 @@ pub(crate) fn finish_array_output(
 }
 
 /// Decodes column `col` of row group `k` with the parquet crate's Arrow
-/// reader.
-fn decode_group(
+/// reader, `batch_rows` rows at a time.
+fn decode_group<'a>(
     file: &File,
-    src: &Path,
+    src: &'a Path,
     meta: &ArrowReaderMetadata,
     col: usize,
     k: usize,
-) -> Result<Vec<ArrayRef>> {
-    let bad = |e: &dyn std::fmt::Display| Error::Format {
+    batch_rows: usize,
+) -> Result<impl Iterator<Item = Result<ArrayRef>> + 'a> {
+    let bad = move |e: &dyn std::fmt::Display| Error::Format {
         path: src.to_path_buf(),
         reason: format!("row group {k}: {e}"),
         user: true,
@@ -282,12 +283,16 @@ fn decode_group(
             pq_meta.file_metadata().schema_descr(),
             [col],
         ))
-        .with_batch_size(rows.min(1 << 20))
+        .with_batch_size(rows.min(batch_rows.max(1)))
         .build()
         .map_err(|e| bad(&e))?;
-    reader
-        .map(|b| b.map(|b| b.column(0).clone()).map_err(|e| bad(&e)))
-        .collect()
+    Ok(reader.map(move |b| b.map(|b| b.column(0).clone()).map_err(|e| bad(&e))))
+}
+
+/// Rows per batch of the generic reader: about 8 MiB of values.
+fn batch_rows(spec: &ArraySpec) -> usize {
+    let row_bytes = spec.leaf_per_row.max(1) * spec.dtype.itemsize() as u64;
+    ((8 << 20) / row_bytes).clamp(1, 1 << 20) as usize
 }
 
 /// Converts row groups on all threads, each written straight to its place
@@ -352,7 +357,8 @@ fn positioned(
         slow.store(true, Ordering::Relaxed);
         let mut at = 0u64;
         let mut shape = spec.row_shape.clone();
-        for a in decode_group(file, src, meta, col, k)? {
+        for a in decode_group(file, src, meta, col, k, batch_rows(spec))? {
+            let a = a?;
             let a = fixed_lists(&a, &mut shape).map_err(|r| Error::Format {
                 path: src.to_path_buf(),
                 reason: format!("column {:?} {r}", field.name()),
