@@ -36,13 +36,16 @@ use crate::table::Table;
 /// [`ConvertOptions::threads`] threads and written in order at their offsets
 /// (uncompressed pages straight from the map), so memory is a few pages per
 /// thread whatever the input size, and the output is the same whatever the
-/// thread count. Other types go through the parquet crate's Arrow writer,
+/// thread count. Flat numeric, timestamp and duration columns get row-group
+/// statistics (min and max, NaN left out; no nulls), so that engines can
+/// skip row groups. Other types go through the parquet crate's Arrow writer,
 /// one zero-copy row group slice at a time, row groups encoded in parallel
 /// and appended in order (memory: a few row groups). Big-endian sources are
 /// copied one row group at a time.
 ///
-/// The output is written to a temporary name next to `dst`, fsynced and
-/// renamed at the end: a failure leaves no partial `dst`.
+/// The output is written to a temporary name next to `dst`, fsynced (unless
+/// [`ConvertOptions::durable`] is off) and renamed at the end: a failure
+/// leaves no partial `dst`.
 ///
 /// # Errors
 /// [`Error::AlreadyExists`] without [`ConvertOptions::overwrite`],
