@@ -343,13 +343,57 @@ struct PageSpec {
     rows: Range<u64>,
 }
 
-/// Where a written page went.
-#[derive(Clone, Copy)]
+/// The data pages of the row groups, in file order, computed on demand
+/// (memory per row group, not per page).
+struct Pages<'a> {
+    groups: &'a [Range<u64>],
+    page_rows: u64,
+    /// Index of the first page of each row group, and the page count last.
+    first: Vec<usize>,
+}
+
+impl<'a> Pages<'a> {
+    fn new(groups: &'a [Range<u64>], page_rows: u64) -> Self {
+        let mut first = Vec::with_capacity(groups.len() + 1);
+        first.push(0);
+        for g in groups {
+            let n = (g.end - g.start).div_ceil(page_rows) as usize;
+            first.push(first.last().copied().unwrap_or(0) + n);
+        }
+        Pages {
+            groups,
+            page_rows,
+            first,
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.first.last().copied().unwrap_or(0)
+    }
+
+    /// Page `k`, if there is one.
+    fn get(&self, k: usize) -> Option<PageSpec> {
+        if k >= self.len() {
+            return None;
+        }
+        let group = self.first.partition_point(|&f| f <= k) - 1;
+        let g = &self.groups[group];
+        let start = g.start + (k - self.first[group]) as u64 * self.page_rows;
+        Some(PageSpec {
+            group,
+            rows: start..(start + self.page_rows).min(g.end),
+        })
+    }
+}
+
+/// Where a row group's pages went.
+#[derive(Clone, Copy, Default)]
 struct Placed {
-    offset: u64,
-    /// Header + compressed body.
+    /// The offset of the group's first page.
+    offset: Option<u64>,
+    /// Headers + compressed bodies.
     compressed: u64,
-    /// Header + uncompressed body.
+    /// Headers + uncompressed bodies.
     uncompressed: u64,
     values: u64,
 }
@@ -360,6 +404,7 @@ struct Placing {
     offset: u64,
     unnudged: u64,
     failed: bool,
+    /// Per row group.
     placed: Vec<Placed>,
 }
 
@@ -430,19 +475,7 @@ pub(crate) fn write(source: &MmArray, t: &Target<'_>, o: &ConvertOptions) -> Res
             user: true,
         });
     }
-    let pages: Vec<PageSpec> = t
-        .groups
-        .iter()
-        .enumerate()
-        .flat_map(|(group, g)| {
-            (g.start..g.end)
-                .step_by(page_rows as usize)
-                .map(move |s| PageSpec {
-                    group,
-                    rows: s..(s + page_rows).min(g.end),
-                })
-        })
-        .collect();
+    let pages = Pages::new(t.groups, page_rows);
 
     t.file.write_all_at(b"PAR1", 0).map_err(io_err)?;
     let next = AtomicUsize::new(0);
@@ -451,7 +484,7 @@ pub(crate) fn write(source: &MmArray, t: &Target<'_>, o: &ConvertOptions) -> Res
         offset: 4,
         unnudged: 0,
         failed: false,
-        placed: Vec::with_capacity(pages.len()),
+        placed: vec![Placed::default(); t.groups.len()],
     });
     let turn = Condvar::new();
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
@@ -477,6 +510,7 @@ pub(crate) fn write(source: &MmArray, t: &Target<'_>, o: &ConvertOptions) -> Res
         loop {
             let k = next.fetch_add(1, Ordering::Relaxed);
             let Some(spec) = pages.get(k) else { return };
+            let spec = &spec;
             let rows = spec.rows.end - spec.rows.start;
             let nvalues = rows * layout.per_row;
             layout.levels(rows, &mut b.levels);
@@ -535,12 +569,11 @@ pub(crate) fn write(source: &MmArray, t: &Target<'_>, o: &ConvertOptions) -> Res
                 let offset = p.offset;
                 let size = header + compressed as u64;
                 p.offset += size;
-                p.placed.push(Placed {
-                    offset,
-                    compressed: size,
-                    uncompressed: header + uncompressed as u64,
-                    values: nvalues,
-                });
+                let g = &mut p.placed[spec.group];
+                g.offset.get_or_insert(offset);
+                g.compressed += size;
+                g.uncompressed += header + uncompressed as u64;
+                g.values += nvalues;
                 p.next += 1;
                 written.fetch_add(rows * layout.row_bytes, Ordering::Relaxed);
                 p.unnudged += size;
@@ -631,7 +664,7 @@ pub(crate) fn write(source: &MmArray, t: &Target<'_>, o: &ConvertOptions) -> Res
         reason: "a writer thread panicked".into(),
         user: false,
     })?;
-    if placing.placed.len() != pages.len() {
+    if placing.next != pages.len() {
         return Err(Error::Format {
             path: t.path.to_path_buf(),
             reason: "a writer thread stopped early".into(),
@@ -640,15 +673,7 @@ pub(crate) fn write(source: &MmArray, t: &Target<'_>, o: &ConvertOptions) -> Res
     }
 
     let statistics = statistics.unwrap_or_else(|| vec![None; t.groups.len()]);
-    let metadata = footer(
-        &leaf,
-        &pages,
-        &placing.placed,
-        &statistics,
-        o.compression,
-        t,
-    )
-    .map_err(pq_err)?;
+    let metadata = footer(&leaf, &placing.placed, &statistics, o.compression, t).map_err(pq_err)?;
     let mut file = t.file;
     file.seek(SeekFrom::Start(placing.offset)).map_err(io_err)?;
     let mut w = BufWriter::new(file);
@@ -663,7 +688,6 @@ pub(crate) fn write(source: &MmArray, t: &Target<'_>, o: &ConvertOptions) -> Res
 /// The file metadata of the written pages.
 fn footer(
     leaf: &ColumnDescPtr,
-    pages: &[PageSpec],
     placed: &[Placed],
     statistics: &[Option<MinMax>],
     compression: Compression,
@@ -671,17 +695,9 @@ fn footer(
 ) -> parquet::errors::Result<ParquetMetaData> {
     let descr = Arc::new(t.descr.clone());
     let mut row_groups = Vec::with_capacity(t.groups.len());
-    let mut k = 0;
-    for (g, rows) in t.groups.iter().enumerate() {
-        let first = k;
-        while k < pages.len() && pages[k].group == g {
-            k += 1;
-        }
-        let group = &placed[first..k];
-        let compressed: u64 = group.iter().map(|p| p.compressed).sum();
-        let uncompressed: u64 = group.iter().map(|p| p.uncompressed).sum();
-        let values: u64 = group.iter().map(|p| p.values).sum();
-        let offset = group.first().map_or(0, |p| p.offset) as i64;
+    for (g, (rows, p)) in t.groups.iter().zip(placed).enumerate() {
+        let (compressed, uncompressed, values) = (p.compressed, p.uncompressed, p.values);
+        let offset = p.offset.unwrap_or(0) as i64;
         let mut column = ColumnChunkMetaData::builder(leaf.clone())
             .set_compression(compression.to_parquet())
             .set_encodings(vec![Encoding::PLAIN, Encoding::RLE])
@@ -757,6 +773,27 @@ mod tests {
             .statistics();
         let Statistics::Float(s) = s else { panic!() };
         assert!(s.min_opt().unwrap().is_sign_negative() && s.max_opt().unwrap().is_sign_positive());
+    }
+
+    #[test]
+    fn pages_cover_every_row_group_in_order() {
+        let groups = [0..10, 10..20, 20..20, 20..23, 23..24];
+        for page_rows in [1, 3, 4, 10, 100] {
+            let pages = Pages::new(&groups, page_rows);
+            let mut expected = Vec::new();
+            for (g, r) in groups.iter().enumerate() {
+                let mut s = r.start;
+                while s < r.end {
+                    expected.push((g, s..(s + page_rows).min(r.end)));
+                    s += page_rows;
+                }
+            }
+            let got: Vec<_> = (0..pages.len())
+                .map(|k| pages.get(k).map(|p| (p.group, p.rows)).unwrap())
+                .collect();
+            assert_eq!(got, expected, "{page_rows} rows per page");
+            assert!(pages.get(pages.len()).is_none());
+        }
     }
 
     #[test]

@@ -154,8 +154,7 @@ fn from_parquet_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conv
     let total_rows: u64 = pq_meta
         .row_groups()
         .iter()
-        .map(|g| g.num_rows() as u64)
-        .sum();
+        .fold(0u64, |n, g| n.saturating_add(g.num_rows().max(0) as u64));
 
     let out = Output::new(dst, o)?;
     let format = output_format(dst);
@@ -169,7 +168,7 @@ fn from_parquet_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conv
     let threads = o.thread_count();
     let leaves = leaves_of(&pq_meta, col, &schema);
     let row_bytes_hint = spec.leaf_per_row.max(1) * spec.dtype.itemsize() as u64;
-    o.start(total_rows, total_rows * row_bytes_hint);
+    o.start(total_rows, total_rows.saturating_mul(row_bytes_hint));
     // A known row shape: every row group goes straight to its place.
     if let ([leaf], false) = (&leaves[..], spec.row_shape.contains(&0)) {
         let w = open_writer(&mut writer, &wo, out.path())?;
@@ -319,9 +318,16 @@ fn positioned(
             reason: format!("a row group has {} rows", g.num_rows()),
             user: true,
         })?;
-        starts.push(starts.last().copied().unwrap_or(0) + rows);
+        starts.push(starts.last().copied().unwrap_or(0).saturating_add(rows));
     }
     let total = starts[groups];
+    if total.checked_mul(writer.row_bytes()).is_none() {
+        return Err(Error::Format {
+            path: src.to_path_buf(),
+            reason: format!("its metadata claims {total} rows, more than a file can hold"),
+            user: true,
+        });
+    }
     writer.reserve(total)?;
     let writer: &ArrayWriter = writer;
     let row_bytes = writer.row_bytes();

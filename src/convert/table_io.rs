@@ -70,8 +70,7 @@ fn parquet_to_table_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<
         .metadata()
         .row_groups()
         .iter()
-        .map(|g| g.num_rows() as u64)
-        .sum();
+        .fold(0u64, |n, g| n.saturating_add(g.num_rows().max(0) as u64));
     let out = Output::new_table(dst, o)?;
     let mut w = TableWriter::create_with(out.path(), schema, true, Durability::Process)?;
     o.start(total, 0);
