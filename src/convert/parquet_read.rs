@@ -111,9 +111,10 @@ pub(crate) fn array_spec(field: &Field) -> std::result::Result<ArraySpec, String
 /// [`ConvertOptions::column`]. Numeric, timestamp, duration, fixed-size
 /// binary, `FixedSizeList` and `arrow.fixed_shape_tensor` columns (and lists
 /// whose rows all have one length) convert; columns with nulls or other types
-/// give a clear error. Row groups are decoded on all threads — v1 PLAIN pages
-/// without nulls by copying their values straight out of the decompressed
-/// page, anything else by the parquet crate's Arrow reader — and each is
+/// give a clear error. Row groups are decoded on all threads — v1 PLAIN and
+/// dictionary-encoded pages without nulls by copying (or gathering) their
+/// values straight out of the decompressed page, anything else by the
+/// parquet crate's Arrow reader — and each is
 /// written at its place in the output, which is created under a temporary
 /// name by [`ArrayWriter`] and renamed at the end. Memory is a few pages per
 /// thread for the page-level path, a row group per thread otherwise.
@@ -295,9 +296,8 @@ fn batch_rows(spec: &ArraySpec) -> usize {
 }
 
 /// Converts row groups on all threads, each written straight to its place
-/// in the output (reserved up front): v1 PLAIN pages by copying their values
-/// out of the decompressed page, other row groups through the generic
-/// reader. Returns whether every row group took the page-level path.
+/// in the output (reserved up front): v1 PLAIN and dictionary-encoded pages
+/// by the page-level reader, other row groups through the generic reader. Returns whether every row group took the page-level path.
 fn positioned(
     src: &Path,
     meta: &ArrowReaderMetadata,
@@ -649,11 +649,14 @@ fn leaves_of(
         .collect()
 }
 
-/// Reads row group `k` of leaf `leaf` by copying PLAIN values out of v1
-/// data pages, after checking that every level says "present" and that
-/// every row holds `spec.leaf_per_row` values. Returns `None` (use the
-/// generic reader) for anything else: other encodings, v2 pages,
-/// dictionaries, nulls, a physical type that is not the raw bytes.
+/// Reads row group `k` of leaf `leaf` from its v1 data pages: PLAIN values
+/// are copied out of the page, dictionary-encoded ones (RLE_DICTIONARY or
+/// PLAIN_DICTIONARY indices into a PLAIN dictionary page) gathered from the
+/// dictionary, after checking that every level says "present", that every
+/// row holds `spec.leaf_per_row` values and that every index is in the
+/// dictionary. Returns `None` (use the generic reader) for anything else:
+/// other encodings, v2 pages, nulls, a physical type that is not the raw
+/// bytes.
 ///
 /// Each page's values go to `sink(byte offset in the row group, bytes)`,
 /// which returns false to give up. Returns the bytes passed to `sink` when
@@ -708,23 +711,47 @@ fn read_plain_pages(
     )
     .map_err(|e| bad(format!("row group {k}: {e}")))?;
     let mut at = 0u64;
-    let mut pos = 0u64; // position within the current row
+    // Position within the current row.
+    let mut pos = 0u64;
+    // The chunk's dictionary (PLAIN values), if it has one, and the buffers
+    // dictionary-encoded pages are decoded into.
+    let mut dictionary: Option<bytes::Bytes> = None;
+    let (mut indices, mut gathered) = (Vec::new(), Vec::new());
     while let Some(page) = pages
         .get_next_page()
         .map_err(|e| bad(format!("row group {k}: {e}")))?
     {
-        let Page::DataPage {
-            buf,
-            num_values,
-            encoding,
-            def_level_encoding,
-            rep_level_encoding,
-            ..
-        } = page
-        else {
-            return Ok(None);
+        let (buf, num_values, encoding, def_level_encoding, rep_level_encoding) = match page {
+            Page::DataPage {
+                buf,
+                num_values,
+                encoding,
+                def_level_encoding,
+                rep_level_encoding,
+                ..
+            } => (
+                buf,
+                num_values,
+                encoding,
+                def_level_encoding,
+                rep_level_encoding,
+            ),
+            Page::DictionaryPage {
+                buf,
+                num_values,
+                encoding: Encoding::PLAIN | Encoding::PLAIN_DICTIONARY,
+                ..
+            } if dictionary.is_none() && buf.len() == num_values as usize * width => {
+                dictionary = Some(buf);
+                continue;
+            }
+            _ => return Ok(None),
         };
-        if encoding != Encoding::PLAIN
+        let dictionary_encoded = matches!(
+            encoding,
+            Encoding::RLE_DICTIONARY | Encoding::PLAIN_DICTIONARY
+        );
+        if (encoding != Encoding::PLAIN && !dictionary_encoded)
             || (max_rep > 0 && rep_level_encoding != Encoding::RLE)
             || (max_def > 0 && def_level_encoding != Encoding::RLE)
         {
@@ -754,6 +781,27 @@ fn read_plain_pages(
             }
             body = rest;
         }
+        if dictionary_encoded {
+            // A bit width, then the indices into the dictionary.
+            let Some(dict) = &dictionary else {
+                return Ok(None);
+            };
+            let (Some(&bits), Some(rest)) = (body.first(), body.get(1..)) else {
+                return Ok(None);
+            };
+            let entries = dict.len() / width.max(1);
+            if !decode_indices(rest, num_values as usize, bits, &mut indices)
+                || indices.iter().any(|&i| i as usize >= entries)
+            {
+                return Ok(None);
+            }
+            gathered.resize(indices.len() * width, 0);
+            for (dst, &i) in gathered.chunks_exact_mut(width).zip(&indices) {
+                let i = i as usize * width;
+                dst.copy_from_slice(&dict[i..i + width]);
+            }
+            body = &gathered;
+        }
         if body.len() != num_values as usize * width || !sink(at, body)? {
             return Ok(None);
         }
@@ -763,6 +811,58 @@ fn read_plain_pages(
         return Ok(None);
     }
     Ok(Some(at))
+}
+
+/// Decodes `n` values of `bits` bits each (at most 32) from an RLE /
+/// bit-packed hybrid stream into `out`; false on malformed data.
+fn decode_indices(b: &[u8], n: usize, bits: u8, out: &mut Vec<u32>) -> bool {
+    out.clear();
+    if bits > 32 {
+        return false;
+    }
+    let vbytes = bits.div_ceil(8) as usize;
+    let mask = if bits == 32 {
+        u64::from(u32::MAX)
+    } else {
+        (1u64 << bits) - 1
+    };
+    let mut i = 0;
+    while out.len() < n {
+        let Some(h) = read_varint(b, &mut i) else {
+            return false;
+        };
+        let left = n - out.len();
+        if h & 1 == 0 {
+            let count = (h >> 1) as usize;
+            let Some(v) = b.get(i..i + vbytes) else {
+                return false;
+            };
+            i += vbytes;
+            let mut le = [0u8; 4];
+            le[..vbytes].copy_from_slice(v);
+            if count == 0 {
+                return false;
+            }
+            out.extend(std::iter::repeat_n(u32::from_le_bytes(le), count.min(left)));
+        } else {
+            let groups = (h >> 1) as usize;
+            let nbytes = groups * bits as usize;
+            let Some(packed) = b.get(i..i + nbytes) else {
+                return false;
+            };
+            i += nbytes;
+            let total = (groups * 8).min(left);
+            for j in 0..total {
+                let bit = j * bits as usize;
+                let mut w = [0u8; 8];
+                let start = bit / 8;
+                let end = (start + 8).min(packed.len());
+                w[..end - start].copy_from_slice(&packed[start..end]);
+                out.push(((u64::from_le_bytes(w) >> (bit % 8)) & mask) as u32);
+            }
+        }
+    }
+    true
 }
 
 fn split_levels(body: &[u8]) -> Option<(&[u8], &[u8])> {
@@ -879,6 +979,33 @@ mod tests {
         let mut pos = 0;
         assert!(check_rep(&packed, 8, 3, &mut pos));
         assert_eq!(pos, 2);
+    }
+
+    #[test]
+    fn decodes_dictionary_indices() {
+        let mut out = Vec::new();
+        // An RLE run of 5 x 300 (bit width 9: two value bytes).
+        assert!(decode_indices(&[10, 0x2c, 0x01], 5, 9, &mut out));
+        assert_eq!(out, vec![300; 5]);
+        // One bit-packed group of 8 values of 3 bits: 0..8, LSB first.
+        let values: Vec<u32> = (0..8).collect();
+        let mut packed = 0u32;
+        for (j, v) in values.iter().enumerate() {
+            packed |= v << (3 * j);
+        }
+        let mut b = vec![3u8];
+        b.extend_from_slice(&packed.to_le_bytes()[..3]);
+        assert!(decode_indices(&b, 8, 3, &mut out));
+        assert_eq!(out, values);
+        // Fewer values wanted than packed: the group is cut.
+        assert!(decode_indices(&b, 6, 3, &mut out));
+        assert_eq!(out, &values[..6]);
+        // Truncated streams and widths over 32 bits are refused.
+        assert!(!decode_indices(&b[..2], 8, 3, &mut out));
+        assert!(!decode_indices(&[2, 1], 1, 33, &mut out));
+        // Bit width 0: a dictionary of one value.
+        assert!(decode_indices(&[8], 4, 0, &mut out));
+        assert_eq!(out, vec![0; 4]);
     }
 
     #[test]

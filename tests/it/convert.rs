@@ -224,25 +224,80 @@ fn page_level_reader_is_used_for_plain_pages() {
         open(d.path("p.npy")).unwrap().data_buffer().as_slice(),
         a.data_buffer().as_slice()
     );
-    // Dictionary-encoded pages (written by the generic writer with dictionaries) fall back.
-    let values = Int32Array::from((0..1000).map(|i| i % 7).collect::<Vec<_>>());
+    // Dictionary-encoded pages (the generic writer's default) are decoded
+    // by the page-level reader too; v2 data pages fall back to the generic
+    // reader. Both give the values back.
     let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, false)]));
-    let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(values)]).unwrap();
-    let dict = d.path("dict.parquet");
-    let mut w = ArrowWriter::try_new(File::create(&dict).unwrap(), schema, None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
-    let s = from_parquet(&dict, &d.path("dict.i4"), &ConvertOptions::new()).unwrap();
-    assert!(!s.fast_path);
-    let back = open(d.path("dict.i4")).unwrap().to_arrow().unwrap();
-    assert_eq!(
-        back.as_any().downcast_ref::<Int32Array>().unwrap(),
-        batch
-            .column(0)
-            .as_any()
-            .downcast_ref::<Int32Array>()
-            .unwrap()
-    );
+    let batch = |values: Vec<i32>| {
+        RecordBatch::try_new(schema.clone(), vec![Arc::new(Int32Array::from(values))]).unwrap()
+    };
+    // Few distinct values: long RLE runs of indices.
+    let few = batch((0..1000).map(|i| i % 7).collect());
+    // Many: bit-packed indices, and with a tiny dictionary limit the writer
+    // falls back to plain pages mid-chunk, so one chunk holds a dictionary
+    // page, dictionary-encoded pages and plain pages.
+    let many = batch((0..1000).map(|i| (i * 7919) % 1000).collect());
+    for (name, batch, props, page_level) in [
+        ("dict", &few, None, true),
+        ("dict-many", &many, None, true),
+        (
+            "fallback",
+            &many,
+            Some(
+                parquet::file::properties::WriterProperties::builder()
+                    .set_dictionary_page_size_limit(256)
+                    .set_data_page_size_limit(256)
+                    .build(),
+            ),
+            true,
+        ),
+        (
+            "v2",
+            &many,
+            Some(
+                parquet::file::properties::WriterProperties::builder()
+                    .set_writer_version(parquet::file::properties::WriterVersion::PARQUET_2_0)
+                    .build(),
+            ),
+            false,
+        ),
+    ] {
+        let src = d.path(&format!("{name}.parquet"));
+        let mut w =
+            ArrowWriter::try_new(File::create(&src).unwrap(), schema.clone(), props).unwrap();
+        w.write(batch).unwrap();
+        w.close().unwrap();
+        if name == "fallback" {
+            use parquet::file::reader::{FileReader, SerializedFileReader};
+            let r = SerializedFileReader::new(File::open(&src).unwrap()).unwrap();
+            let mut pages = r
+                .get_row_group(0)
+                .unwrap()
+                .get_column_page_reader(0)
+                .unwrap();
+            let mut kinds = Vec::new();
+            while let Some(p) = pages.get_next_page().unwrap() {
+                if let parquet::column::page::Page::DataPage { encoding, .. } = p {
+                    kinds.push(format!("{encoding:?}"));
+                }
+            }
+            assert!(kinds.iter().any(|k| k == "RLE_DICTIONARY"), "{kinds:?}");
+            assert!(kinds.iter().any(|k| k == "PLAIN"), "{kinds:?}");
+        }
+        let dst = d.path(&format!("{name}.i4"));
+        let s = from_parquet(&src, &dst, &ConvertOptions::new()).unwrap();
+        assert_eq!(s.fast_path, page_level, "{name}");
+        let back = open(&dst).unwrap().to_arrow().unwrap();
+        assert_eq!(
+            back.as_any().downcast_ref::<Int32Array>().unwrap(),
+            batch
+                .column(0)
+                .as_any()
+                .downcast_ref::<Int32Array>()
+                .unwrap(),
+            "{name}"
+        );
+    }
 }
 
 /// Row groups that take the page-level reader and row groups that need the
@@ -256,10 +311,15 @@ fn from_parquet_mixes_page_level_and_generic_row_groups() {
 
     let d = Dir::new();
     let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int32, false)]));
-    let write = |name: &str, dictionary: bool, values: Vec<i32>| {
+    let write = |name: &str, dictionary: bool, v2: bool, values: Vec<i32>| {
         let p = d.path(name);
         let props = WriterProperties::builder()
             .set_dictionary_enabled(dictionary)
+            .set_writer_version(if v2 {
+                parquet::file::properties::WriterVersion::PARQUET_2_0
+            } else {
+                parquet::file::properties::WriterVersion::PARQUET_1_0
+            })
             .build();
         let mut w =
             ArrowWriter::try_new(File::create(&p).unwrap(), schema.clone(), Some(props)).unwrap();
@@ -271,10 +331,13 @@ fn from_parquet_mixes_page_level_and_generic_row_groups() {
     };
     let dict_values: Vec<i32> = (0..3000).map(|i| i % 7).collect();
     let plain_values: Vec<i32> = (0..2500).map(|i| i * 31 + 5).collect();
-    let dict = write("dict.parquet", true, dict_values.clone());
-    let plain = write("plain.parquet", false, plain_values.clone());
-    // Splice their row groups into one file: dict, plain, plain, dict, plain.
-    let order = [&dict, &plain, &plain, &dict, &plain];
+    let v2_values: Vec<i32> = (0..1700).map(|i| 7 - i * 3).collect();
+    let dict = write("dict.parquet", true, false, dict_values.clone());
+    let plain = write("plain.parquet", false, false, plain_values.clone());
+    // v2 data pages: the page-level reader leaves them to the generic one.
+    let v2 = write("v2.parquet", false, true, v2_values.clone());
+    // Splice their row groups into one file.
+    let order = [&dict, &plain, &v2, &plain, &dict, &v2];
     let mixed = d.path("mixed.parquet");
     let first = SerializedFileReader::new(File::open(&dict).unwrap()).unwrap();
     let root = first
@@ -319,8 +382,10 @@ fn from_parquet_mixes_page_level_and_generic_row_groups() {
     for src in order {
         expected.extend_from_slice(if src == &dict {
             &dict_values
-        } else {
+        } else if src == &plain {
             &plain_values
+        } else {
+            &v2_values
         });
     }
     let mut outputs = Vec::new();
@@ -328,18 +393,22 @@ fn from_parquet_mixes_page_level_and_generic_row_groups() {
         let dst = d.path(&format!("mixed-{threads}-{fast}.i4"));
         let o = ConvertOptions::new().threads(threads).fast_path(fast);
         let s = from_parquet(&mixed, &dst, &o).unwrap();
-        assert_eq!((s.rows, s.groups, s.fast_path), (13_500, 5, false));
+        assert_eq!((s.rows, s.groups, s.fast_path), (14_400, 6, false));
         let back = open(&dst).unwrap().to_arrow().unwrap();
         let back = back.as_any().downcast_ref::<Int32Array>().unwrap();
         assert_eq!(back.values().as_ref(), &expected[..]);
         outputs.push(std::fs::read(&dst).unwrap());
     }
     assert!(outputs.windows(2).all(|w| w[0] == w[1]));
-    // The plain file alone takes the page-level path on both thread counts.
-    for threads in [1, 2] {
-        let dst = d.path(&format!("plain-{threads}.i4"));
-        let s = from_parquet(&plain, &dst, &ConvertOptions::new().threads(threads)).unwrap();
-        assert!(s.fast_path);
+    // The plain and the dictionary file alone take the page-level path on
+    // both thread counts; the v2 file does not.
+    for (src, page_level) in [(&plain, true), (&dict, true), (&v2, false)] {
+        for threads in [1, 2] {
+            let dst = d.path(&format!("alone-{threads}.i4"));
+            let o = ConvertOptions::new().threads(threads).overwrite(true);
+            let s = from_parquet(src, &dst, &o).unwrap();
+            assert_eq!(s.fast_path, page_level, "{}", src.display());
+        }
     }
 }
 

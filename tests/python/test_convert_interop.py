@@ -503,12 +503,15 @@ def check_array_file(dst: Path, want: np.ndarray, name: str):
 
 
 @pytest.mark.parametrize("page_version", ["1.0", "2.0"])
-@pytest.mark.parametrize("dictionary", [False, True], ids=["plain", "dict"])
+@pytest.mark.parametrize("dictionary", ["plain", "dict", "fallback"])
 @pytest.mark.parametrize("compression", ["snappy", "zstd", "none"])
 @pytest.mark.parametrize("kind", ["tensor_f32", "list_f32_8", "f64", "i32"])
 def test_from_parquet_written_by_pyarrow(mm, tmp_path, kind, compression, dictionary, page_version):
-    """pyarrow's Parquet (several row groups and small data pages) converts
-    to .npy and raw + sidecar equal to numpy's array, fast and ``--generic``."""
+    """pyarrow's Parquet (several row groups and small data pages; plain,
+    dictionary-encoded, or a dictionary that overflows into plain pages
+    mid-chunk) converts to .npy and raw + sidecar equal to numpy's array,
+    fast and ``--generic``. v1 pages of fixed-size columns take the
+    page-level reader, dictionary pages included."""
     n = 300
     col, want = pyarrow_column(kind, n)
     src = tmp_path / "py.parquet"
@@ -516,15 +519,17 @@ def test_from_parquet_written_by_pyarrow(mm, tmp_path, kind, compression, dictio
         pa.table({kind: col}),
         src,
         compression=compression,
-        use_dictionary=dictionary,
+        use_dictionary=dictionary != "plain",
+        dictionary_pagesize_limit=256 if dictionary == "fallback" else 1 << 20,
         data_page_version=page_version,
         row_group_size=64,
         data_page_size=512,
     )
     md = pq.ParquetFile(src).metadata
     assert md.num_row_groups == math.ceil(n / 64)
-    dict_used = any("DICTIONARY" in e for e in md.row_group(0).column(0).encodings)
-    assert dict_used == dictionary, md.row_group(0).column(0).encodings
+    encodings = md.row_group(0).column(0).encodings
+    dict_used = any("DICTIONARY" in e for e in encodings)
+    assert dict_used == (dictionary != "plain"), encodings
     for dst, extra in (
         (tmp_path / "out.npy", []),
         (tmp_path / "out.f", []),
@@ -532,6 +537,8 @@ def test_from_parquet_written_by_pyarrow(mm, tmp_path, kind, compression, dictio
     ):
         out = run_ok(mm, "from-parquet", src, dst, "-q", *extra)
         assert f"{n} rows" in out, out
+        page_level = page_version == "1.0" and not extra
+        assert out.rstrip().endswith("fast path") == page_level, out
         check_array_file(dst, want, kind)
 
 
