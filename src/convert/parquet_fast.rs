@@ -510,12 +510,10 @@ pub(crate) fn write(source: &MmArray, t: &Target<'_>, o: &ConvertOptions) -> Res
         loop {
             let k = next.fetch_add(1, Ordering::Relaxed);
             let Some(spec) = pages.get(k) else { return };
-            let spec = &spec;
             let rows = spec.rows.end - spec.rows.start;
             let nvalues = rows * layout.per_row;
             layout.levels(rows, &mut b.levels);
-            let start = (spec.rows.start * layout.row_bytes) as usize;
-            let vals = &layout.values[start..start + (rows * layout.row_bytes) as usize];
+            let vals = layout.rows(spec.rows.clone());
             let uncompressed = b.levels.len() + vals.len();
             // A compressed page is written with its header in one piece: the
             // body goes after room for the longest header, the header right

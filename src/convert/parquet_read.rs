@@ -297,7 +297,8 @@ fn batch_rows(spec: &ArraySpec) -> usize {
 
 /// Converts row groups on all threads, each written straight to its place
 /// in the output (reserved up front): v1 PLAIN and dictionary-encoded pages
-/// by the page-level reader, other row groups through the generic reader. Returns whether every row group took the page-level path.
+/// by the page-level reader, other row groups through the generic reader.
+/// Returns whether every row group took the page-level path.
 fn positioned(
     src: &Path,
     meta: &ArrowReaderMetadata,
@@ -395,16 +396,18 @@ fn positioned(
         Ok(())
     };
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let fail = |e: Error| {
+        failed.store(true, Ordering::Relaxed);
+        if let Ok(mut f) = first_error.lock() {
+            f.get_or_insert(e);
+        }
+    };
     let worker = || {
+        // Each worker needs its own file description: a cloned handle
+        // shares the read position between threads.
         let file = match File::open(src) {
             Ok(f) => Arc::new(f),
-            Err(e) => {
-                failed.store(true, Ordering::Relaxed);
-                if let Ok(mut f) = first_error.lock() {
-                    f.get_or_insert(Error::io(src, "open", e));
-                }
-                return;
-            }
+            Err(e) => return fail(Error::io(src, "open", e)),
         };
         while !failed.load(Ordering::Relaxed) {
             let k = next.fetch_add(1, Ordering::Relaxed);
@@ -412,11 +415,7 @@ fn positioned(
                 return;
             }
             if let Err(e) = group(&file, k) {
-                failed.store(true, Ordering::Relaxed);
-                if let Ok(mut f) = first_error.lock() {
-                    f.get_or_insert(e);
-                }
-                return;
+                return fail(e);
             }
             if let Some(f) = &flusher {
                 f.nudge();

@@ -323,7 +323,8 @@ pub(crate) struct Flusher {
 impl Flusher {
     /// Starts the thread (none when `enabled` is false: nudges do nothing).
     pub(crate) fn start(file: &File, enabled: bool) -> Flusher {
-        let Some(clone) = file.try_clone().ok().filter(|_| enabled) else {
+        let clone = if enabled { file.try_clone().ok() } else { None };
+        let Some(clone) = clone else {
             return Flusher {
                 tx: None,
                 thread: None,
