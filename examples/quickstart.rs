@@ -83,9 +83,9 @@ fn main() -> mmarrow::Result<()> {
 }
 
 fn io(path: &std::path::Path, e: std::io::Error) -> mmarrow::Error {
-    mmarrow::Error::Io {
-        path: path.to_path_buf(),
+    mmarrow::ErrorKind::Io {
         op: "write",
         source: e,
     }
+    .at(path)
 }

@@ -11,7 +11,7 @@ use arrow_data::ArrayDataBuilder;
 use arrow_schema::{DataType, Field, FieldRef, Fields, Schema, SchemaRef};
 
 use crate::dtype::{Dtype, Kind};
-use crate::error::{Error, Result, ShapeDisplay};
+use crate::error::{Error, ErrorKind, Result, ShapeDisplay};
 use crate::map;
 use crate::open::HeaderSource;
 use crate::shape::Order;
@@ -267,20 +267,20 @@ impl MmArray {
     pub fn zero_copy_blocker(&self) -> Option<Error> {
         let path = self.path.clone();
         Some(match self.blocking_reasons().first()? {
-            CopyReason::ByteSwap => Error::NonNativeByteOrder {
-                path,
+            CopyReason::ByteSwap => ErrorKind::NonNativeByteOrder {
                 dtype: self.dtype.typestr(),
-            },
-            CopyReason::Misaligned => Error::Misaligned {
-                path,
+            }
+            .at(path),
+            CopyReason::Misaligned => ErrorKind::Misaligned {
                 offset: self.offset,
                 align: self.dtype.align(),
                 dtype: self.dtype.typestr(),
-            },
-            CopyReason::Transpose => Error::FortranTensor {
-                path,
+            }
+            .at(path),
+            CopyReason::Transpose => ErrorKind::FortranTensor {
                 shape: ShapeDisplay(&self.shape).to_string(),
-            },
+            }
+            .at(path),
         })
     }
 
@@ -302,18 +302,18 @@ impl MmArray {
     /// Selects rows `range` (along the first axis) without copying.
     ///
     /// # Errors
-    /// [`Error::InvalidRequest`] when the range is outside `0..len()`.
+    /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) when the range is outside `0..len()`.
     pub fn slice(&self, range: Range<u64>) -> Result<MmArray> {
         if range.start > range.end || range.end > self.len() || self.shape.is_empty() {
-            return Err(Error::InvalidRequest {
-                path: self.path.clone(),
+            return Err(ErrorKind::InvalidRequest {
                 reason: format!(
                     "row range {}..{} is outside the {} rows",
                     range.start,
                     range.end,
                     self.len()
                 ),
-            });
+            }
+            .at(self.path.clone()));
         }
         let mut out = self.clone();
         let rows = range.end - range.start;
@@ -335,17 +335,17 @@ impl MmArray {
     ///
     /// # Errors
     /// Each item fails as [`MmArray::to_record_batch`] would; `rows == 0` is
-    /// an [`Error::InvalidRequest`].
+    /// an [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest).
     pub fn batches(
         &self,
         rows: u64,
         options: ArrowOptions,
     ) -> Result<impl Iterator<Item = Result<RecordBatch>> + '_> {
         if rows == 0 {
-            return Err(Error::InvalidRequest {
-                path: self.path.clone(),
+            return Err(ErrorKind::InvalidRequest {
                 reason: "batch size must be at least 1 row".into(),
-            });
+            }
+            .at(self.path.clone()));
         }
         let n = self.len();
         Ok((0..n.div_ceil(rows)).map(move |i| {
@@ -377,8 +377,8 @@ impl MmArray {
     /// `StructArray` of contiguous columns. No data is copied.
     ///
     /// # Errors
-    /// [`Error::NonNativeByteOrder`], [`Error::Misaligned`] or
-    /// [`Error::FortranTensor`] when zero-copy is impossible and the array
+    /// [`ErrorKind::NonNativeByteOrder`](crate::ErrorKind::NonNativeByteOrder), [`ErrorKind::Misaligned`](crate::ErrorKind::Misaligned) or
+    /// [`ErrorKind::FortranTensor`](crate::ErrorKind::FortranTensor) when zero-copy is impossible and the array
     /// was not opened with [`crate::CopyPolicy::Allow`].
     pub fn to_arrow(&self) -> Result<ArrayRef> {
         self.to_arrow_with(ArrowOptions::default())

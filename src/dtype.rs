@@ -21,7 +21,7 @@ use std::str::FromStr;
 
 use arrow_schema::{DataType, Field, TimeUnit};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// Byte order of multi-byte elements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -84,7 +84,7 @@ impl Dtype {
     /// Builds a dtype from its parts, checking that the size fits the kind.
     ///
     /// # Errors
-    /// [`Error::InvalidDtype`] when the size is not one the kind has.
+    /// [`ErrorKind::InvalidDtype`](crate::ErrorKind::InvalidDtype) when the size is not one the kind has.
     pub fn new(kind: Kind, itemsize: usize, byte_order: ByteOrder) -> Result<Self> {
         let ok = match kind {
             Kind::Bool => itemsize == 1,
@@ -95,10 +95,10 @@ impl Dtype {
             Kind::Bytes | Kind::Void => itemsize >= 1 && itemsize <= i32::MAX as usize,
         };
         if !ok {
-            return Err(Error::InvalidDtype {
+            return Err(Error::new(ErrorKind::InvalidDtype {
                 dtype: format!("{kind:?} of {itemsize} bytes"),
                 reason: "no such size for this kind".into(),
-            });
+            }));
         }
         let byte_order = if itemsize == 1 || matches!(kind, Kind::Bytes | Kind::Void) {
             ByteOrder::NotApplicable
@@ -117,8 +117,8 @@ impl Dtype {
     /// Parses a numpy typestr, type code or friendly name.
     ///
     /// # Errors
-    /// [`Error::InvalidDtype`] for text that is not a dtype,
-    /// [`Error::UnsupportedDtype`] for a real numpy dtype that has no
+    /// [`ErrorKind::InvalidDtype`](crate::ErrorKind::InvalidDtype) for text that is not a dtype,
+    /// [`ErrorKind::UnsupportedDtype`](crate::ErrorKind::UnsupportedDtype) for a real numpy dtype that has no
     /// zero-copy Arrow form (object, unicode, structured...).
     pub fn parse(text: &str) -> Result<Self> {
         let s = text.trim();
@@ -466,18 +466,17 @@ fn with_order(d: Dtype, order: Option<ByteOrder>) -> Dtype {
 }
 
 fn invalid(text: &str, reason: &str) -> Error {
-    Error::InvalidDtype {
+    Error::new(ErrorKind::InvalidDtype {
         dtype: text.to_string(),
         reason: reason.to_string(),
-    }
+    })
 }
 
 fn unsupported(text: &str, reason: &str) -> Error {
-    Error::UnsupportedDtype {
-        path: None,
+    Error::new(ErrorKind::UnsupportedDtype {
         dtype: text.to_string(),
         reason: reason.to_string(),
-    }
+    })
 }
 
 pub(crate) fn unit_name(u: TimeUnit) -> &'static str {
@@ -654,7 +653,10 @@ mod tests {
             "longdouble",
         ] {
             let e = Dtype::parse(s).unwrap_err();
-            assert!(matches!(e, Error::UnsupportedDtype { .. }), "{s}: {e}");
+            assert!(
+                matches!(e.kind(), ErrorKind::UnsupportedDtype { .. }),
+                "{s}: {e}"
+            );
             assert!(e.to_string().contains(s.trim()), "{e}");
         }
     }
@@ -663,8 +665,8 @@ mod tests {
     fn refuses_calendar_units_and_unitless_datetimes() {
         for s in ["datetime64[D]", "M8[Y]", "datetime64", "M8", "<m8[h]"] {
             assert!(matches!(
-                Dtype::parse(s),
-                Err(Error::UnsupportedDtype { .. })
+                Dtype::parse(s).map_err(Error::into_kind),
+                Err(ErrorKind::UnsupportedDtype { .. })
             ));
         }
     }
@@ -684,7 +686,10 @@ mod tests {
             "c4",
         ] {
             assert!(
-                matches!(Dtype::parse(s), Err(Error::InvalidDtype { .. })),
+                matches!(
+                    Dtype::parse(s).map_err(Error::into_kind),
+                    Err(ErrorKind::InvalidDtype { .. })
+                ),
                 "{s}: {:?}",
                 Dtype::parse(s)
             );

@@ -1,8 +1,11 @@
-//! The crate's one error type.
+//! The crate's one error type: a matchable [`ErrorKind`] plus the file it
+//! concerns.
 //!
-//! Every variant that concerns a file carries its path and the numbers that
-//! explain the failure, so a caller can match on what it needs and a person
-//! reading the message (one line, path first) knows what to fix.
+//! Parsers of bytes and text (dtype, shape, sidecar JSON, `.npy` headers,
+//! manifests) return kinds without a path; the caller that knows the file
+//! attaches it once with [`Error::at`]-style helpers. The kind carries the
+//! numbers that explain the failure, so a caller can match on what it needs
+//! and a person reading the message (one line, path first) knows what to fix.
 
 use std::fmt;
 use std::io;
@@ -11,19 +14,38 @@ use std::path::{Path, PathBuf};
 /// Result alias used throughout mmarrow.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Everything that can go wrong when describing, opening or viewing an array file.
+/// Everything that can go wrong in mmarrow: a [`kind`](Error::kind) and,
+/// when the failure concerns a file, its [`path`](Error::path).
 ///
 /// Messages are one line, path first: `emb.f32: file has 4000 bytes, shape
 /// (1000, 2) of <f4 needs 8000`. [`Error::is_user_error`] separates bad input
-/// (the CLI exits with 2) from internal failures (exit 1).
+/// (the CLI exits with 2) from internal failures (exit 1). The error is one
+/// pointer wide, so a `Result<()>` stays small on hot paths.
+///
+/// ```
+/// use mmarrow::ErrorKind;
+/// let err = mmarrow::open("/no/such/file.f32").unwrap_err();
+/// assert!(matches!(err.kind(), ErrorKind::NotFound));
+/// assert_eq!(err.path().unwrap().to_str(), Some("/no/such/file.f32"));
+/// assert_eq!(err.to_string(), "/no/such/file.f32: no such file");
+/// ```
+pub struct Error(Box<Inner>);
+
+struct Inner {
+    kind: ErrorKind,
+    path: Option<PathBuf>,
+}
+
+/// What went wrong: the matchable part of an [`Error`].
+///
+/// Its `Display` is the message without the file; [`Error`]'s puts the
+/// file first.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum Error {
-    /// An I/O operation on `path` failed.
-    #[error("{}: {op}: {source}", path.display())]
+pub enum ErrorKind {
+    /// An I/O operation on the file failed.
+    #[error("{op}: {source}")]
     Io {
-        /// The file the operation was on.
-        path: PathBuf,
         /// What was being done (`open`, `read`, `map`...).
         op: &'static str,
         /// The operating system's error.
@@ -31,51 +53,34 @@ pub enum Error {
         source: io::Error,
     },
     /// The file does not exist.
-    #[error("{}: no such file", path.display())]
-    NotFound {
-        /// The missing file.
-        path: PathBuf,
-    },
+    #[error("no such file")]
+    NotFound,
     /// A directory was given where a file is expected.
-    #[error("{}: is a directory, not an array file", path.display())]
-    IsDirectory {
-        /// The directory.
-        path: PathBuf,
-    },
+    #[error("is a directory, not an array file")]
+    IsDirectory,
     /// The file has no sidecar, is not `.npy`, and no dtype was given.
     #[error(
-        "{}: no sidecar {} and no dtype given; run `mmarrow describe` or pass a dtype",
-        path.display(),
+        "no sidecar {} and no dtype given; run `mmarrow describe` or pass a dtype",
         sidecar.display()
     )]
     MissingSidecar {
-        /// The data file.
-        path: PathBuf,
         /// Where the sidecar was looked for.
         sidecar: PathBuf,
     },
     /// A sidecar exists and will not be overwritten.
-    #[error("{}: sidecar already exists (use --force to overwrite)", path.display())]
-    SidecarExists {
-        /// The existing sidecar.
-        path: PathBuf,
-    },
+    #[error("sidecar already exists (use --force to overwrite)")]
+    SidecarExists,
     /// The sidecar is not valid JSON or lacks a field.
-    #[error("{}: invalid sidecar: {reason}", path.display())]
+    #[error("invalid sidecar: {reason}")]
     InvalidSidecar {
-        /// The sidecar file.
-        path: PathBuf,
         /// What is wrong with it.
         reason: String,
     },
     /// The sidecar (or table manifest) was written by a newer mmarrow.
     #[error(
-        "{}: format version {found} is not supported (this mmarrow reads versions up to {supported})",
-        path.display()
+        "format version {found} is not supported (this mmarrow reads versions up to {supported})"
     )]
     UnsupportedVersion {
-        /// The file declaring the version.
-        path: PathBuf,
         /// The version found.
         found: u64,
         /// The highest version this build understands.
@@ -90,10 +95,8 @@ pub enum Error {
         reason: String,
     },
     /// A well-formed dtype that mmarrow cannot map to Arrow.
-    #[error("{}unsupported dtype {dtype:?}: {reason}", path_prefix(path))]
+    #[error("unsupported dtype {dtype:?}: {reason}")]
     UnsupportedDtype {
-        /// The file that declares it, when there is one.
-        path: Option<PathBuf>,
         /// The dtype as given.
         dtype: String,
         /// Why it cannot be mapped.
@@ -116,10 +119,8 @@ pub enum Error {
         dtype: String,
     },
     /// The file is too short (or the wrong size) for the declared shape.
-    #[error("{}: file has {actual} bytes, {what} needs {expected}", path.display())]
+    #[error("file has {actual} bytes, {what} needs {expected}")]
     SizeMismatch {
-        /// The data file.
-        path: PathBuf,
         /// What was being checked, e.g. `offset 0 + shape (1000, 2) of <f4`.
         what: String,
         /// Bytes needed.
@@ -129,12 +130,9 @@ pub enum Error {
     },
     /// An inferred dimension does not divide the file's data size.
     #[error(
-        "{}: {data_bytes} data bytes after offset {offset} are not a whole number of {unit} ({unit_bytes} bytes each)",
-        path.display()
+        "{data_bytes} data bytes after offset {offset} are not a whole number of {unit} ({unit_bytes} bytes each)",
     )]
     NotWholeItems {
-        /// The data file.
-        path: PathBuf,
         /// Bytes after the offset.
         data_bytes: u64,
         /// The data offset.
@@ -145,24 +143,17 @@ pub enum Error {
         unit_bytes: u64,
     },
     /// The file is empty and no explicit shape says it holds an empty array.
-    #[error("{}: file is empty (give an explicit shape such as (0, 128) to open an empty array)", path.display())]
-    EmptyFile {
-        /// The empty file.
-        path: PathBuf,
-    },
+    #[error("file is empty (give an explicit shape such as (0, 128) to open an empty array)")]
+    EmptyFile,
     /// The `.npy` header is malformed.
-    #[error("{}: invalid .npy file: {reason}", path.display())]
+    #[error("invalid .npy file: {reason}")]
     InvalidNpy {
-        /// The file.
-        path: PathBuf,
         /// What is wrong with it.
         reason: String,
     },
     /// An explicit option disagrees with what the file itself records.
-    #[error("{}: {field} given as {given} but the {source_name} says {recorded}", path.display())]
+    #[error("{field} given as {given} but the {source_name} says {recorded}")]
     Conflict {
-        /// The data file.
-        path: PathBuf,
         /// The option (`dtype`, `shape`, `offset`, `order`).
         field: &'static str,
         /// The value the caller gave.
@@ -175,12 +166,9 @@ pub enum Error {
     /// The data offset is not a multiple of the element alignment, so a
     /// zero-copy Arrow buffer is impossible.
     #[error(
-        "{}: data offset {offset} is not a multiple of {align} (the alignment of {dtype}); zero-copy is impossible, allow a copy to read it",
-        path.display()
+        "data offset {offset} is not a multiple of {align} (the alignment of {dtype}); zero-copy is impossible, allow a copy to read it",
     )]
     Misaligned {
-        /// The data file.
-        path: PathBuf,
         /// The data offset.
         offset: u64,
         /// The alignment required.
@@ -189,106 +177,76 @@ pub enum Error {
         dtype: String,
     },
     /// The data is big-endian; Arrow is little-endian here.
-    #[error(
-        "{}: dtype {dtype} is big-endian; zero-copy is impossible, allow a copy to byte-swap it",
-        path.display()
-    )]
+    #[error("dtype {dtype} is big-endian; zero-copy is impossible, allow a copy to byte-swap it")]
     NonNativeByteOrder {
-        /// The data file.
-        path: PathBuf,
         /// The dtype.
         dtype: String,
     },
     /// A Fortran-order array with more than two dimensions has no zero-copy Arrow form.
     #[error(
-        "{}: Fortran-order array of shape {shape} has no zero-copy Arrow form (rows are not contiguous); allow a copy to transpose it",
-        path.display()
+        "Fortran-order array of shape {shape} has no zero-copy Arrow form (rows are not contiguous); allow a copy to transpose it",
     )]
     FortranTensor {
-        /// The data file.
-        path: PathBuf,
         /// The shape, formatted.
         shape: String,
     },
     /// A request that does not make sense for this array.
-    #[error("{}: {reason}", path.display())]
+    #[error("{reason}")]
     InvalidRequest {
-        /// The data file.
-        path: PathBuf,
         /// Why it is refused.
         reason: String,
     },
     /// The array does not fit in this process's address space.
-    #[error("{}: {bytes} bytes do not fit in this platform's address space", path.display())]
+    #[error("{bytes} bytes do not fit in this platform's address space")]
     TooLarge {
-        /// The data file.
-        path: PathBuf,
         /// Bytes needed.
         bytes: u64,
     },
     /// The file exists and overwriting was not requested.
-    #[error("{}: already exists (pass overwrite / --force to replace it)", path.display())]
-    AlreadyExists {
-        /// The existing file.
-        path: PathBuf,
-    },
+    #[error("already exists (pass overwrite / --force to replace it)")]
+    AlreadyExists,
     /// Another writer holds the file's lock.
-    #[error("{}: already being written by another process (or another writer in this one)", path.display())]
-    Locked {
-        /// The locked file.
-        path: PathBuf,
-    },
+    #[error("already being written by another process (or another writer in this one)")]
+    Locked,
     /// A write was attempted through a map or mode that cannot write to the file.
-    #[error("{}: cannot write: {reason}", path.display())]
+    #[error("cannot write: {reason}")]
     NotWritable {
-        /// The data file.
-        path: PathBuf,
         /// Why (read-only mode, copy-on-write map...).
         reason: String,
     },
     /// A required option is missing for this mode.
-    #[error("{}: {option} is required: {reason}", path.display())]
+    #[error("{option} is required: {reason}")]
     MissingOption {
-        /// The data file.
-        path: PathBuf,
         /// The option (`shape`, `dtype`).
         option: &'static str,
         /// Why it is needed.
         reason: String,
     },
     /// Values of another type than the array's dtype.
-    #[error("{}: array holds {expected}, got {given}", path.display())]
+    #[error("array holds {expected}, got {given}")]
     TypeMismatch {
-        /// The data file.
-        path: PathBuf,
         /// What the array holds.
         expected: String,
         /// What was given.
         given: String,
     },
     /// Values whose count or row shape does not match the array's rows.
-    #[error("{}: rows have shape {expected}, got {given}", path.display())]
+    #[error("rows have shape {expected}, got {given}")]
     RowShapeMismatch {
-        /// The data file.
-        path: PathBuf,
         /// The row shape, formatted.
         expected: String,
         /// What was given.
         given: String,
     },
     /// An Arrow array with nulls where a flat array file cannot hold them.
-    #[error("{}: the values contain {nulls} nulls, which a flat array file cannot hold", path.display())]
+    #[error("the values contain {nulls} nulls, which a flat array file cannot hold")]
     HasNulls {
-        /// The data file.
-        path: PathBuf,
         /// Number of nulls found (at the first level that has any).
         nulls: usize,
     },
     /// A table manifest, or the files it names, are invalid.
-    #[error("{}: invalid table: {reason}", path.display())]
+    #[error("invalid table: {reason}")]
     InvalidManifest {
-        /// The manifest or column file.
-        path: PathBuf,
         /// What is wrong.
         reason: String,
     },
@@ -302,15 +260,19 @@ pub enum Error {
         /// What is wrong and what is accepted.
         reason: String,
     },
-    /// A Parquet or Arrow IPC file that cannot be read or written.
-    #[error("{}: {reason}", path.display())]
+    /// A Parquet or Arrow IPC file that cannot be read, or whose content
+    /// mmarrow cannot hold (corrupt, truncated, unsupported column...).
+    #[error("{reason}")]
     Format {
-        /// The file.
-        path: PathBuf,
-        /// What went wrong (corrupt, truncated, unsupported column...).
+        /// What is wrong with the file.
         reason: String,
-        /// True when the input is at fault (exit code 2), false for internal errors.
-        user: bool,
+    },
+    /// A failure inside mmarrow or a library it calls, not caused by the
+    /// input (a writer thread that stopped, an encoder that failed).
+    #[error("{reason}")]
+    Internal {
+        /// What went wrong.
+        reason: String,
     },
     /// Invalid `arrow.fixed_shape_tensor` extension metadata.
     #[error("invalid arrow.fixed_shape_tensor metadata: {reason}")]
@@ -320,52 +282,30 @@ pub enum Error {
     },
     /// An error from arrow-rs (should not happen for arrays mmarrow builds).
     #[error("arrow: {0}")]
-    Arrow(#[from] arrow_schema::ArrowError),
-}
-
-/// Matches every variant that names a file, binding its path.
-macro_rules! with_path {
-    ($e:expr, $p:ident => $body:expr) => {
-        match $e {
-            Error::Io { path, .. }
-            | Error::NotFound { path }
-            | Error::IsDirectory { path }
-            | Error::MissingSidecar { path, .. }
-            | Error::SidecarExists { path }
-            | Error::InvalidSidecar { path, .. }
-            | Error::UnsupportedVersion { path, .. }
-            | Error::SizeMismatch { path, .. }
-            | Error::NotWholeItems { path, .. }
-            | Error::EmptyFile { path }
-            | Error::InvalidNpy { path, .. }
-            | Error::Conflict { path, .. }
-            | Error::Misaligned { path, .. }
-            | Error::NonNativeByteOrder { path, .. }
-            | Error::FortranTensor { path, .. }
-            | Error::InvalidRequest { path, .. }
-            | Error::TooLarge { path, .. }
-            | Error::AlreadyExists { path }
-            | Error::Locked { path }
-            | Error::NotWritable { path, .. }
-            | Error::MissingOption { path, .. }
-            | Error::TypeMismatch { path, .. }
-            | Error::RowShapeMismatch { path, .. }
-            | Error::HasNulls { path, .. }
-            | Error::Format { path, .. }
-            | Error::InvalidManifest { path, .. } => Some({
-                let $p = path;
-                $body
-            }),
-            Error::UnsupportedDtype { path: Some(path), .. } => Some({
-                let $p = path;
-                $body
-            }),
-            _ => None,
-        }
-    };
+    Arrow(#[source] arrow_schema::ArrowError),
 }
 
 impl Error {
+    /// An error of `kind` that concerns no particular file.
+    pub fn new(kind: ErrorKind) -> Self {
+        Error(Box::new(Inner { kind, path: None }))
+    }
+
+    /// What went wrong.
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0.kind
+    }
+
+    /// Consumes the error, returning its kind.
+    pub fn into_kind(self) -> ErrorKind {
+        self.0.kind
+    }
+
+    /// The file the error is about, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.0.path.as_deref()
+    }
+
     /// True when the error is caused by the input (a bad file, option or
     /// request) rather than by mmarrow or the system.
     ///
@@ -374,8 +314,8 @@ impl Error {
     /// assert!(err.is_user_error());
     /// ```
     pub fn is_user_error(&self) -> bool {
-        match self {
-            Error::Io { source, .. } => matches!(
+        match self.kind() {
+            ErrorKind::Io { source, .. } => matches!(
                 source.kind(),
                 io::ErrorKind::PermissionDenied
                     | io::ErrorKind::AlreadyExists
@@ -387,58 +327,95 @@ impl Error {
                     | io::ErrorKind::FileTooLarge
                     | io::ErrorKind::QuotaExceeded
             ),
-            Error::Arrow(_) => false,
-            Error::Format { user, .. } => *user,
+            ErrorKind::Arrow(_) | ErrorKind::Internal { .. } => false,
             _ => true,
         }
     }
 
-    /// The file the error is about, if any.
-    pub fn path(&self) -> Option<&Path> {
-        with_path!(self, path => path.as_path())
+    /// Attaches `path` to an error that names no file yet; an error that
+    /// already names one keeps it (the innermost file is the one to act on).
+    pub fn in_file(mut self, path: impl Into<PathBuf>) -> Self {
+        if self.0.path.is_none() {
+            self.0.path = Some(path.into());
+        }
+        self
     }
 
-    /// The file the error is about, mutably (to rename a temporary file).
+    /// The file the error is about, mutably.
     pub(crate) fn path_mut(&mut self) -> Option<&mut PathBuf> {
-        with_path!(self, path => path)
+        self.0.path.as_mut()
     }
 
-    /// Attaches `path` to a dtype error that has none.
-    pub(crate) fn in_file(self, file: &Path) -> Self {
-        match self {
-            Error::UnsupportedDtype {
-                path: None,
-                dtype,
-                reason,
-            } => Error::UnsupportedDtype {
-                path: Some(file.to_path_buf()),
-                dtype,
-                reason,
-            },
-            e => e,
+    /// Wraps an I/O error on `path`, turning `NotFound` into [`ErrorKind::NotFound`].
+    pub(crate) fn io(path: &Path, op: &'static str, source: io::Error) -> Self {
+        ErrorKind::io(op, source).at(path)
+    }
+}
+
+impl ErrorKind {
+    /// An I/O error, with `NotFound` as [`ErrorKind::NotFound`].
+    pub(crate) fn io(op: &'static str, source: io::Error) -> Self {
+        if source.kind() == io::ErrorKind::NotFound {
+            ErrorKind::NotFound
+        } else {
+            ErrorKind::Io { op, source }
         }
     }
 
-    /// Wraps an I/O error, turning `NotFound` into [`Error::NotFound`].
-    pub(crate) fn io(path: &Path, op: &'static str, source: io::Error) -> Self {
-        if source.kind() == io::ErrorKind::NotFound {
-            Error::NotFound {
-                path: path.to_path_buf(),
-            }
-        } else {
-            Error::Io {
-                path: path.to_path_buf(),
-                op,
-                source,
-            }
+    /// This kind as an [`Error`] about `path`.
+    pub fn at(self, path: impl Into<PathBuf>) -> Error {
+        Error(Box::new(Inner {
+            kind: self,
+            path: Some(path.into()),
+        }))
+    }
+}
+
+/// Attaches a file to the error of a `Result`, once.
+pub(crate) trait ResultExt<T> {
+    /// As [`Error::in_file`].
+    fn in_file(self, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> ResultExt<T> for Result<T> {
+    fn in_file(self, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| e.in_file(path))
+    }
+}
+
+impl From<ErrorKind> for Error {
+    fn from(kind: ErrorKind) -> Self {
+        Error::new(kind)
+    }
+}
+
+impl From<arrow_schema::ArrowError> for Error {
+    fn from(e: arrow_schema::ArrowError) -> Self {
+        Error::new(ErrorKind::Arrow(e))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0.path {
+            Some(p) => write!(f, "{}: {}", p.display(), self.0.kind),
+            None => write!(f, "{}", self.0.kind),
         }
     }
 }
 
-fn path_prefix(path: &Option<PathBuf>) -> String {
-    match path {
-        Some(p) => format!("{}: ", p.display()),
-        None => String::new(),
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.0.kind)
+            .field("path", &self.0.path)
+            .finish()
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        std::error::Error::source(&self.0.kind)
     }
 }
 
@@ -458,5 +435,49 @@ impl fmt::Display for ShapeDisplay<'_> {
             f.write_str(",")?;
         }
         f.write_str(")")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_result_stays_two_words_or_less() {
+        assert!(std::mem::size_of::<Result<()>>() <= 16);
+        assert!(std::mem::size_of::<Result<u64>>() <= 16);
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn a_path_is_attached_once_and_printed_first() {
+        let e = Error::new(ErrorKind::InvalidNpy {
+            reason: "bad magic".into(),
+        })
+        .in_file("a.npy")
+        .in_file("b.npy");
+        assert_eq!(e.to_string(), "a.npy: invalid .npy file: bad magic");
+        assert_eq!(e.path(), Some(Path::new("a.npy")));
+    }
+
+    #[test]
+    fn a_pathless_error_has_no_leading_colon() {
+        let e = Error::new(ErrorKind::InvalidOption {
+            option: "mode",
+            value: "x".into(),
+            reason: "use r, r+, w+ or c".into(),
+        });
+        assert_eq!(e.to_string(), "invalid mode \"x\": use r, r+, w+ or c");
+    }
+
+    #[test]
+    fn the_source_is_chained() {
+        let e = Error::io(Path::new("f"), "read", io::Error::other("boom"));
+        let src = std::error::Error::source(&e).expect("a source");
+        assert_eq!(src.to_string(), "boom");
+        assert!(matches!(
+            Error::io(Path::new("f"), "open", io::ErrorKind::NotFound.into()).kind(),
+            ErrorKind::NotFound
+        ));
     }
 }

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// What to do when the destination exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,10 +52,12 @@ pub(crate) fn write_atomic_with(
             Replace::NoClobber => {
                 // link(2) fails if the destination exists, so two writers
                 // cannot both believe they created it.
-                let r = fs::hard_link(&tmp, path).map_err(|e| Error::Io {
-                    path: path.to_path_buf(),
-                    op: "create",
-                    source: e,
+                let r = fs::hard_link(&tmp, path).map_err(|e| {
+                    ErrorKind::Io {
+                        op: "create",
+                        source: e,
+                    }
+                    .at(path)
                 });
                 let _ = fs::remove_file(&tmp);
                 r
@@ -105,7 +107,7 @@ mod tests {
         write_atomic(&p, b"one", Replace::NoClobber).unwrap();
         let e = write_atomic(&p, b"two", Replace::NoClobber).unwrap_err();
         assert!(
-            matches!(e, Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists)
+            matches!(e.kind(), ErrorKind::Io { ref source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists)
         );
         assert_eq!(fs::read(&p).unwrap(), b"one");
         write_atomic(&p, b"three", Replace::Overwrite).unwrap();

@@ -41,8 +41,15 @@
 //! can prevent this. mmarrow's own writers only ever append past the committed
 //! length and never truncate committed data; do not let other programs
 //! truncate or rewrite a file while it is open.
+//!
+//! # Features
+//! - `cli` (default): builds the `mmarrow` command-line tool and its
+//!   dependencies (clap, indicatif, ctrlc). The library needs none of them:
+//!   depend on it with `default-features = false`.
+//! - `test-helpers`, `bench-helpers`: build the helper programs of the test
+//!   suites (`tests/helpers/`) and of `benches/append_vs_dd.sh`
+//!   (`benches/helpers/`). Not for users.
 
-#![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 mod array;
@@ -66,7 +73,7 @@ pub use convert::{
     ConvertOptions, ConvertSummary, Format, Progress, DEFAULT_ROW_GROUP_BYTES,
 };
 pub use dtype::{ByteOrder, Dtype, Element, Kind, EXTENSION_METADATA_KEY, EXTENSION_NAME_KEY};
-pub use error::{Error, Result};
+pub use error::{Error, ErrorKind, Result};
 pub use npy::{NpyHeader, MAX_NPY_HEADER_BYTES, NPY_MAGIC};
 pub use open::{describe, open, CopyPolicy, HeaderSource, Mode, OpenOptions, SidecarUse};
 pub use shape::{Order, ShapeSpec};

@@ -13,7 +13,7 @@ use std::path::Path;
 use arrow_buffer::{Buffer, MutableBuffer};
 
 use crate::dtype::{Dtype, Element};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// The owner of one read-only memory map. Arrow buffers built by mmarrow
 /// over mapped data keep an `Arc` to it; the map is unmapped when the last
@@ -37,10 +37,8 @@ pub(crate) fn map_prefix(file: &File, path: &Path, len: u64) -> Result<Buffer> {
         // An empty buffer with arrow's aligned dangling pointer.
         return Ok(MutableBuffer::new(0).into());
     }
-    let len_usize = usize::try_from(len).map_err(|_| Error::TooLarge {
-        path: path.to_path_buf(),
-        bytes: len,
-    })?;
+    let len_usize =
+        usize::try_from(len).map_err(|_| ErrorKind::TooLarge { bytes: len }.at(path))?;
     // SAFETY: the map is read-only and private to this process; the caller
     // has checked that `len` bytes exist. The remaining hazard — another
     // process truncating or rewriting the file while it is mapped — cannot be
@@ -61,10 +59,7 @@ pub(crate) fn map_mut(
     len: u64,
     private: bool,
 ) -> Result<memmap2::MmapMut> {
-    let len = usize::try_from(len).map_err(|_| Error::TooLarge {
-        path: path.to_path_buf(),
-        bytes: len,
-    })?;
+    let len = usize::try_from(len).map_err(|_| ErrorKind::TooLarge { bytes: len }.at(path))?;
     let mut opts = memmap2::MmapOptions::new();
     opts.len(len);
     // SAFETY: the caller checked that `len` bytes exist and holds the

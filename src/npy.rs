@@ -6,10 +6,9 @@
 //! padded with spaces and ended by `\n`. The data follows the header.
 
 use std::io::Read;
-use std::path::Path;
 
 use crate::dtype::Dtype;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::shape::Order;
 
 /// The six magic bytes every `.npy` file starts with.
@@ -33,19 +32,18 @@ pub struct NpyHeader {
 }
 
 impl NpyHeader {
-    /// Reads the header at the start of `reader`; `path` names the file in errors.
+    /// Reads the header at the start of `reader`. Errors name no file: the
+    /// caller that knows it attaches it.
     ///
     /// # Errors
-    /// [`Error::InvalidNpy`] for a bad magic, an unknown version, a truncated
-    /// or malformed header; [`Error::UnsupportedDtype`] for object, unicode
+    /// [`ErrorKind::InvalidNpy`](crate::ErrorKind::InvalidNpy) for a bad magic, an unknown version, a truncated
+    /// or malformed header; [`ErrorKind::UnsupportedDtype`](crate::ErrorKind::UnsupportedDtype) for object, unicode
     /// or structured dtypes.
-    pub fn read_from(reader: &mut impl Read, path: &Path) -> Result<Self> {
-        let bad = |reason: String| Error::InvalidNpy {
-            path: path.to_path_buf(),
-            reason,
-        };
+    pub fn read_from(reader: &mut impl Read) -> Result<Self> {
+        let bad = |reason: String| Error::new(ErrorKind::InvalidNpy { reason });
+        let io = |e| Error::new(ErrorKind::io("read", e));
         let mut pre = [0u8; 12];
-        let got = read_up_to(reader, &mut pre).map_err(|e| Error::io(path, "read", e))?;
+        let got = read_up_to(reader, &mut pre).map_err(io)?;
         if got == 0 {
             return Err(bad("file is empty (truncated before the magic)".into()));
         }
@@ -79,7 +77,7 @@ impl NpyHeader {
         let already = got - start;
         header[..already.min(hlen)].copy_from_slice(&pre[start..start + already.min(hlen)]);
         let more = if already < hlen {
-            read_up_to(reader, &mut header[already..]).map_err(|e| Error::io(path, "read", e))?
+            read_up_to(reader, &mut header[already..]).map_err(io)?
         } else {
             0
         };
@@ -94,13 +92,11 @@ impl NpyHeader {
         } else {
             header.iter().map(|&b| b as char).collect() // latin-1
         };
-        let (dtype, shape, order) = parse_dict(&text).map_err(|e| match e {
-            Error::UnsupportedDtype { .. } => e.in_file(path),
-            Error::InvalidDtype { dtype, reason } => {
+        let (dtype, shape, order) = parse_dict(&text).map_err(|e| match e.into_kind() {
+            ErrorKind::InvalidDtype { dtype, reason } => {
                 bad(format!("descr {dtype:?} is not a dtype: {reason}"))
             }
-            Error::InvalidNpy { reason, .. } => bad(reason),
-            e => e,
+            kind => Error::new(kind),
         })?;
         Ok(NpyHeader {
             version: (major, minor),
@@ -182,10 +178,9 @@ fn read_up_to(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> 
 }
 
 fn npy_err(reason: impl Into<String>) -> Error {
-    Error::InvalidNpy {
-        path: Default::default(),
+    Error::new(ErrorKind::InvalidNpy {
         reason: reason.into(),
-    }
+    })
 }
 
 /// A Python literal, as far as `.npy` headers use them.
@@ -227,12 +222,11 @@ fn parse_dict(text: &str) -> Result<(Dtype, Vec<u64>, Order)> {
     let descr = match get("descr") {
         Some(Py::Str(s)) => Dtype::parse(s)?,
         Some(Py::Seq(_)) => {
-            return Err(Error::UnsupportedDtype {
-                path: None,
+            return Err(Error::new(ErrorKind::UnsupportedDtype {
                 dtype: "structured".into(),
                 reason: "structured dtypes are not supported; map each field as its own array"
                     .into(),
-            })
+            }))
         }
         _ => return Err(npy_err("missing or invalid 'descr'")),
     };
@@ -419,7 +413,7 @@ mod tests {
     }
 
     fn read(bytes: &[u8]) -> Result<NpyHeader> {
-        NpyHeader::read_from(&mut &bytes[..], Path::new("x.npy"))
+        NpyHeader::read_from(&mut &bytes[..]).map_err(|e| e.in_file("x.npy"))
     }
 
     #[test]
@@ -478,14 +472,14 @@ mod tests {
             "{'descr': '|O', 'fortran_order': False, 'shape': (3,), }",
         ))
         .unwrap_err();
-        assert!(matches!(e, Error::UnsupportedDtype { .. }));
+        assert!(matches!(e.kind(), ErrorKind::UnsupportedDtype { .. }));
         assert!(e.to_string().starts_with("x.npy: "), "{e}");
         let e = read(&npy(
             1,
             "{'descr': [('a', '<i4'), ('b', '<f8')], 'fortran_order': False, 'shape': (3,), }",
         ))
         .unwrap_err();
-        assert!(matches!(e, Error::UnsupportedDtype { .. }));
+        assert!(matches!(e.kind(), ErrorKind::UnsupportedDtype { .. }));
     }
 
     #[test]
@@ -500,7 +494,7 @@ mod tests {
             "{'descr': '<f4', 'fortran_order': False, 'shape': ((((((((((((((((((1,),),),),),),),),),),),),),),),),),),)}",
         ] {
             assert!(
-                matches!(read(&npy(1, d)), Err(Error::InvalidNpy { .. })),
+                matches!(read(&npy(1, d)).map_err(Error::into_kind), Err(ErrorKind::InvalidNpy { .. })),
                 "{d}: {:?}",
                 read(&npy(1, d))
             );

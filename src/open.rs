@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::array::MmArray;
 use crate::dtype::Dtype;
-use crate::error::{Error, Result, ShapeDisplay};
+use crate::error::{Error, ErrorKind, Result, ResultExt, ShapeDisplay};
 use crate::map;
 use crate::npy::{NpyHeader, NPY_MAGIC};
 use crate::shape::{byte_count, Order, ShapeSpec};
@@ -67,10 +67,9 @@ impl std::str::FromStr for Mode {
             "r+" | "readwrite" => Ok(Mode::ReadWrite),
             "w+" | "write" => Ok(Mode::Create),
             "c" | "copyonwrite" => Ok(Mode::CopyOnWrite),
-            other => Err(Error::InvalidRequest {
-                path: Default::default(),
+            other => Err(Error::new(ErrorKind::InvalidRequest {
                 reason: format!("unknown mode {other:?} (use r, r+, w+ or c)"),
-            }),
+            })),
         }
     }
 }
@@ -213,21 +212,21 @@ impl OpenOptions {
     /// Mapped files are subject to the crate-level "mapping hazard".
     ///
     /// # Errors
-    /// [`Error::NotFound`], [`Error::IsDirectory`], [`Error::MissingSidecar`],
-    /// sidecar and `.npy` errors, [`Error::Conflict`] when an option
-    /// contradicts the file, [`Error::SizeMismatch`] /
-    /// [`Error::NotWholeItems`] / [`Error::EmptyFile`] when the file size does
-    /// not fit the shape, [`Error::ShapeOverflow`].
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound), [`ErrorKind::IsDirectory`](crate::ErrorKind::IsDirectory), [`ErrorKind::MissingSidecar`](crate::ErrorKind::MissingSidecar),
+    /// sidecar and `.npy` errors, [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when an option
+    /// contradicts the file, [`ErrorKind::SizeMismatch`](crate::ErrorKind::SizeMismatch) /
+    /// [`ErrorKind::NotWholeItems`](crate::ErrorKind::NotWholeItems) / [`ErrorKind::EmptyFile`](crate::ErrorKind::EmptyFile) when the file size does
+    /// not fit the shape, [`ErrorKind::ShapeOverflow`](crate::ErrorKind::ShapeOverflow).
     pub fn open(&self, path: impl AsRef<Path>) -> Result<MmArray> {
         let path = path.as_ref();
         if self.mode != Mode::ReadOnly {
-            return Err(Error::InvalidRequest {
-                path: path.to_path_buf(),
+            return Err(ErrorKind::InvalidRequest {
                 reason: format!(
                     "mode {} writes; open it with open_mut(), or use mode r",
                     self.mode
                 ),
-            });
+            }
+            .at(path));
         }
         let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
         let r = self.resolve(path, &mut file)?;
@@ -267,24 +266,21 @@ impl OpenOptions {
     pub(crate) fn resolve(&self, path: &Path, file: &mut File) -> Result<Resolved> {
         let meta = file.metadata().map_err(|e| Error::io(path, "stat", e))?;
         if meta.is_dir() {
-            return Err(Error::IsDirectory {
-                path: path.to_path_buf(),
-            });
+            return Err(ErrorKind::IsDirectory.at(path));
         }
         let file_len = meta.len();
         let layout = self.resolve_layout(path, file, file_len)?;
         let shape = resolve_shape(path, &layout.dtype, &layout.shape, layout.offset, file_len)?;
         let nbytes = byte_count(&shape, &layout.dtype)?;
-        let overflow = || Error::ShapeOverflow {
-            shape: ShapeDisplay(&shape).to_string(),
-            dtype: layout.dtype.typestr(),
+        let overflow = || {
+            Error::new(ErrorKind::ShapeOverflow {
+                shape: ShapeDisplay(&shape).to_string(),
+                dtype: layout.dtype.typestr(),
+            })
         };
         let end = layout.offset.checked_add(nbytes).ok_or_else(overflow)?;
         if usize::try_from(end).is_err() {
-            return Err(Error::TooLarge {
-                path: path.to_path_buf(),
-                bytes: end,
-            });
+            return Err(ErrorKind::TooLarge { bytes: end }.at(path));
         }
         Ok(Resolved {
             layout,
@@ -335,7 +331,7 @@ impl OpenOptions {
                 file,
                 pos: n as u64,
             };
-            let h = NpyHeader::read_from(&mut (&head[..n]).chain(&mut rest), path)?;
+            let h = NpyHeader::read_from(&mut (&head[..n]).chain(&mut rest)).in_file(path)?;
             let recorded = Layout {
                 source: HeaderSource::Npy { version: h.version },
                 dtype: h.dtype,
@@ -347,9 +343,11 @@ impl OpenOptions {
             };
             return self.check_agrees(path, recorded, ".npy header");
         }
-        let dtype = self.dtype.ok_or_else(|| Error::MissingSidecar {
-            path: path.to_path_buf(),
-            sidecar: sidecar_path(path),
+        let dtype = self.dtype.ok_or_else(|| {
+            ErrorKind::MissingSidecar {
+                sidecar: sidecar_path(path),
+            }
+            .at(path)
         })?;
         Ok(Layout {
             source: HeaderSource::Options,
@@ -371,12 +369,14 @@ impl OpenOptions {
         recorded: Layout,
         source_name: &'static str,
     ) -> Result<Layout> {
-        let conflict = |field, given: String, rec: String| Error::Conflict {
-            path: path.to_path_buf(),
-            field,
-            given,
-            recorded: rec,
-            source_name,
+        let conflict = |field, given: String, rec: String| {
+            ErrorKind::Conflict {
+                field,
+                given,
+                recorded: rec,
+                source_name,
+            }
+            .at(path)
         };
         if let Some(d) = self.dtype {
             if d != recorded.dtype {
@@ -437,21 +437,18 @@ pub fn open(path: impl AsRef<Path>) -> Result<MmArray> {
 /// it, the old sidecar is ignored and replaced atomically.
 ///
 /// # Errors
-/// As [`OpenOptions::open`], plus [`Error::SidecarExists`].
+/// As [`OpenOptions::open`], plus [`ErrorKind::SidecarExists`](crate::ErrorKind::SidecarExists).
 pub fn describe(path: impl AsRef<Path>, options: &OpenOptions, overwrite: bool) -> Result<MmArray> {
     let path = path.as_ref();
     let sc_path = sidecar_path(path);
     if !overwrite && sc_path.exists() {
-        return Err(Error::SidecarExists { path: sc_path });
+        return Err(ErrorKind::SidecarExists.at(sc_path));
     }
     let mut opts = options.clone();
     opts.sidecar = SidecarUse::Ignore;
     opts.copy = CopyPolicy::Never;
     if opts.dtype.is_none() {
-        return Err(Error::MissingSidecar {
-            path: path.to_path_buf(),
-            sidecar: sc_path,
-        });
+        return Err(ErrorKind::MissingSidecar { sidecar: sc_path }.at(path));
     }
     let array = opts.open(path)?;
     let mut s = Sidecar::new(*array.dtype(), array.shape().to_vec());
@@ -473,8 +470,7 @@ pub(crate) struct Resolved {
 
 impl Resolved {
     pub fn too_short(&self, path: &Path) -> Error {
-        Error::SizeMismatch {
-            path: path.to_path_buf(),
+        ErrorKind::SizeMismatch {
             what: format!(
                 "offset {} + shape {} of {}",
                 self.layout.offset,
@@ -484,6 +480,7 @@ impl Resolved {
             expected: self.end,
             actual: self.file_len,
         }
+        .at(path)
     }
 }
 
@@ -540,17 +537,15 @@ fn resolve_shape(
         return Ok(known);
     }
     if file_len == 0 {
-        return Err(Error::EmptyFile {
-            path: path.to_path_buf(),
-        });
+        return Err(ErrorKind::EmptyFile.at(path));
     }
     if offset > file_len {
-        return Err(Error::SizeMismatch {
-            path: path.to_path_buf(),
+        return Err(ErrorKind::SizeMismatch {
             what: format!("offset {offset}"),
             expected: offset,
             actual: file_len,
-        });
+        }
+        .at(path));
     }
     let data_bytes = file_len - offset;
     let known_elems = spec
@@ -561,17 +556,17 @@ fn resolve_shape(
     let unit_bytes = known_elems.and_then(|n| n.checked_mul(dtype.itemsize() as u64));
     let unit_bytes = match unit_bytes {
         Some(0) => {
-            return Err(Error::InvalidShape {
+            return Err(Error::new(ErrorKind::InvalidShape {
                 shape: spec.to_string(),
                 reason: "cannot infer a dimension next to a zero-length one".into(),
-            })
+            }))
         }
         Some(u) => u,
         None => {
-            return Err(Error::ShapeOverflow {
+            return Err(Error::new(ErrorKind::ShapeOverflow {
                 shape: spec.to_string(),
                 dtype: dtype.typestr(),
-            })
+            }))
         }
     };
     if !data_bytes.is_multiple_of(unit_bytes) {
@@ -580,13 +575,13 @@ fn resolve_shape(
         } else {
             format!("{spec} blocks of {dtype}")
         };
-        return Err(Error::NotWholeItems {
-            path: path.to_path_buf(),
+        return Err(ErrorKind::NotWholeItems {
             data_bytes,
             offset,
             unit,
             unit_bytes,
-        });
+        }
+        .at(path));
     }
     let count = data_bytes / dtype.itemsize() as u64;
     spec.resolve_for_count(count)

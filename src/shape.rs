@@ -6,7 +6,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::dtype::Dtype;
-use crate::error::{Error, Result, ShapeDisplay};
+use crate::error::{Error, ErrorKind, Result, ShapeDisplay};
 
 /// Memory order of an N-D array, as numpy's `order=`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -25,10 +25,11 @@ impl FromStr for Order {
         match s.trim() {
             "C" | "c" => Ok(Order::C),
             "F" | "f" => Ok(Order::F),
-            other => Err(Error::InvalidShape {
-                shape: other.to_string(),
-                reason: "order must be C or F".into(),
-            }),
+            other => Err(Error::new(ErrorKind::InvalidOption {
+                option: "order",
+                value: other.to_string(),
+                reason: "use C (row-major) or F (column-major)".into(),
+            })),
         }
     }
 }
@@ -70,7 +71,7 @@ impl ShapeSpec {
     /// Builds a spec from signed dims as numpy users write them (`-1` = infer).
     ///
     /// # Errors
-    /// [`Error::InvalidShape`] for negative dims other than `-1`, or more than one `-1`.
+    /// [`ErrorKind::InvalidShape`](crate::ErrorKind::InvalidShape) for negative dims other than `-1`, or more than one `-1`.
     pub fn from_signed(dims: &[i64]) -> Result<Self> {
         let text = || {
             dims.iter()
@@ -83,21 +84,21 @@ impl ShapeSpec {
             out.push(match d {
                 -1 => None,
                 d if d < 0 => {
-                    return Err(Error::InvalidShape {
+                    return Err(Error::new(ErrorKind::InvalidShape {
                         shape: text(),
                         reason: format!(
                             "negative dimension {d} (only -1, meaning 'infer', is allowed)"
                         ),
-                    })
+                    }))
                 }
                 d => Some(d as u64),
             });
         }
         if out.iter().filter(|d| d.is_none()).count() > 1 {
-            return Err(Error::InvalidShape {
+            return Err(Error::new(ErrorKind::InvalidShape {
                 shape: text(),
                 reason: "at most one dimension can be -1".into(),
-            });
+            }));
         }
         Ok(ShapeSpec { dims: out })
     }
@@ -120,16 +121,18 @@ impl ShapeSpec {
     /// Resolves the shape for a total element count.
     ///
     /// # Errors
-    /// [`Error::InvalidShape`] when the known dims do not fit `count` elements.
+    /// [`ErrorKind::InvalidShape`](crate::ErrorKind::InvalidShape) when the known dims do not fit `count` elements.
     pub fn resolve_for_count(&self, count: u64) -> Result<Vec<u64>> {
         let known: Option<u64> = self
             .dims
             .iter()
             .flatten()
             .try_fold(1u64, |acc, &d| acc.checked_mul(d));
-        let mismatch = || Error::InvalidShape {
-            shape: self.to_string(),
-            reason: format!("does not fit {count} elements"),
+        let mismatch = || {
+            Error::new(ErrorKind::InvalidShape {
+                shape: self.to_string(),
+                reason: format!("does not fit {count} elements"),
+            })
         };
         let known = known.ok_or_else(mismatch)?;
         match self.dims.iter().position(Option::is_none) {
@@ -157,31 +160,49 @@ impl FromStr for ShapeSpec {
             .or_else(|| s.strip_prefix('[').and_then(|s| s.strip_suffix(']')))
             .unwrap_or(s);
         let mut dims = Vec::new();
-        let parts: Vec<&str> = inner.split([',', 'x']).collect();
+        // `1000x128` is accepted as well as `1000,128`; with a comma present
+        // an `x` is part of a (bad) token, so the error quotes that token.
+        let parts: Vec<&str> = if inner.contains(',') {
+            inner.split(',').collect()
+        } else {
+            inner.split('x').collect()
+        };
         let last = parts.len() - 1;
         for (i, part) in parts.iter().enumerate() {
             let p = part.trim();
             if p.is_empty() && i == last {
                 continue; // `(5,)` and `()`
             }
-            let d: i64 = p.parse().map_err(|_| Error::InvalidShape {
-                shape: text.to_string(),
-                reason: format!("{p:?} is not an integer"),
+            let bad = |reason: String| {
+                Error::new(ErrorKind::InvalidShape {
+                    shape: text.to_string(),
+                    reason,
+                })
+            };
+            let d: i64 = p.parse().map_err(|_| {
+                let digits = p.strip_prefix('-').unwrap_or(p);
+                if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+                    bad(format!("dimension {p} is out of range"))
+                } else if p.is_empty() {
+                    bad("empty dimension".into())
+                } else {
+                    bad(format!("{p:?} is not an integer"))
+                }
             })?;
             dims.push(d);
         }
         if dims.is_empty() && !(inner.trim().is_empty() && s != inner) {
-            return Err(Error::InvalidShape {
+            return Err(Error::new(ErrorKind::InvalidShape {
                 shape: text.to_string(),
                 reason: "no dimensions (write () for a scalar)".into(),
-            });
+            }));
         }
-        ShapeSpec::from_signed(&dims).map_err(|e| match e {
-            Error::InvalidShape { reason, .. } => Error::InvalidShape {
+        ShapeSpec::from_signed(&dims).map_err(|e| match e.into_kind() {
+            ErrorKind::InvalidShape { reason, .. } => Error::new(ErrorKind::InvalidShape {
                 shape: text.to_string(),
                 reason,
-            },
-            e => e,
+            }),
+            kind => Error::new(kind),
         })
     }
 }
@@ -239,10 +260,10 @@ pub(crate) fn byte_count(shape: &[u64], dtype: &Dtype) -> Result<u64> {
 }
 
 fn overflow(shape: &[u64], dtype: &Dtype) -> Error {
-    Error::ShapeOverflow {
+    Error::new(ErrorKind::ShapeOverflow {
         shape: ShapeDisplay(shape).to_string(),
         dtype: dtype.typestr(),
-    }
+    })
 }
 
 #[cfg(test)]
@@ -268,8 +289,8 @@ mod tests {
     #[test]
     fn refuses_two_inferred_dims() {
         assert!(matches!(
-            "-1,-1".parse::<ShapeSpec>(),
-            Err(Error::InvalidShape { .. })
+            "-1,-1".parse::<ShapeSpec>().map_err(Error::into_kind),
+            Err(ErrorKind::InvalidShape { .. })
         ));
     }
 
@@ -300,12 +321,12 @@ mod tests {
     fn detects_overflowing_element_counts() {
         let d = Dtype::parse("f8").unwrap();
         assert!(matches!(
-            byte_count(&[u64::MAX / 2, 3], &d),
-            Err(Error::ShapeOverflow { .. })
+            byte_count(&[u64::MAX / 2, 3], &d).map_err(Error::into_kind),
+            Err(ErrorKind::ShapeOverflow { .. })
         ));
         assert!(matches!(
-            byte_count(&[u64::MAX / 4], &d),
-            Err(Error::ShapeOverflow { .. })
+            byte_count(&[u64::MAX / 4], &d).map_err(Error::into_kind),
+            Err(ErrorKind::ShapeOverflow { .. })
         ));
         assert_eq!(byte_count(&[0, u64::MAX], &d).unwrap(), 0);
     }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::dtype::Dtype;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result, ResultExt};
 use crate::fsutil;
 use crate::shape::Order;
 
@@ -52,7 +52,7 @@ pub fn sidecar_path(data: &Path) -> PathBuf {
 /// let s = Sidecar::new(Dtype::parse("f4").unwrap(), vec![10, 3]);
 /// let json = s.to_json();
 /// assert!(json.contains(r#""dtype":"<f4""#));
-/// let back = Sidecar::from_json(&json, "x.mmarrow.json".as_ref()).unwrap();
+/// let back = Sidecar::from_json(&json).unwrap();
 /// assert_eq!(back.shape, vec![10, 3]);
 /// assert_eq!(back.order, Order::C);
 /// ```
@@ -97,10 +97,10 @@ const KNOWN_FIELDS: [&str; 8] = [
 
 fn read_error(path: &Path, e: std::io::Error) -> Error {
     match e.kind() {
-        std::io::ErrorKind::IsADirectory => Error::InvalidSidecar {
-            path: path.to_path_buf(),
+        std::io::ErrorKind::IsADirectory => ErrorKind::InvalidSidecar {
             reason: "is a directory".into(),
-        },
+        }
+        .at(path),
         _ => Error::io(path, "read sidecar", e),
     }
 }
@@ -122,10 +122,10 @@ impl Sidecar {
     /// Parses sidecar JSON; `path` is only used in error messages.
     ///
     /// # Errors
-    /// [`Error::InvalidSidecar`] for bad JSON or a missing/ill-typed field,
-    /// [`Error::UnsupportedVersion`] for a version above [`FORMAT_VERSION`],
+    /// [`ErrorKind::InvalidSidecar`](crate::ErrorKind::InvalidSidecar) for bad JSON or a missing/ill-typed field,
+    /// [`ErrorKind::UnsupportedVersion`](crate::ErrorKind::UnsupportedVersion) for a version above [`FORMAT_VERSION`],
     /// dtype errors for an unknown dtype.
-    pub fn from_json(text: &str, path: &Path) -> Result<Self> {
+    pub fn from_json(text: &str) -> Result<Self> {
         // Fast path: a current sidecar with only known fields parses in one
         // typed pass; anything else takes the careful path below, which
         // gives the precise errors and keeps unknown fields.
@@ -144,10 +144,7 @@ impl Sidecar {
                 }
             }
         }
-        let bad = |reason: String| Error::InvalidSidecar {
-            path: path.to_path_buf(),
-            reason,
-        };
+        let bad = |reason: String| Error::new(ErrorKind::InvalidSidecar { reason });
         let value: serde_json::Value =
             serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
         let serde_json::Value::Object(mut obj) = value else {
@@ -171,11 +168,10 @@ impl Sidecar {
             None => return Err(bad("missing field `version`".into())),
         };
         if version == 0 || version > FORMAT_VERSION {
-            return Err(Error::UnsupportedVersion {
-                path: path.to_path_buf(),
+            return Err(Error::new(ErrorKind::UnsupportedVersion {
                 found: version,
                 supported: FORMAT_VERSION,
-            });
+            }));
         }
         let mut extra = serde_json::Map::new();
         let keys: Vec<String> = obj.keys().cloned().collect();
@@ -188,9 +184,9 @@ impl Sidecar {
         }
         let wire: Wire = serde_json::from_value(serde_json::Value::Object(obj))
             .map_err(|e| bad(e.to_string()))?;
-        let dtype = Dtype::parse(&wire.dtype).map_err(|e| match e {
-            Error::UnsupportedDtype { .. } => e.in_file(path),
-            e => bad(e.to_string()),
+        let dtype = Dtype::parse(&wire.dtype).map_err(|e| match e.kind() {
+            ErrorKind::UnsupportedDtype { .. } => e,
+            _ => bad(e.to_string()),
         })?;
         Ok(Sidecar {
             dtype,
@@ -263,16 +259,18 @@ impl Sidecar {
             &bytes
         };
         if raw.len() as u64 > MAX_SIDECAR_BYTES {
-            return Err(Error::InvalidSidecar {
-                path: path.to_path_buf(),
+            return Err(ErrorKind::InvalidSidecar {
                 reason: format!("larger than {MAX_SIDECAR_BYTES} bytes"),
-            });
+            }
+            .at(path));
         }
-        let text = std::str::from_utf8(raw).map_err(|_| Error::InvalidSidecar {
-            path: path.to_path_buf(),
-            reason: "not UTF-8 text".into(),
+        let text = std::str::from_utf8(raw).map_err(|_| {
+            ErrorKind::InvalidSidecar {
+                reason: "not UTF-8 text".into(),
+            }
+            .at(path)
         })?;
-        Sidecar::from_json(text, path).map(Some)
+        Sidecar::from_json(text).in_file(path).map(Some)
     }
 
     /// Writes the sidecar at `path` crash-safely (temporary file, fsync,
@@ -280,7 +278,7 @@ impl Sidecar {
     /// unless `overwrite` is true.
     ///
     /// # Errors
-    /// [`Error::SidecarExists`] when the file exists and `overwrite` is
+    /// [`ErrorKind::SidecarExists`](crate::ErrorKind::SidecarExists) when the file exists and `overwrite` is
     /// false; I/O errors.
     pub fn write(&self, path: &Path, overwrite: bool) -> Result<()> {
         let mut text = self.to_json();
@@ -291,10 +289,11 @@ impl Sidecar {
             fsutil::Replace::NoClobber
         };
         match fsutil::write_atomic(path, text.as_bytes(), mode) {
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
-                Err(Error::SidecarExists {
-                    path: path.to_path_buf(),
-                })
+            Err(e)
+                if matches!(e.kind(), ErrorKind::Io { source, .. }
+                    if source.kind() == std::io::ErrorKind::AlreadyExists) =>
+            {
+                Err(ErrorKind::SidecarExists.at(path))
             }
             r => r,
         }
@@ -313,7 +312,6 @@ mod tests {
     fn reads_a_minimal_sidecar_with_defaults() {
         let s = Sidecar::from_json(
             r#"{"format":"mmarrow.array","version":1,"dtype":"float32","shape":[4]}"#,
-            p(),
         )
         .unwrap();
         assert_eq!(s.dtype.typestr(), "<f4");
@@ -323,24 +321,20 @@ mod tests {
 
     #[test]
     fn refuses_future_versions_before_reading_other_fields() {
-        let e = Sidecar::from_json(
-            r#"{"format":"mmarrow.array","version":2,"dtype":{"new":"thing"}}"#,
-            p(),
-        )
-        .unwrap_err();
+        let e =
+            Sidecar::from_json(r#"{"format":"mmarrow.array","version":2,"dtype":{"new":"thing"}}"#)
+                .unwrap_err();
         assert!(
-            matches!(e, Error::UnsupportedVersion { found: 2, .. }),
+            matches!(e.kind(), ErrorKind::UnsupportedVersion { found: 2, .. }),
             "{e}"
         );
     }
 
     #[test]
     fn names_the_missing_field() {
-        let e = Sidecar::from_json(
-            r#"{"format":"mmarrow.array","version":1,"dtype":"f4"}"#,
-            p(),
-        )
-        .unwrap_err();
+        let e = Sidecar::from_json(r#"{"format":"mmarrow.array","version":1,"dtype":"f4"}"#)
+            .in_file(p())
+            .unwrap_err();
         assert!(e.to_string().contains("shape"), "{e}");
         assert!(e.to_string().starts_with("a.mmarrow.json: "), "{e}");
     }
@@ -348,16 +342,16 @@ mod tests {
     #[test]
     fn refuses_non_json_and_wrong_format() {
         assert!(matches!(
-            Sidecar::from_json("{not json", p()),
-            Err(Error::InvalidSidecar { .. })
+            Sidecar::from_json("{not json").map_err(Error::into_kind),
+            Err(ErrorKind::InvalidSidecar { .. })
         ));
         assert!(matches!(
-            Sidecar::from_json(r#"{"format":"other","version":1}"#, p()),
-            Err(Error::InvalidSidecar { .. })
+            Sidecar::from_json(r#"{"format":"other","version":1}"#).map_err(Error::into_kind),
+            Err(ErrorKind::InvalidSidecar { .. })
         ));
         assert!(matches!(
-            Sidecar::from_json("[1,2]", p()),
-            Err(Error::InvalidSidecar { .. })
+            Sidecar::from_json("[1,2]").map_err(Error::into_kind),
+            Err(ErrorKind::InvalidSidecar { .. })
         ));
     }
 
@@ -365,36 +359,33 @@ mod tests {
     fn refuses_unknown_dtype() {
         let e = Sidecar::from_json(
             r#"{"format":"mmarrow.array","version":1,"dtype":"<U4","shape":[1]}"#,
-            p(),
         )
+        .in_file(p())
         .unwrap_err();
-        assert!(matches!(e, Error::UnsupportedDtype { .. }));
+        assert!(matches!(e.kind(), ErrorKind::UnsupportedDtype { .. }));
         assert!(e.to_string().starts_with("a.mmarrow.json: "), "{e}");
         assert!(e.to_string().contains("<U4"), "{e}");
         let e = Sidecar::from_json(
             r#"{"format":"mmarrow.array","version":1,"dtype":"zz","shape":[1]}"#,
-            p(),
         )
         .unwrap_err();
-        assert!(matches!(e, Error::InvalidSidecar { .. }));
+        assert!(matches!(e.kind(), ErrorKind::InvalidSidecar { .. }));
     }
 
     #[test]
     fn keeps_unknown_fields_on_rewrite() {
         let s = Sidecar::from_json(
-            r#"{"format":"mmarrow.array","version":1,"dtype":"<i8","shape":[2,2],"order":"F","offset":64,"name":"x","metadata":{"k":"v"},"future":{"a":1}}"#,
-            p(),
-        )
+            r#"{"format":"mmarrow.array","version":1,"dtype":"<i8","shape":[2,2],"order":"F","offset":64,"name":"x","metadata":{"k":"v"},"future":{"a":1}}"#)
         .unwrap();
         assert_eq!(s.extra["future"]["a"], 1);
-        let again = Sidecar::from_json(&s.to_json(), p()).unwrap();
+        let again = Sidecar::from_json(&s.to_json()).unwrap();
         assert_eq!(again, s);
     }
 
     proptest::proptest! {
         #[test]
         fn arbitrary_text_never_panics(s in ".{0,64}") {
-            let _ = Sidecar::from_json(&s, p());
+            let _ = Sidecar::from_json(&s);
         }
     }
 }

@@ -13,7 +13,7 @@ use arrow_schema::Field;
 use serde::{Deserialize, Serialize};
 
 use crate::dtype::{EXTENSION_METADATA_KEY, EXTENSION_NAME_KEY};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// The extension name of Arrow's fixed-shape tensor type.
 pub const FIXED_SHAPE_TENSOR: &str = "arrow.fixed_shape_tensor";
@@ -71,10 +71,10 @@ impl TensorMetadata {
     /// `permutations` and `null` for absent fields, and validates it.
     ///
     /// # Errors
-    /// [`Error::InvalidTensorMetadata`] for bad JSON, a missing shape, names
+    /// [`ErrorKind::InvalidTensorMetadata`](crate::ErrorKind::InvalidTensorMetadata) for bad JSON, a missing shape, names
     /// or a permutation of the wrong length, or a permutation that is not one.
     pub fn from_json(text: &str) -> Result<Self> {
-        let bad = |reason: String| Error::InvalidTensorMetadata { reason };
+        let bad = |reason: String| Error::new(ErrorKind::InvalidTensorMetadata { reason });
         let l: Lenient = serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
         let shape = l.shape.ok_or_else(|| bad("missing \"shape\"".into()))?;
         let permutation = match (l.permutation, l.permutations) {

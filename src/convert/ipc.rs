@@ -16,7 +16,7 @@ use super::parquet_read::{
 use super::ConvertSummary;
 use super::Source;
 use crate::array::MmArray;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::table::Table;
 use crate::write::{ArrayWriter, Durability, WriterOptions};
 
@@ -97,18 +97,14 @@ fn write_ipc(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<Conve
 /// [`ArrayWriter`]; the same column rules as [`crate::from_parquet`].
 ///
 /// # Errors
-/// [`Error::Format`] for a file that is not Arrow IPC or an unsupported
-/// column, [`Error::HasNulls`], [`Error::AlreadyExists`], I/O errors.
+/// [`ErrorKind::Format`](crate::ErrorKind::Format) for a file that is not Arrow IPC or an unsupported
+/// column, [`ErrorKind::HasNulls`](crate::ErrorKind::HasNulls), [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists), I/O errors.
 pub fn from_ipc(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
     from_ipc_inner(src, dst, o).map_err(|e| super::output::name_dst(e, dst))
 }
 
 fn from_ipc_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
-    let bad = |reason: String| Error::Format {
-        path: src.to_path_buf(),
-        reason,
-        user: true,
-    };
+    let bad = |reason: String| ErrorKind::Format { reason }.at(src);
     let file = open_input(src)?;
     let reader = FileReader::try_new(std::io::BufReader::new(file), None)
         .map_err(|e| bad(format!("not a readable Arrow IPC file: {e}")))?;

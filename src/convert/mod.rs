@@ -25,7 +25,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
 use crate::array::{ArrowOptions, MmArray};
-use crate::error::{Error, Result};
+use crate::error::{ErrorKind, Result};
 use crate::table::Table;
 
 /// What a conversion reads: an array file or a table, as record batches.
@@ -137,7 +137,7 @@ impl Format {
 /// Parquet, table ↔ Arrow IPC.
 ///
 /// # Errors
-/// [`Error::InvalidRequest`] for a pair with no conversion (e.g. Parquet to
+/// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for a pair with no conversion (e.g. Parquet to
 /// IPC, or array to array: use `mmarrow cat`), and the errors of the
 /// conversion chosen.
 pub fn convert(src: &Path, dst: &Path, options: &ConvertOptions) -> Result<ConvertSummary> {
@@ -151,11 +151,8 @@ pub fn convert(src: &Path, dst: &Path, options: &ConvertOptions) -> Result<Conve
         (Format::Parquet, Format::Table) => parquet_to_table(src, dst, options),
         (Format::Ipc, Format::Table) => ipc_to_table(src, dst, options),
 
-        (a, b) => Err(Error::InvalidRequest {
-            path: dst.to_path_buf(),
-            reason: format!(
+        (a, b) => Err(ErrorKind::InvalidRequest { reason: format!(
                 "no conversion from {a:?} to {b:?}; one side must be an array file or a table (use `mmarrow cat` to copy arrays)"
-            ),
-        }),
+            ) }.at(dst)),
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// A Parquet compression codec.
 ///
@@ -48,10 +48,12 @@ impl FromStr for Compression {
             Some((n, l)) => (n.to_string(), Some(l.trim_end_matches(')').to_string())),
             None => (s.clone(), None),
         };
-        let bad = |reason: &str| Error::InvalidOption {
-            option: "compression",
-            value: text.to_string(),
-            reason: reason.to_string(),
+        let bad = |reason: &str| {
+            Error::new(ErrorKind::InvalidOption {
+                option: "compression",
+                value: text.to_string(),
+                reason: reason.to_string(),
+            })
         };
         let level_num = |lo: i64, hi: i64| -> Result<Option<i64>> {
             match &level {
@@ -271,11 +273,11 @@ impl ConvertOptions {
 /// Checks a row group size given by a user.
 pub(crate) fn check_row_group_rows(rows: Option<u64>) -> Result<()> {
     match rows {
-        Some(0) => Err(Error::InvalidOption {
+        Some(0) => Err(Error::new(ErrorKind::InvalidOption {
             option: "row group size",
             value: "0".into(),
             reason: "must be at least 1 row".into(),
-        }),
+        })),
         _ => Ok(()),
     }
 }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::options::ConvertOptions;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::fsutil::{sync_dir, temp_sibling};
 use crate::sidecar::sidecar_path;
 
@@ -99,28 +99,20 @@ impl Output {
             _ => Path::new("."),
         };
         if !parent.is_dir() {
-            return Err(Error::InvalidRequest {
-                path: dst.to_path_buf(),
+            return Err(ErrorKind::InvalidRequest {
                 reason: format!("directory {} does not exist", parent.display()),
-            });
+            }
+            .at(dst));
         }
         match std::fs::metadata(dst) {
             Ok(m) if m.is_dir() && !(table && overwrite && crate::table::is_table(dst)) => {
                 return Err(if table {
-                    Error::AlreadyExists {
-                        path: dst.to_path_buf(),
-                    }
+                    ErrorKind::AlreadyExists.at(dst)
                 } else {
-                    Error::IsDirectory {
-                        path: dst.to_path_buf(),
-                    }
+                    ErrorKind::IsDirectory.at(dst)
                 })
             }
-            Ok(_) if !overwrite => {
-                return Err(Error::AlreadyExists {
-                    path: dst.to_path_buf(),
-                })
-            }
+            Ok(_) if !overwrite => return Err(ErrorKind::AlreadyExists.at(dst)),
             _ => {}
         }
         let tmp = temp_sibling(dst.components().as_path());

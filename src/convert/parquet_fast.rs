@@ -44,7 +44,7 @@ use super::options::{Compression, ConvertOptions};
 use super::parquet_write::Flusher;
 use crate::array::MmArray;
 use crate::dtype::Kind;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::shape::Order;
 
 /// Uncompressed bytes of values per data page.
@@ -433,10 +433,11 @@ pub(crate) struct Target<'a> {
 /// Writes `source` as a whole Parquet file (magic, pages, footer) to
 /// `t.file`, which must be empty. Returns the number of bytes written.
 pub(crate) fn write(source: &MmArray, t: &Target<'_>, o: &ConvertOptions) -> Result<u64> {
-    let pq_err = |e: ParquetError| Error::Format {
-        path: t.path.to_path_buf(),
-        reason: format!("writing Parquet: {e}"),
-        user: false,
+    let pq_err = |e: ParquetError| {
+        ErrorKind::Internal {
+            reason: format!("writing Parquet: {e}"),
+        }
+        .at(t.path)
     };
     let io_err = |e: std::io::Error| Error::io(t.path, "write", e);
     let leaf = t.descr.column(0);
@@ -466,14 +467,13 @@ pub(crate) fn write(source: &MmArray, t: &Target<'_>, o: &ConvertOptions) -> Res
     let page_rows = (PAGE_BYTES / layout.row_bytes.max(1)).max(1);
     let max_page = page_rows * (layout.row_bytes + layout.row_rep.len() as u64) + 64;
     if max_page > i32::MAX as u64 / 2 {
-        return Err(Error::Format {
-            path: source.path().to_path_buf(),
+        return Err(ErrorKind::Format {
             reason: format!(
                 "a row of {} bytes is too large for a Parquet page",
                 layout.row_bytes
             ),
-            user: true,
-        });
+        }
+        .at(source.path()));
     }
     let pages = Pages::new(t.groups, page_rows);
 
@@ -657,17 +657,17 @@ pub(crate) fn write(source: &MmArray, t: &Target<'_>, o: &ConvertOptions) -> Res
     if let Some(e) = first_error.into_inner().ok().flatten() {
         return Err(e);
     }
-    let placing = placing.into_inner().map_err(|_| Error::Format {
-        path: t.path.to_path_buf(),
-        reason: "a writer thread panicked".into(),
-        user: false,
+    let placing = placing.into_inner().map_err(|_| {
+        ErrorKind::Internal {
+            reason: "a writer thread panicked".into(),
+        }
+        .at(t.path)
     })?;
     if placing.next != pages.len() {
-        return Err(Error::Format {
-            path: t.path.to_path_buf(),
+        return Err(ErrorKind::Internal {
             reason: "a writer thread stopped early".into(),
-            user: false,
-        });
+        }
+        .at(t.path));
     }
 
     let statistics = statistics.unwrap_or_else(|| vec![None; t.groups.len()]);

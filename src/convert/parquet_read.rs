@@ -25,7 +25,7 @@ use super::options::ConvertOptions;
 use super::output::Output;
 use super::ConvertSummary;
 use crate::dtype::{ByteOrder, Dtype, Kind, EXTENSION_NAME_KEY};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::tensor::TensorMetadata;
 use crate::write::{ArrayWriter, Durability, WriterOptions};
 
@@ -120,8 +120,8 @@ pub(crate) fn array_spec(field: &Field) -> std::result::Result<ArraySpec, String
 /// thread for the page-level path, a row group per thread otherwise.
 ///
 /// # Errors
-/// [`Error::Format`] for a corrupt or truncated file or an unsupported
-/// column, [`Error::HasNulls`], [`Error::AlreadyExists`], I/O errors.
+/// [`ErrorKind::Format`](crate::ErrorKind::Format) for a corrupt or truncated file or an unsupported
+/// column, [`ErrorKind::HasNulls`](crate::ErrorKind::HasNulls), [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists), I/O errors.
 ///
 /// ```
 /// # fn main() -> mmarrow::Result<()> {
@@ -140,11 +140,7 @@ pub fn from_parquet(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Conver
 }
 
 fn from_parquet_inner(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
-    let bad = |reason: String| Error::Format {
-        path: src.to_path_buf(),
-        reason,
-        user: true,
-    };
+    let bad = |reason: String| ErrorKind::Format { reason }.at(src);
     let (_, meta) = open_parquet(src)?;
     let schema = meta.schema().clone();
     let col = pick_column(&schema, o, &bad)?;
@@ -269,10 +265,11 @@ fn decode_group<'a>(
     k: usize,
     batch_rows: usize,
 ) -> Result<impl Iterator<Item = Result<ArrayRef>> + 'a> {
-    let bad = move |e: &dyn std::fmt::Display| Error::Format {
-        path: src.to_path_buf(),
-        reason: format!("row group {k}: {e}"),
-        user: true,
+    let bad = move |e: &dyn std::fmt::Display| {
+        ErrorKind::Format {
+            reason: format!("row group {k}: {e}"),
+        }
+        .at(src)
     };
     let f = file.try_clone().map_err(|e| Error::io(src, "open", e))?;
     let pq_meta = meta.metadata();
@@ -314,20 +311,20 @@ fn positioned(
     let mut starts = Vec::with_capacity(groups + 1);
     starts.push(0u64);
     for g in pq_meta.row_groups() {
-        let rows = u64::try_from(g.num_rows()).map_err(|_| Error::Format {
-            path: src.to_path_buf(),
-            reason: format!("a row group has {} rows", g.num_rows()),
-            user: true,
+        let rows = u64::try_from(g.num_rows()).map_err(|_| {
+            ErrorKind::Format {
+                reason: format!("a row group has {} rows", g.num_rows()),
+            }
+            .at(src)
         })?;
         starts.push(starts.last().copied().unwrap_or(0).saturating_add(rows));
     }
     let total = starts[groups];
     if total.checked_mul(writer.row_bytes()).is_none() {
-        return Err(Error::Format {
-            path: src.to_path_buf(),
+        return Err(ErrorKind::Format {
             reason: format!("its metadata claims {total} rows, more than a file can hold"),
-            user: true,
-        });
+        }
+        .at(src));
     }
     writer.reserve(total)?;
     let writer: &ArrayWriter = writer;
@@ -366,10 +363,11 @@ fn positioned(
         let mut shape = spec.row_shape.clone();
         for a in decode_group(file, src, meta, col, k, batch_rows(spec))? {
             let a = a?;
-            let a = fixed_lists(&a, &mut shape).map_err(|r| Error::Format {
-                path: src.to_path_buf(),
-                reason: format!("column {:?} {r}", field.name()),
-                user: true,
+            let a = fixed_lists(&a, &mut shape).map_err(|r| {
+                ErrorKind::Format {
+                    reason: format!("column {:?} {r}", field.name()),
+                }
+                .at(src)
             })?;
             let data = a.to_data();
             let bytes = writer
@@ -384,11 +382,10 @@ fn positioned(
             at += bytes.len() as u64;
         }
         if at != limit {
-            return Err(Error::Format {
-                path: src.to_path_buf(),
+            return Err(ErrorKind::Format {
                 reason: format!("row group {k} does not hold the {rows} rows its metadata says"),
-                user: true,
-            });
+            }
+            .at(src));
         }
         if limit > advanced {
             o.advance(rows - advanced / row_bytes, limit - advanced);
@@ -440,12 +437,12 @@ fn positioned(
 /// Opens a Parquet file and reads its footer.
 pub(crate) fn open_parquet(src: &Path) -> Result<(File, ArrowReaderMetadata)> {
     let file = open_input(src)?;
-    let meta =
-        ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| Error::Format {
-            path: src.to_path_buf(),
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| {
+        ErrorKind::Format {
             reason: format!("not a readable Parquet file: {e}"),
-            user: true,
-        })?;
+        }
+        .at(src)
+    })?;
     Ok((file, meta))
 }
 
@@ -457,9 +454,7 @@ pub(crate) fn open_input(src: &Path) -> Result<File> {
         .map_err(|e| Error::io(src, "stat", e))?
         .is_dir()
     {
-        return Err(Error::IsDirectory {
-            path: src.to_path_buf(),
-        });
+        return Err(ErrorKind::IsDirectory.at(src));
     }
     Ok(file)
 }
@@ -550,16 +545,12 @@ pub(crate) fn append_checked(
 
 /// Turns the writer's null error into one that names the source column.
 fn nulls_error(e: Error, field: &Field, src: &Path) -> Error {
-    match e {
-        Error::HasNulls { nulls, .. } => Error::Format {
-            path: src.to_path_buf(),
-            reason: format!(
+    match e.kind() {
+        ErrorKind::HasNulls { nulls } => ErrorKind::Format { reason: format!(
                 "column {:?} has {nulls} nulls in a row group; an array file cannot hold nulls (convert it to a table instead)",
                 field.name()
-            ),
-            user: true,
-        },
-        e => e,
+            ) }.at(src),
+        _ => e,
     }
 }
 
@@ -697,11 +688,7 @@ fn read_plain_pages(
     }
     let per_row = if max_rep == 1 { spec.leaf_per_row } else { 1 };
     let group = meta.row_group(k);
-    let bad = |reason: String| Error::Format {
-        path: src.to_path_buf(),
-        reason,
-        user: true,
-    };
+    let bad = |reason: String| ErrorKind::Format { reason }.at(src);
     let mut pages = SerializedPageReader::new(
         file.clone(),
         group.column(leaf),

@@ -22,7 +22,7 @@ use super::output::Output;
 use super::Source;
 use super::{parquet_fast, ConvertSummary};
 use crate::array::MmArray;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::table::Table;
 
 /// Writes `source` to the Parquet file `dst`.
@@ -48,9 +48,9 @@ use crate::table::Table;
 /// leaves no partial `dst`.
 ///
 /// # Errors
-/// [`Error::AlreadyExists`] without [`ConvertOptions::overwrite`],
-/// [`Error::IsDirectory`], I/O errors (a destination directory that is not
-/// writable), [`Error::FortranTensor`]-style errors for arrays with no Arrow
+/// [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists) without [`ConvertOptions::overwrite`],
+/// [`ErrorKind::IsDirectory`](crate::ErrorKind::IsDirectory), I/O errors (a destination directory that is not
+/// writable), [`ErrorKind::FortranTensor`](crate::ErrorKind::FortranTensor)-style errors for arrays with no Arrow
 /// form.
 ///
 /// ```
@@ -98,10 +98,11 @@ fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<C
         .map(|k| k * rg_rows..((k + 1) * rg_rows).min(n))
         .collect();
 
-    let pq_err = |e: parquet::errors::ParquetError| Error::Format {
-        path: dst.to_path_buf(),
-        reason: format!("writing Parquet: {e}"),
-        user: false,
+    let pq_err = |e: parquet::errors::ParquetError| {
+        ErrorKind::Internal {
+            reason: format!("writing Parquet: {e}"),
+        }
+        .at(dst)
     };
     let mut props = WriterProperties::builder()
         .set_compression(o.compression.to_parquet())
@@ -160,13 +161,12 @@ fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<C
         if coerced {
             batch = coerce_batch(&batch, &schema)?;
         }
-        encode_generic(&batch, &schema, &factory, k).map_err(|e| match e {
-            Error::Arrow(a) => Error::Format {
-                path: dst.to_path_buf(),
+        encode_generic(&batch, &schema, &factory, k).map_err(|e| match e.kind() {
+            ErrorKind::Arrow(a) => ErrorKind::Internal {
                 reason: format!("encoding row group {k}: {a}"),
-                user: false,
-            },
-            e => e,
+            }
+            .at(dst),
+            _ => e,
         })
     };
     let encode_wave = |start: usize| -> Result<Vec<Vec<ArrowColumnChunk>>> {
@@ -177,10 +177,11 @@ fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<C
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
-        .map_err(|e| Error::Format {
-            path: dst.to_path_buf(),
-            reason: format!("starting threads: {e}"),
-            user: false,
+        .map_err(|e| {
+            ErrorKind::Internal {
+                reason: format!("starting threads: {e}"),
+            }
+            .at(dst)
         })?;
     pool.install(|| -> Result<()> {
         let mut next = 0;
@@ -246,7 +247,9 @@ fn encode_generic(
     k: usize,
 ) -> Result<Vec<ArrowColumnChunk>> {
     let pq = |e: parquet::errors::ParquetError| {
-        Error::Arrow(arrow_schema::ArrowError::ExternalError(Box::new(e)))
+        Error::new(ErrorKind::Arrow(arrow_schema::ArrowError::ExternalError(
+            Box::new(e),
+        )))
     };
     let mut writers = factory.create_column_writers(k).map_err(pq)?;
     let mut next = writers.iter_mut();

@@ -10,7 +10,7 @@ use super::options::ConvertOptions;
 use super::output::Output;
 use super::parquet_read::{open_input, open_parquet};
 use super::ConvertSummary;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::table::TableWriter;
 use crate::write::Durability;
 
@@ -18,17 +18,13 @@ use crate::write::Durability;
 /// entry when present), read from the footer only.
 ///
 /// # Errors
-/// [`Error::Format`] for a file that is not Parquet; I/O errors.
+/// [`ErrorKind::Format`](crate::ErrorKind::Format) for a file that is not Parquet; I/O errors.
 pub fn parquet_schema(src: &Path) -> Result<arrow_schema::SchemaRef> {
     Ok(open_parquet(src)?.1.schema().clone())
 }
 
 fn format_err(src: &Path, reason: String) -> Error {
-    Error::Format {
-        path: src.to_path_buf(),
-        reason,
-        user: true,
-    }
+    ErrorKind::Format { reason }.at(src)
 }
 
 /// Converts every column of the Parquet file `src` into the table
@@ -37,8 +33,8 @@ fn format_err(src: &Path, reason: String) -> Error {
 /// renamed at the end.
 ///
 /// # Errors
-/// [`Error::Format`] for a corrupt file, [`Error::InvalidRequest`] for a
-/// column type tables cannot hold (naming the column), [`Error::AlreadyExists`]
+/// [`ErrorKind::Format`](crate::ErrorKind::Format) for a corrupt file, [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for a
+/// column type tables cannot hold (naming the column), [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists)
 /// when `dst` exists (unless overwriting a table), I/O errors.
 ///
 /// ```

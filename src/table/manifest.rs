@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use serde_json::{json, Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// The manifest's file name inside a table directory.
 pub const MANIFEST_NAME: &str = "manifest.json";
@@ -316,14 +316,11 @@ impl Manifest {
     /// Parses a manifest; `path` names it in errors.
     ///
     /// # Errors
-    /// [`Error::UnsupportedVersion`] for a newer version, [`Error::InvalidManifest`]
+    /// [`ErrorKind::UnsupportedVersion`](crate::ErrorKind::UnsupportedVersion) for a newer version, [`ErrorKind::InvalidManifest`](crate::ErrorKind::InvalidManifest)
     /// for anything malformed, including file names that are not plain names
     /// inside the table directory.
     pub fn from_json(text: &str, path: &Path) -> Result<Self> {
-        let bad = |reason: String| Error::InvalidManifest {
-            path: path.to_path_buf(),
-            reason,
-        };
+        let bad = |reason: String| ErrorKind::InvalidManifest { reason }.at(path);
         let v: Value = serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
         if v.get("format").and_then(Value::as_str) != Some(TABLE_FORMAT_NAME) {
             return Err(bad(format!("format is not \"{TABLE_FORMAT_NAME}\"")));
@@ -333,11 +330,11 @@ impl Manifest {
             .and_then(Value::as_u64)
             .ok_or_else(|| bad("missing or invalid version".into()))?;
         if version == 0 || version > TABLE_FORMAT_VERSION {
-            return Err(Error::UnsupportedVersion {
-                path: path.to_path_buf(),
+            return Err(ErrorKind::UnsupportedVersion {
                 found: version,
                 supported: TABLE_FORMAT_VERSION,
-            });
+            }
+            .at(path));
         }
         let rows = v
             .get("rows")
@@ -420,16 +417,16 @@ impl Manifest {
         let path = dir.join(MANIFEST_NAME);
         let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, "open manifest", e))?;
         if meta.len() > MAX_MANIFEST_BYTES {
-            return Err(Error::InvalidManifest {
-                path,
+            return Err(ErrorKind::InvalidManifest {
                 reason: format!("larger than {MAX_MANIFEST_BYTES} bytes"),
-            });
+            }
+            .at(path));
         }
         let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::InvalidData => Error::InvalidManifest {
-                path: path.clone(),
+            std::io::ErrorKind::InvalidData => ErrorKind::InvalidManifest {
                 reason: "not UTF-8".into(),
-            },
+            }
+            .at(path.clone()),
             _ => Error::io(&path, "read manifest", e),
         })?;
         Manifest::from_json(&text, &path)
@@ -454,13 +451,13 @@ pub(crate) fn resolve_in(dir: &Path, canonical_dir: &Path, name: &str) -> Result
             .canonicalize()
             .map_err(|e| Error::io(&p, "resolve symlink", e))?;
         if !target.starts_with(canonical_dir) {
-            return Err(Error::InvalidManifest {
-                path: p.clone(),
+            return Err(ErrorKind::InvalidManifest {
                 reason: format!(
                     "symlink points outside the table directory, to {}",
                     target.display()
                 ),
-            });
+            }
+            .at(p.clone()));
         }
     }
     Ok(p)
@@ -506,6 +503,9 @@ mod tests {
             Path::new("m"),
         )
         .unwrap_err();
-        assert!(matches!(e, Error::UnsupportedVersion { found: 9, .. }));
+        assert!(matches!(
+            e.kind(),
+            ErrorKind::UnsupportedVersion { found: 9, .. }
+        ));
     }
 }

@@ -11,7 +11,7 @@ use arrow_data::{ArrayData, ArrayDataBuilder};
 use arrow_schema::{DataType, Schema, SchemaRef};
 
 use super::manifest::{layout_of, resolve_in, ColumnEntry, Layout, Manifest};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::map;
 
 /// How much of a table's data is checked when it is opened.
@@ -83,9 +83,9 @@ impl TableOptions {
     /// Opens the table in directory `dir`.
     ///
     /// # Errors
-    /// [`Error::InvalidManifest`] for a bad manifest, a file outside the
+    /// [`ErrorKind::InvalidManifest`](crate::ErrorKind::InvalidManifest) for a bad manifest, a file outside the
     /// directory, a missing or short column file, offsets out of range;
-    /// [`Error::UnsupportedVersion`]; [`Error::InvalidRequest`] for a
+    /// [`ErrorKind::UnsupportedVersion`](crate::ErrorKind::UnsupportedVersion); [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for a
     /// projection naming an unknown column; Arrow validation errors.
     pub fn open(&self, dir: impl AsRef<Path>) -> Result<Table> {
         let dir = dir.as_ref();
@@ -102,9 +102,11 @@ impl TableOptions {
                         .columns
                         .iter()
                         .find(|c| c.field.name() == n)
-                        .ok_or_else(|| Error::InvalidRequest {
-                            path: dir.to_path_buf(),
-                            reason: format!("no column {n:?} in the table"),
+                        .ok_or_else(|| {
+                            ErrorKind::InvalidRequest {
+                                reason: format!("no column {n:?} in the table"),
+                            }
+                            .at(dir)
                         })
                 })
                 .collect::<Result<_>>()?,
@@ -182,16 +184,16 @@ impl Table {
     /// Rows `range` as a record batch (no copy).
     ///
     /// # Errors
-    /// [`Error::InvalidRequest`] for a range outside the table.
+    /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for a range outside the table.
     pub fn slice(&self, range: Range<u64>) -> Result<RecordBatch> {
         if range.start > range.end || range.end > self.rows {
-            return Err(Error::InvalidRequest {
-                path: self.dir.clone(),
+            return Err(ErrorKind::InvalidRequest {
                 reason: format!(
                     "row range {}..{} is outside the {} rows",
                     range.start, range.end, self.rows
                 ),
-            });
+            }
+            .at(self.dir.clone()));
         }
         Ok(self
             .to_record_batch()?
@@ -201,13 +203,13 @@ impl Table {
     /// Zero-copy record batches of at most `rows` rows.
     ///
     /// # Errors
-    /// [`Error::InvalidRequest`] for `rows == 0`.
+    /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for `rows == 0`.
     pub fn batches(&self, rows: u64) -> Result<impl Iterator<Item = RecordBatch> + '_> {
         if rows == 0 {
-            return Err(Error::InvalidRequest {
-                path: self.dir.clone(),
+            return Err(ErrorKind::InvalidRequest {
                 reason: "batch size must be at least 1 row".into(),
-            });
+            }
+            .at(self.dir.clone()));
         }
         let all = self.to_record_batch()?;
         let n = self.rows;
@@ -228,10 +230,10 @@ pub fn verify_table(dir: impl AsRef<Path>) -> Result<Table> {
 }
 
 fn short(path: &Path, what: &str, need: u64, have: u64) -> Error {
-    Error::InvalidManifest {
-        path: path.to_path_buf(),
+    ErrorKind::InvalidManifest {
         reason: format!("{what} file has {have} bytes, the committed rows need {need}"),
     }
+    .at(path)
 }
 
 /// Maps a whole column file.
@@ -253,9 +255,11 @@ fn open_column(
     rows: usize,
     validation: Validation,
 ) -> Result<ArrayRef> {
-    let layout = layout_of(c.field.data_type()).map_err(|r| Error::InvalidManifest {
-        path: dir.to_path_buf(),
-        reason: format!("column {:?}: {r}", c.field.name()),
+    let layout = layout_of(c.field.data_type()).map_err(|r| {
+        ErrorKind::InvalidManifest {
+            reason: format!("column {:?}: {r}", c.field.name()),
+        }
+        .at(dir)
     })?;
     let nulls = match &c.files.validity {
         Some(v) => {
@@ -319,13 +323,13 @@ fn open_column(
             };
             let (first, last) = (read(0), read(rows));
             if first < 0 || last < first || last as u64 > values.len() as u64 {
-                return Err(Error::InvalidManifest {
-                    path,
+                return Err(ErrorKind::InvalidManifest {
                     reason: format!(
                         "offsets run from {first} to {last}, outside the {}-byte values file",
                         values.len()
                     ),
-                });
+                }
+                .at(path));
             }
             ArrayDataBuilder::new(c.field.data_type().clone())
                 .len(rows)
@@ -349,13 +353,13 @@ fn open_column(
                 Some((path, bits)) => {
                     let n = NullBuffer::new(bits);
                     if n.null_count() > 0 {
-                        return Err(Error::InvalidManifest {
-                            path,
+                        return Err(ErrorKind::InvalidManifest {
                             reason: format!(
                                 "{} nulls in the bitmap, the manifest says 0",
                                 n.null_count()
                             ),
-                        });
+                        }
+                        .at(path));
                     }
                     builder
                 }
@@ -367,10 +371,10 @@ fn open_column(
                     Some(p) if text.contains("null") => p,
                     _ => err_path.clone(),
                 };
-                Error::InvalidManifest {
-                    path,
+                ErrorKind::InvalidManifest {
                     reason: format!("column {:?}: {text}", c.field.name()),
                 }
+                .at(path)
             })?
         }
         Validation::Ends(vouched) => map::build_trusted(

@@ -13,7 +13,7 @@ use arrow_schema::{DataType, SchemaRef};
 
 use super::manifest::{layout_of, ColumnEntry, ColumnFiles, Layout, Manifest, MANIFEST_NAME};
 use super::read::Table;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::fsutil::{sync_dir, write_atomic_with, Replace};
 use crate::write::Durability;
 
@@ -155,10 +155,7 @@ impl OffsetFile {
         for &o in &offsets[1..] {
             let v = self.last + (o - base);
             if self.width == 4 {
-                let v = i32::try_from(v).map_err(|_| Error::InvalidRequest {
-                    path: self.path.clone(),
-                    reason: "values exceed 2 GiB, the limit of 32-bit offsets; use a large type (LargeUtf8, LargeBinary)".into(),
-                })?;
+                let v = i32::try_from(v).map_err(|_| ErrorKind::InvalidRequest { reason: "values exceed 2 GiB, the limit of 32-bit offsets; use a large type (LargeUtf8, LargeBinary)".into() }.at(self.path.clone()))?;
                 out.extend_from_slice(&v.to_le_bytes());
             } else {
                 out.extend_from_slice(&v.to_le_bytes());
@@ -214,8 +211,8 @@ impl TableWriter {
     /// empty) with zero committed rows.
     ///
     /// # Errors
-    /// [`Error::AlreadyExists`] for a non-empty directory,
-    /// [`Error::InvalidRequest`] for a column type tables cannot hold (the
+    /// [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists) for a non-empty directory,
+    /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for a column type tables cannot hold (the
     /// message names the column and its type), I/O errors.
     pub fn create(dir: impl AsRef<Path>, schema: SchemaRef) -> Result<Self> {
         Self::create_with(dir, schema, false, Durability::Fsync)
@@ -235,9 +232,11 @@ impl TableWriter {
     ) -> Result<Self> {
         let dir = dir.as_ref();
         for f in schema.fields() {
-            layout_of(f.data_type()).map_err(|r| Error::InvalidRequest {
-                path: dir.to_path_buf(),
-                reason: format!("column {:?}: {r}", f.name()),
+            layout_of(f.data_type()).map_err(|r| {
+                ErrorKind::InvalidRequest {
+                    reason: format!("column {:?}: {r}", f.name()),
+                }
+                .at(dir)
             })?;
         }
         match std::fs::read_dir(dir) {
@@ -245,9 +244,7 @@ impl TableWriter {
                 if entries.next().is_some() {
                     let is_table = dir.join(MANIFEST_NAME).exists();
                     if !(overwrite && is_table) {
-                        return Err(Error::AlreadyExists {
-                            path: dir.to_path_buf(),
-                        });
+                        return Err(ErrorKind::AlreadyExists.at(dir));
                     }
                     // Take the old table's lock before removing it.
                     let lock = File::open(dir.join(LOCK_NAME))
@@ -310,7 +307,7 @@ impl TableWriter {
     /// appended but never committed.
     ///
     /// # Errors
-    /// [`Error::Locked`] while another writer holds it; manifest errors; I/O errors.
+    /// [`ErrorKind::Locked`](crate::ErrorKind::Locked) while another writer holds it; manifest errors; I/O errors.
     pub fn open(dir: impl AsRef<Path>, durability: Durability) -> Result<Self> {
         let dir = dir.as_ref();
         let lock = OpenOptions::new()
@@ -350,9 +347,8 @@ impl TableWriter {
         let rows = manifest.rows;
         let mut columns = Vec::with_capacity(manifest.columns.len());
         for c in &manifest.columns {
-            let layout = layout_of(c.field.data_type()).map_err(|r| Error::InvalidManifest {
-                path: dir.join(MANIFEST_NAME),
-                reason: r,
+            let layout = layout_of(c.field.data_type()).map_err(|r| {
+                ErrorKind::InvalidManifest { reason: r }.at(dir.join(MANIFEST_NAME))
             })?;
             let bit_file = |name: &str| -> Result<BitFile> {
                 let path = dir.join(name);
@@ -443,7 +439,7 @@ impl TableWriter {
     /// a non-nullable batch column may go into a nullable table column).
     ///
     /// # Errors
-    /// [`Error::TypeMismatch`] for a schema change, [`Error::HasNulls`] for
+    /// [`ErrorKind::TypeMismatch`](crate::ErrorKind::TypeMismatch) for a schema change, [`ErrorKind::HasNulls`](crate::ErrorKind::HasNulls) for
     /// nulls in a non-nullable column or inside list items, I/O errors (the
     /// uncommitted rows are then discarded).
     pub fn append(&mut self, batch: &RecordBatch) -> Result<()> {
@@ -455,11 +451,11 @@ impl TableWriter {
                 .zip(self.schema.fields())
                 .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
         if !same {
-            return Err(Error::TypeMismatch {
-                path: self.dir.clone(),
+            return Err(ErrorKind::TypeMismatch {
                 expected: schema_text(&self.schema),
                 given: schema_text(&theirs),
-            });
+            }
+            .at(self.dir.clone()));
         }
         let r = self.append_columns(batch);
         if r.is_err() {
@@ -485,14 +481,14 @@ impl TableWriter {
                 }
                 (Some(v), None) => v.append_set(n)?,
                 (None, Some(nb)) if nb.null_count() > 0 => {
-                    return Err(Error::InvalidRequest {
-                        path: self.dir.clone(),
+                    return Err(ErrorKind::InvalidRequest {
                         reason: format!(
                             "column {:?} is not nullable but the batch has {} nulls in it",
                             field.name(),
                             nb.null_count()
                         ),
-                    })
+                    }
+                    .at(self.dir.clone()))
                 }
                 (None, _) => {}
             }
@@ -651,12 +647,9 @@ fn fixed_bytes(
                 .filter(|&j| cn.is_null(j) && !hidden(j))
                 .count();
             if visible > 0 {
-                return Err(Error::InvalidRequest {
-                    path: dir.to_path_buf(),
-                    reason: format!(
+                return Err(ErrorKind::InvalidRequest { reason: format!(
                         "column {name:?} has {visible} null list items in non-null rows; tables store FixedSizeList items without nulls"
-                    ),
-                });
+                    ) }.at(dir));
             }
         }
         a = child;

@@ -3,7 +3,7 @@
 use std::fs::{File, TryLockError};
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// Takes the exclusive advisory lock on `file` without waiting.
 ///
@@ -13,9 +13,7 @@ use crate::error::{Error, Result};
 pub(crate) fn lock_exclusive(file: &File, path: &Path) -> Result<()> {
     match file.try_lock() {
         Ok(()) => Ok(()),
-        Err(TryLockError::WouldBlock) => Err(Error::Locked {
-            path: path.to_path_buf(),
-        }),
+        Err(TryLockError::WouldBlock) => Err(ErrorKind::Locked.at(path)),
         Err(TryLockError::Error(e)) => Err(Error::io(path, "lock", e)),
     }
 }
@@ -27,7 +25,7 @@ pub(crate) fn lock_exclusive(file: &File, path: &Path) -> Result<()> {
 pub(crate) fn create_locked(path: &Path, overwrite: bool) -> Result<File> {
     let sc_path = crate::sidecar::sidecar_path(path);
     if !overwrite && sc_path.exists() {
-        return Err(Error::AlreadyExists { path: sc_path });
+        return Err(ErrorKind::AlreadyExists.at(sc_path));
     }
     let mut oo = std::fs::OpenOptions::new();
     oo.read(true).write(true);
@@ -37,9 +35,7 @@ pub(crate) fn create_locked(path: &Path, overwrite: bool) -> Result<File> {
         oo.create_new(true);
     }
     let file = oo.open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::AlreadyExists => Error::AlreadyExists {
-            path: path.to_path_buf(),
-        },
+        std::io::ErrorKind::AlreadyExists => ErrorKind::AlreadyExists.at(path),
         _ => Error::io(path, "create", e),
     })?;
     lock_exclusive(&file, path)?;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::array::{MmArray, Parts};
 use crate::dtype::{Dtype, Element};
-use crate::error::{Error, Result, ShapeDisplay};
+use crate::error::{Error, ErrorKind, Result, ShapeDisplay};
 use crate::fsutil::{write_atomic, Replace};
 use crate::map;
 use crate::npy::encode_header;
@@ -66,28 +66,30 @@ impl OpenOptions {
     /// Opens `path` for writing in this options' [`Mode`]: `r+`, `w+` or `c`.
     ///
     /// # Errors
-    /// [`Error::NotWritable`] in mode `r`; for `w+`, [`Error::MissingOption`]
-    /// without a dtype or a fully known shape and [`Error::AlreadyExists`]
+    /// [`ErrorKind::NotWritable`](crate::ErrorKind::NotWritable) in mode `r`; for `w+`, [`ErrorKind::MissingOption`](crate::ErrorKind::MissingOption)
+    /// without a dtype or a fully known shape and [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists)
     /// when the file exists and [`OpenOptions::overwrite`] is not set; for
-    /// `r+`/`w+`, [`Error::Locked`] when another writer holds the file; and
+    /// `r+`/`w+`, [`ErrorKind::Locked`](crate::ErrorKind::Locked) when another writer holds the file; and
     /// the errors of [`OpenOptions::open`].
     pub fn open_mut(&self, path: impl AsRef<Path>) -> Result<MmArrayMut> {
         let path = path.as_ref();
         match self.mode {
-            Mode::ReadOnly => Err(Error::NotWritable {
-                path: path.to_path_buf(),
+            Mode::ReadOnly => Err(ErrorKind::NotWritable {
                 reason: "opened in mode r (read-only); use r+, w+ or c".into(),
-            }),
+            }
+            .at(path)),
             Mode::Create => self.create(path),
             _ => self.existing(path),
         }
     }
 
     fn create(&self, path: &Path) -> Result<MmArrayMut> {
-        let missing = |option, reason: &str| Error::MissingOption {
-            path: path.to_path_buf(),
-            option,
-            reason: reason.into(),
+        let missing = |option, reason: &str| {
+            ErrorKind::MissingOption {
+                option,
+                reason: reason.into(),
+            }
+            .at(path)
         };
         let dtype = self
             .dtype
@@ -108,10 +110,10 @@ impl OpenOptions {
             .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
         let header = if is_npy {
             if self.offset.is_some_and(|o| o != 0) {
-                return Err(Error::InvalidRequest {
-                    path: path.to_path_buf(),
+                return Err(ErrorKind::InvalidRequest {
                     reason: "a .npy file's data offset is set by its header; give no offset".into(),
-                });
+                }
+                .at(path));
             }
             Some(encode_header(&dtype, &shape, order, None).expect("fresh header fits"))
         } else {
@@ -121,12 +123,12 @@ impl OpenOptions {
             .as_ref()
             .map_or(self.offset.unwrap_or(0), |h| h.len() as u64);
         let nbytes = byte_count(&shape, &dtype)?;
-        let end = offset
-            .checked_add(nbytes)
-            .ok_or_else(|| Error::ShapeOverflow {
+        let end = offset.checked_add(nbytes).ok_or_else(|| {
+            Error::new(ErrorKind::ShapeOverflow {
                 shape: ShapeDisplay(&shape).to_string(),
                 dtype: dtype.typestr(),
-            })?;
+            })
+        })?;
         let sc_path = sidecar_path(path);
         let file = create_locked(path, self.overwrite)?;
         let io = |op, e| Error::io(path, op, e);
@@ -280,35 +282,35 @@ impl MmArrayMut {
 
     fn check_element<T: Element>(&self) -> Result<()> {
         if !T::accepts(&self.dtype) {
-            return Err(Error::TypeMismatch {
-                path: self.path.clone(),
+            return Err(ErrorKind::TypeMismatch {
                 expected: self.dtype.typestr(),
                 given: T::NAME.into(),
-            });
+            }
+            .at(self.path.clone()));
         }
         if !self.dtype.is_native() && std::mem::size_of::<T>() > 1 {
-            return Err(Error::NonNativeByteOrder {
-                path: self.path.clone(),
+            return Err(ErrorKind::NonNativeByteOrder {
                 dtype: self.dtype.typestr(),
-            });
+            }
+            .at(self.path.clone()));
         }
         Ok(())
     }
 
     fn misaligned<T>(&self) -> Error {
-        Error::Misaligned {
-            path: self.path.clone(),
+        ErrorKind::Misaligned {
             offset: self.offset,
             align: std::mem::align_of::<T>(),
             dtype: self.dtype.typestr(),
         }
+        .at(self.path.clone())
     }
 
     /// All elements as a slice of `T` (in file order: C or F).
     ///
     /// # Errors
-    /// [`Error::TypeMismatch`] when `T` cannot view the dtype,
-    /// [`Error::NonNativeByteOrder`], [`Error::Misaligned`].
+    /// [`ErrorKind::TypeMismatch`](crate::ErrorKind::TypeMismatch) when `T` cannot view the dtype,
+    /// [`ErrorKind::NonNativeByteOrder`](crate::ErrorKind::NonNativeByteOrder), [`ErrorKind::Misaligned`](crate::ErrorKind::Misaligned).
     pub fn as_slice<T: Element>(&self) -> Result<&[T]> {
         self.check_element::<T>()?;
         map::cast_slice(self.as_bytes()).ok_or_else(|| self.misaligned::<T>())
@@ -327,23 +329,23 @@ impl MmArrayMut {
     /// Row `i` of a C-order array as a mutable slice.
     ///
     /// # Errors
-    /// As [`MmArrayMut::as_slice`]; [`Error::InvalidRequest`] for a row out
+    /// As [`MmArrayMut::as_slice`]; [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for a row out
     /// of range or a Fortran-order array (whose rows are not contiguous).
     pub fn row_mut<T: Element>(&mut self, i: u64) -> Result<&mut [T]> {
         if self.order == Order::F && self.shape.len() > 1 {
-            return Err(Error::InvalidRequest {
-                path: self.path.clone(),
+            return Err(ErrorKind::InvalidRequest {
                 reason: "rows of a Fortran-order array are not contiguous".into(),
-            });
+            }
+            .at(self.path.clone()));
         }
         if i >= self.len() {
-            return Err(Error::InvalidRequest {
-                path: self.path.clone(),
+            return Err(ErrorKind::InvalidRequest {
                 reason: format!(
                     "row {i} is out of range (the array has {} rows)",
                     self.len()
                 ),
-            });
+            }
+            .at(self.path.clone()));
         }
         let per_row = self.shape.get(1..).unwrap_or(&[]).iter().product::<u64>() as usize;
         let elems_per_row = per_row * self.dtype.itemsize() / std::mem::size_of::<T>().max(1);
@@ -356,17 +358,14 @@ impl MmArrayMut {
         if self.mode.writes_file() {
             Ok(())
         } else {
-            Err(Error::NotWritable {
-                path: self.path.clone(),
-                reason: "copy-on-write map (mode c): changes stay in memory and are never written to the file".into(),
-            })
+            Err(ErrorKind::NotWritable { reason: "copy-on-write map (mode c): changes stay in memory and are never written to the file".into() }.at(self.path.clone()))
         }
     }
 
     /// Writes all changes to the file and waits for them (`msync`).
     ///
     /// # Errors
-    /// [`Error::NotWritable`] in mode `c`; I/O errors.
+    /// [`ErrorKind::NotWritable`](crate::ErrorKind::NotWritable) in mode `c`; I/O errors.
     pub fn flush(&self) -> Result<()> {
         self.check_flushable()?;
         match &self.map {
@@ -378,14 +377,14 @@ impl MmArrayMut {
     /// Writes the changes in rows `rows` (C order) to the file.
     ///
     /// # Errors
-    /// As [`MmArrayMut::flush`]; [`Error::InvalidRequest`] for rows out of range.
+    /// As [`MmArrayMut::flush`]; [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for rows out of range.
     pub fn flush_rows(&self, rows: Range<u64>) -> Result<()> {
         self.check_flushable()?;
         if rows.start > rows.end || rows.end > self.len() {
-            return Err(Error::InvalidRequest {
-                path: self.path.clone(),
+            return Err(ErrorKind::InvalidRequest {
                 reason: format!("rows {}..{} are out of range", rows.start, rows.end),
-            });
+            }
+            .at(self.path.clone()));
         }
         if self.order == Order::F && self.shape.len() > 1 {
             return self.flush();

@@ -12,7 +12,7 @@ use arrow_schema::DataType;
 
 use crate::array::MmArray;
 use crate::dtype::{Dtype, Element, Kind};
-use crate::error::{Error, Result, ShapeDisplay};
+use crate::error::{Error, ErrorKind, Result, ShapeDisplay};
 use crate::fsutil::{write_atomic_with, Replace};
 use crate::npy::{encode_header, NpyHeader};
 use crate::open::{HeaderSource, OpenOptions};
@@ -110,8 +110,8 @@ impl WriterOptions {
     /// Creates the file (empty, zero rows committed) and returns its writer.
     ///
     /// # Errors
-    /// [`Error::AlreadyExists`] without [`WriterOptions::overwrite`],
-    /// [`Error::Locked`] if another writer holds it, I/O errors.
+    /// [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists) without [`WriterOptions::overwrite`],
+    /// [`ErrorKind::Locked`](crate::ErrorKind::Locked) if another writer holds it, I/O errors.
     pub fn create(&self, path: impl AsRef<Path>) -> Result<ArrayWriter> {
         let path = path.as_ref();
         let npy = match self.format {
@@ -195,7 +195,7 @@ struct NpyRecord {
 /// power cut. Readers see exactly the committed prefix; bytes past it are
 /// ignored, discarded when the writer is dropped, and cleaned up when a
 /// writer reopens the file. The writer holds the file's exclusive lock: a
-/// second writer gets [`Error::Locked`]; readers are never blocked.
+/// second writer gets [`ErrorKind::Locked`](crate::ErrorKind::Locked); readers are never blocked.
 ///
 /// An append that fails (disk full, file size limit) returns the error and
 /// discards the uncommitted rows; the committed state is untouched.
@@ -229,8 +229,8 @@ impl ArrayWriter {
     /// rows, discarding any uncommitted bytes a crashed writer left behind.
     ///
     /// # Errors
-    /// [`Error::Locked`] if another writer holds it; the errors of
-    /// [`crate::open`]; [`Error::InvalidRequest`] for a Fortran-order N-D
+    /// [`ErrorKind::Locked`](crate::ErrorKind::Locked) if another writer holds it; the errors of
+    /// [`crate::open`]; [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for a Fortran-order N-D
     /// or 0-D array (which cannot grow along the first axis).
     pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Self> {
         let path = path.as_ref();
@@ -246,14 +246,14 @@ impl ArrayWriter {
         }
         let l = r.layout;
         if r.shape.is_empty() || (l.order == Order::F && r.shape.len() > 1) {
-            return Err(Error::InvalidRequest {
-                path: path.to_path_buf(),
+            return Err(ErrorKind::InvalidRequest {
                 reason: format!(
                     "a {}-order array of shape {} cannot grow along its first axis",
                     l.order,
                     ShapeDisplay(&r.shape)
                 ),
-            });
+            }
+            .at(path));
         }
         // A .npy file's own header is kept up to date, and so is a sidecar
         // next to any file (it wins when both exist).
@@ -265,7 +265,7 @@ impl ArrayWriter {
         if matches!(l.source, HeaderSource::Npy { .. }) || header.sidecar.is_some() {
             file.seek(std::io::SeekFrom::Start(0))
                 .map_err(|e| Error::io(path, "seek", e))?;
-            if let Ok(h) = NpyHeader::read_from(&mut std::io::BufReader::new(&file), path) {
+            if let Ok(h) = NpyHeader::read_from(&mut std::io::BufReader::new(&file)) {
                 header.npy = Some(NpyRecord {
                     len: h.data_offset,
                     major: h.version.0,
@@ -273,10 +273,7 @@ impl ArrayWriter {
             }
         }
         if header.npy.is_none() && header.sidecar.is_none() {
-            return Err(Error::MissingSidecar {
-                path: path.to_path_buf(),
-                sidecar: sc,
-            });
+            return Err(ErrorKind::MissingSidecar { sidecar: sc }.at(path));
         }
         let row_shape = r.shape[1..].to_vec();
         let row_bytes = row_bytes(path, &l.dtype, &row_shape)?;
@@ -331,16 +328,16 @@ impl ArrayWriter {
     /// Appends whole rows given as a flat slice of elements in C order.
     ///
     /// # Errors
-    /// [`Error::TypeMismatch`] when `T` does not match the dtype,
-    /// [`Error::RowShapeMismatch`] when the length is not a whole number of
+    /// [`ErrorKind::TypeMismatch`](crate::ErrorKind::TypeMismatch) when `T` does not match the dtype,
+    /// [`ErrorKind::RowShapeMismatch`](crate::ErrorKind::RowShapeMismatch) when the length is not a whole number of
     /// rows, I/O errors (the uncommitted rows are then discarded).
     pub fn append<T: Element>(&mut self, values: &[T]) -> Result<()> {
         if !T::accepts(&self.dtype) || (!self.dtype.is_native() && std::mem::size_of::<T>() > 1) {
-            return Err(Error::TypeMismatch {
-                path: self.path.clone(),
+            return Err(ErrorKind::TypeMismatch {
                 expected: self.dtype.typestr(),
                 given: T::NAME.into(),
-            });
+            }
+            .at(self.path.clone()));
         }
         use arrow_buffer::ToByteSlice;
         self.append_bytes(values.to_byte_slice())
@@ -349,15 +346,15 @@ impl ArrayWriter {
     /// Appends whole rows given as raw bytes in the file's dtype and byte order.
     ///
     /// # Errors
-    /// [`Error::RowShapeMismatch`] when the length is not a whole number of
+    /// [`ErrorKind::RowShapeMismatch`](crate::ErrorKind::RowShapeMismatch) when the length is not a whole number of
     /// rows; I/O errors (the uncommitted rows are then discarded).
     pub fn append_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         if self.row_bytes == 0 || !(bytes.len() as u64).is_multiple_of(self.row_bytes) {
-            return Err(Error::RowShapeMismatch {
-                path: self.path.clone(),
+            return Err(ErrorKind::RowShapeMismatch {
                 expected: format!("{} of {}", ShapeDisplay(&self.row_shape), self.dtype),
                 given: format!("{} bytes", bytes.len()),
-            });
+            }
+            .at(self.path.clone()));
         }
         if self.buf.len() + bytes.len() <= BUFFER_BYTES {
             self.buf.extend_from_slice(bytes);
@@ -378,8 +375,8 @@ impl ArrayWriter {
     /// dtype's Arrow type (see `docs/FORMAT.md`); nulls are refused.
     ///
     /// # Errors
-    /// [`Error::TypeMismatch`], [`Error::RowShapeMismatch`],
-    /// [`Error::HasNulls`], I/O errors.
+    /// [`ErrorKind::TypeMismatch`](crate::ErrorKind::TypeMismatch), [`ErrorKind::RowShapeMismatch`](crate::ErrorKind::RowShapeMismatch),
+    /// [`ErrorKind::HasNulls`](crate::ErrorKind::HasNulls), I/O errors.
     pub fn append_array(&mut self, array: &dyn Array) -> Result<()> {
         let data = array.to_data();
         match self.array_bytes(&data)? {
@@ -395,11 +392,11 @@ impl ArrayWriter {
         let expected_type = self.dtype.arrow_value_type();
         let bool_leaf = leaf_type == DataType::Boolean && self.dtype.kind() == Kind::Bool;
         if leaf_type != expected_type && !bool_leaf {
-            return Err(Error::TypeMismatch {
-                path: self.path.clone(),
+            return Err(ErrorKind::TypeMismatch {
                 expected: format!("{} ({expected_type})", self.dtype),
                 given: data.data_type().to_string(),
-            });
+            }
+            .at(self.path.clone()));
         }
         let want = self.row_shape.iter().product::<u64>()
             * if self.dtype.kind() == Kind::Complex {
@@ -408,17 +405,17 @@ impl ArrayWriter {
                 1
             };
         if per_row != want {
-            return Err(Error::RowShapeMismatch {
-                path: self.path.clone(),
+            return Err(ErrorKind::RowShapeMismatch {
                 expected: format!("{} of {}", ShapeDisplay(&self.row_shape), self.dtype),
                 given: format!("{} ({per_row} elements per row)", data.data_type()),
-            });
+            }
+            .at(self.path.clone()));
         }
         if !self.dtype.is_native() && self.dtype.itemsize() > 1 {
-            return Err(Error::NonNativeByteOrder {
-                path: self.path.clone(),
+            return Err(ErrorKind::NonNativeByteOrder {
                 dtype: self.dtype.typestr(),
-            });
+            }
+            .at(self.path.clone()));
         }
         Ok(bytes)
     }
@@ -447,14 +444,14 @@ impl ArrayWriter {
     /// write disjoint ranges at once).
     pub(crate) fn write_at(&self, pos: u64, bytes: &[u8]) -> Result<()> {
         if pos + bytes.len() as u64 > self.written || !self.buf.is_empty() {
-            return Err(Error::InvalidRequest {
-                path: self.path.clone(),
+            return Err(ErrorKind::InvalidRequest {
                 reason: format!(
                     "{} bytes at {pos} lie outside the {} reserved bytes",
                     bytes.len(),
                     self.written
                 ),
-            });
+            }
+            .at(self.path.clone()));
         }
         self.file
             .write_all_at(bytes, self.committed_end() + pos)
@@ -528,14 +525,11 @@ impl ArrayWriter {
         let durable = self.durability == Durability::Fsync;
         if let Some(npy) = &self.header.npy {
             let h = encode_header(&self.dtype, &shape, Order::C, Some((npy.len as usize, npy.major)))
-                .ok_or_else(|| Error::NotWritable {
-                    path: self.path.clone(),
-                    reason: format!(
+                .ok_or_else(|| ErrorKind::NotWritable { reason: format!(
                         "the .npy header ({} bytes) has no room for shape {}; rewrite the file with `mmarrow cat`",
                         npy.len,
                         ShapeDisplay(&shape)
-                    ),
-                })?;
+                    ) }.at(self.path.clone()))?;
             // One small write inside the first page; the data it describes
             // is already on disk.
             self.file
@@ -582,9 +576,7 @@ pub(crate) fn remove_stale_sidecar(sc_path: &Path, overwrite: bool) -> Result<()
         return Ok(());
     }
     if !overwrite {
-        return Err(Error::AlreadyExists {
-            path: sc_path.to_path_buf(),
-        });
+        return Err(ErrorKind::AlreadyExists.at(sc_path));
     }
     std::fs::remove_file(sc_path).map_err(|e| Error::io(sc_path, "remove stale sidecar", e))
 }
@@ -592,13 +584,13 @@ pub(crate) fn remove_stale_sidecar(sc_path: &Path, overwrite: bool) -> Result<()
 fn row_bytes(path: &Path, dtype: &Dtype, row_shape: &[u64]) -> Result<u64> {
     let b = byte_count(row_shape, dtype)?;
     if b == 0 {
-        return Err(Error::InvalidRequest {
-            path: path.to_path_buf(),
+        return Err(ErrorKind::InvalidRequest {
             reason: format!(
                 "rows of shape {} hold no data, so rows cannot be appended",
                 ShapeDisplay(row_shape)
             ),
-        });
+        }
+        .at(path));
     }
     Ok(b)
 }
@@ -626,10 +618,10 @@ fn leaf_bytes<'a>(data: &'a ArrayData, path: &Path) -> Result<(DataType, LeafByt
     let mut per_row: u64 = 1;
     loop {
         if node.null_count() > 0 {
-            return Err(Error::HasNulls {
-                path: path.to_path_buf(),
+            return Err(ErrorKind::HasNulls {
                 nulls: node.null_count(),
-            });
+            }
+            .at(path));
         }
         match node.data_type() {
             DataType::FixedSizeList(_, size) => {
@@ -648,10 +640,12 @@ fn leaf_bytes<'a>(data: &'a ArrayData, path: &Path) -> Result<(DataType, LeafByt
             t => {
                 let width = match t {
                     DataType::FixedSizeBinary(w) => *w as usize,
-                    t => t.primitive_width().ok_or_else(|| Error::TypeMismatch {
-                        path: path.to_path_buf(),
-                        expected: "a fixed-width element type".into(),
-                        given: t.to_string(),
+                    t => t.primitive_width().ok_or_else(|| {
+                        ErrorKind::TypeMismatch {
+                            expected: "a fixed-width element type".into(),
+                            given: t.to_string(),
+                        }
+                        .at(path)
                     })?,
                 };
                 let buf = node.buffers()[0].as_slice();

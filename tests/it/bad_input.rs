@@ -2,6 +2,7 @@
 
 use std::fs::File;
 
+use mmarrow::ErrorKind;
 use mmarrow::{open, Error, OpenOptions};
 
 use crate::common::{f32_bytes, npy, Dir};
@@ -20,7 +21,7 @@ fn missing_file() {
     let d = Dir::new();
     let p = d.path("nope.f32");
     let e = open(&p).unwrap_err();
-    assert!(matches!(e, Error::NotFound { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::NotFound { .. }), "{e}");
     msg_starts_with_path(&e, &p);
 }
 
@@ -29,7 +30,7 @@ fn missing_sidecar_and_no_dtype() {
     let d = Dir::new();
     let p = d.file("raw.bin", &[0; 16]);
     let e = open(&p).unwrap_err();
-    assert!(matches!(e, Error::MissingSidecar { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::MissingSidecar { .. }), "{e}");
     assert!(e.to_string().contains("raw.bin.mmarrow.json"), "{e}");
     msg_starts_with_path(&e, &p);
 }
@@ -40,7 +41,7 @@ fn sidecar_that_is_not_json() {
     let p = d.file("a.f32", &[0; 16]);
     d.sidecar(&p, "dtype=f4");
     let e = open(&p).unwrap_err();
-    assert!(matches!(e, Error::InvalidSidecar { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidSidecar { .. }), "{e}");
     assert!(e.to_string().contains("not JSON"), "{e}");
     msg_starts_with_path(&e, &mmarrow::sidecar_path(&p));
 }
@@ -51,7 +52,7 @@ fn sidecar_lacking_a_field() {
     let p = d.file("a.f32", &[0; 16]);
     d.sidecar(&p, r#"{"format":"mmarrow.array","version":1,"shape":[4]}"#);
     let e = open(&p).unwrap_err();
-    assert!(matches!(e, Error::InvalidSidecar { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidSidecar { .. }), "{e}");
     assert!(e.to_string().contains("dtype"), "{e}");
 }
 
@@ -66,8 +67,8 @@ fn sidecar_with_unknown_version() {
     let e = open(&p).unwrap_err();
     assert!(
         matches!(
-            e,
-            Error::UnsupportedVersion {
+            e.kind(),
+            ErrorKind::UnsupportedVersion {
                 found: 7,
                 supported: 1,
                 ..
@@ -86,15 +87,18 @@ fn sidecar_with_unknown_or_unsupported_dtype() {
         r#"{"format":"mmarrow.array","version":1,"dtype":"<q9","shape":[4]}"#,
     );
     assert!(matches!(
-        open(&p).unwrap_err(),
-        Error::InvalidSidecar { .. }
+        open(&p).unwrap_err().kind(),
+        ErrorKind::InvalidSidecar { .. }
     ));
     d.sidecar(
         &p,
         r#"{"format":"mmarrow.array","version":1,"dtype":"|O","shape":[4]}"#,
     );
     let e = open(&p).unwrap_err();
-    assert!(matches!(e, Error::UnsupportedDtype { .. }), "{e}");
+    assert!(
+        matches!(e.kind(), ErrorKind::UnsupportedDtype { .. }),
+        "{e}"
+    );
     assert!(e.to_string().contains("object"), "{e}");
 }
 
@@ -109,7 +113,7 @@ fn shape_whose_element_count_overflows() {
         .unwrap()
         .open(&p)
         .unwrap_err();
-    assert!(matches!(e, Error::ShapeOverflow { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::ShapeOverflow { .. }), "{e}");
     // Fits in u64 elements, overflows in bytes.
     let e = OpenOptions::new()
         .dtype("f8")
@@ -118,14 +122,17 @@ fn shape_whose_element_count_overflows() {
         .unwrap()
         .open(&p)
         .unwrap_err();
-    assert!(matches!(e, Error::ShapeOverflow { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::ShapeOverflow { .. }), "{e}");
 }
 
 #[test]
 fn negative_and_several_inferred_dims() {
     for s in ["-2,4", "-1,-1", "3,-5"] {
         let e = OpenOptions::new().shape(s).unwrap_err();
-        assert!(matches!(e, Error::InvalidShape { .. }), "{s}: {e}");
+        assert!(
+            matches!(e.kind(), ErrorKind::InvalidShape { .. }),
+            "{s}: {e}"
+        );
         assert!(e.to_string().contains(s), "{e}");
     }
 }
@@ -143,8 +150,8 @@ fn file_shorter_than_offset_plus_shape() {
         .unwrap_err();
     assert!(
         matches!(
-            e,
-            Error::SizeMismatch {
+            e.kind(),
+            ErrorKind::SizeMismatch {
                 expected: 8000,
                 actual: 4000,
                 ..
@@ -165,7 +172,7 @@ fn file_shorter_than_offset_plus_shape() {
         .offset(8000)
         .open(&p)
         .unwrap_err();
-    assert!(matches!(e, Error::SizeMismatch { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::SizeMismatch { .. }), "{e}");
 }
 
 #[test]
@@ -179,8 +186,8 @@ fn file_size_not_a_multiple_of_the_element_size_when_inferred() {
         .unwrap_err();
     assert!(
         matches!(
-            e,
-            Error::NotWholeItems {
+            e.kind(),
+            ErrorKind::NotWholeItems {
                 data_bytes: 10,
                 unit_bytes: 4,
                 ..
@@ -198,7 +205,7 @@ fn file_size_not_a_multiple_of_the_element_size_when_inferred() {
         .open(&p)
         .unwrap_err();
     assert!(
-        matches!(e, Error::NotWholeItems { unit_bytes: 16, .. }),
+        matches!(e.kind(), ErrorKind::NotWholeItems { unit_bytes: 16, .. }),
         "{e}"
     );
 }
@@ -208,7 +215,7 @@ fn npy_with_bad_magic() {
     let d = Dir::new();
     let p = d.file("x.npy", b"PK\x03\x04 this is a zip, not an npy file");
     let e = open(&p).unwrap_err();
-    assert!(matches!(e, Error::InvalidNpy { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidNpy { .. }), "{e}");
     assert!(e.to_string().contains("bad magic"), "{e}");
     msg_starts_with_path(&e, &p);
 }
@@ -222,7 +229,7 @@ fn npy_with_truncated_header() {
     );
     let p = d.file("x.npy", &full[..40]);
     let e = open(&p).unwrap_err();
-    assert!(matches!(e, Error::InvalidNpy { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidNpy { .. }), "{e}");
     assert!(e.to_string().contains("truncated"), "{e}");
 }
 
@@ -235,7 +242,7 @@ fn npy_with_truncated_data() {
     );
     let p = d.file("x.npy", &full[..full.len() - 1]);
     let e = open(&p).unwrap_err();
-    assert!(matches!(e, Error::SizeMismatch { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::SizeMismatch { .. }), "{e}");
 }
 
 #[test]
@@ -249,7 +256,10 @@ fn npy_with_object_dtype() {
         ),
     );
     let e = open(&p).unwrap_err();
-    assert!(matches!(e, Error::UnsupportedDtype { .. }), "{e}");
+    assert!(
+        matches!(e.kind(), ErrorKind::UnsupportedDtype { .. }),
+        "{e}"
+    );
     msg_starts_with_path(&e, &p);
     assert!(e.to_string().contains("object"), "{e}");
 }
@@ -263,10 +273,10 @@ fn zero_length_file() {
         .unwrap()
         .open(&p)
         .unwrap_err();
-    assert!(matches!(e, Error::EmptyFile { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::EmptyFile { .. }), "{e}");
     let p = d.file("empty.npy", &[]);
     let e = open(&p).unwrap_err();
-    assert!(matches!(e, Error::InvalidNpy { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidNpy { .. }), "{e}");
     assert!(e.to_string().contains("empty"), "{e}");
 }
 
@@ -302,7 +312,7 @@ fn directory_given_as_a_file() {
         .unwrap()
         .open(d.dir.path())
         .unwrap_err();
-    assert!(matches!(e, Error::IsDirectory { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::IsDirectory { .. }), "{e}");
 }
 
 #[test]
@@ -323,7 +333,7 @@ fn options_that_contradict_the_sidecar() {
     for (o, field) in cases {
         let e = o.open(&p).unwrap_err();
         assert!(
-            matches!(e, Error::Conflict { field: f, .. } if f == field),
+            matches!(e.kind(), ErrorKind::Conflict { field: f, .. } if *f == field),
             "{e}"
         );
     }
@@ -353,7 +363,10 @@ fn options_that_contradict_the_npy_header() {
         .unwrap()
         .open(&p)
         .unwrap_err();
-    assert!(matches!(e, Error::Conflict { field: "dtype", .. }), "{e}");
+    assert!(
+        matches!(e.kind(), ErrorKind::Conflict { field: "dtype", .. }),
+        "{e}"
+    );
 }
 
 #[test]
@@ -363,7 +376,7 @@ fn sidecar_too_large_is_refused_before_reading() {
     let f = File::create(mmarrow::sidecar_path(&p)).unwrap();
     f.set_len(mmarrow::MAX_SIDECAR_BYTES + 10).unwrap();
     let e = open(&p).unwrap_err();
-    assert!(matches!(e, Error::InvalidSidecar { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidSidecar { .. }), "{e}");
 }
 
 #[test]

@@ -48,7 +48,7 @@ pub fn npy(dict: &str, data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Runs `f` again while it fails with [`mmarrow::Error::Locked`], for up to
+/// Runs `f` again while it fails with [`mmarrow::ErrorKind::Locked`], for up to
 /// five seconds. Tests that reopen a writer right after dropping one need
 /// it: other tests of this binary spawn processes, and a child inherits
 /// every open file description (and so every `flock`) between its fork and
@@ -57,8 +57,9 @@ pub fn retry_locked<T>(mut f: impl FnMut() -> mmarrow::Result<T>) -> mmarrow::Re
     let start = std::time::Instant::now();
     loop {
         match f() {
-            Err(mmarrow::Error::Locked { .. })
-                if start.elapsed() < std::time::Duration::from_secs(5) =>
+            Err(e)
+                if matches!(e.kind(), mmarrow::ErrorKind::Locked)
+                    && start.elapsed() < std::time::Duration::from_secs(5) =>
             {
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }

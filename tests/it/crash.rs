@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::UInt32Type;
-use mmarrow::{open, ArrayWriter, Dtype, Durability, Error};
+use mmarrow::ErrorKind;
+use mmarrow::{open, ArrayWriter, Dtype, Durability};
 
 use crate::common::retry_locked;
 
@@ -355,7 +356,7 @@ fn locked_error_names_the_file() {
     let path = dir.path().join("x.u4");
     let _w = ArrayWriter::create(&path, Dtype::parse("<u4").unwrap(), &[]).unwrap();
     let e = ArrayWriter::open(&path, Durability::Fsync).unwrap_err();
-    assert!(matches!(e, Error::Locked { .. }));
+    assert!(matches!(e.kind(), ErrorKind::Locked { .. }));
     assert!(e.to_string().starts_with(&path.display().to_string()));
 }
 

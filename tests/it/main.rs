@@ -1,6 +1,7 @@
 //! Integration tests: one crate so the test binaries link once.
 
 mod bad_input;
+#[cfg(feature = "cli")] // runs the `mmarrow` binary, built only with `cli`
 mod cli;
 mod common;
 mod convert;

@@ -6,6 +6,7 @@ use arrow_array::{Array, ArrayRef, FixedSizeListArray, Float32Array, Int32Array}
 use arrow_schema::{DataType, Field};
 use std::sync::Arc;
 
+use mmarrow::ErrorKind;
 use mmarrow::{
     open, ArrayWriter, Dtype, Durability, Error, Mode, OpenOptions, Order, OutputFormat,
     WriterOptions,
@@ -92,8 +93,8 @@ fn create_needs_a_shape_and_refuses_existing_files() {
         .unwrap_err();
     assert!(
         matches!(
-            e,
-            Error::MissingOption {
+            e.kind(),
+            ErrorKind::MissingOption {
                 option: "shape",
                 ..
             }
@@ -110,8 +111,8 @@ fn create_needs_a_shape_and_refuses_existing_files() {
         .unwrap_err();
     assert!(
         matches!(
-            e,
-            Error::MissingOption {
+            e.kind(),
+            ErrorKind::MissingOption {
                 option: "shape",
                 ..
             }
@@ -128,7 +129,7 @@ fn create_needs_a_shape_and_refuses_existing_files() {
         .unwrap()
         .open_mut(&p)
         .unwrap_err();
-    assert!(matches!(e, Error::AlreadyExists { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::AlreadyExists { .. }), "{e}");
     assert_eq!(std::fs::read(&p).unwrap(), f32_bytes([7.0]));
     let a = OpenOptions::new()
         .mode(Mode::Create)
@@ -170,12 +171,12 @@ fn read_write_changes_the_file_in_place() {
         .open_mut(&p)
         .unwrap();
     assert!(matches!(
-        a.as_mut_slice::<f64>(),
-        Err(Error::TypeMismatch { .. })
+        a.as_mut_slice::<f64>().map_err(Error::into_kind),
+        Err(ErrorKind::TypeMismatch { .. })
     ));
     assert!(matches!(
-        a.row_mut::<f32>(2),
-        Err(Error::InvalidRequest { .. })
+        a.row_mut::<f32>(2).map_err(Error::into_kind),
+        Err(ErrorKind::InvalidRequest { .. })
     ));
 }
 
@@ -213,7 +214,7 @@ fn copy_on_write_never_touches_the_file() {
     a.as_mut_slice::<f32>().unwrap()[0] = 100.0;
     assert_eq!(a.as_slice::<f32>().unwrap(), &[100.0, 2.0]);
     let e = a.flush().unwrap_err();
-    assert!(matches!(e, Error::NotWritable { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::NotWritable { .. }), "{e}");
     let frozen = a.freeze().unwrap();
     assert_eq!(
         frozen
@@ -235,14 +236,14 @@ fn read_only_mode_cannot_write_and_open_refuses_write_modes() {
         .unwrap()
         .open_mut(&p)
         .unwrap_err();
-    assert!(matches!(e, Error::NotWritable { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::NotWritable { .. }), "{e}");
     let e = OpenOptions::new()
         .mode(Mode::ReadWrite)
         .dtype("f4")
         .unwrap()
         .open(&p)
         .unwrap_err();
-    assert!(matches!(e, Error::InvalidRequest { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::InvalidRequest { .. }), "{e}");
     assert_eq!("w+".parse::<Mode>().unwrap(), Mode::Create);
     assert!("x".parse::<Mode>().is_err());
 }
@@ -255,7 +256,7 @@ fn one_writer_at_a_time_readers_never_blocked() {
     w.append(&[1.0f32, 2.0]).unwrap();
     w.commit().unwrap();
     let e = ArrayWriter::open(&p, Durability::Fsync).unwrap_err();
-    assert!(matches!(e, Error::Locked { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::Locked { .. }), "{e}");
     assert!(e
         .to_string()
         .contains("already being written by another process"));
@@ -263,7 +264,7 @@ fn one_writer_at_a_time_readers_never_blocked() {
         .mode(Mode::ReadWrite)
         .open_mut(&p)
         .unwrap_err();
-    assert!(matches!(e, Error::Locked { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::Locked { .. }), "{e}");
     assert_eq!(open(&p).unwrap().shape(), &[1, 2]);
     drop(w);
     retry_locked(|| ArrayWriter::open(&p, Durability::Fsync)).unwrap();
@@ -343,9 +344,12 @@ fn append_checks_type_and_row_shape() {
     let p = d.path("t.f32");
     let mut w = ArrayWriter::create(&p, Dtype::parse("f4").unwrap(), &[2, 3]).unwrap();
     let e = w.append(&[1i32; 6]).unwrap_err();
-    assert!(matches!(e, Error::TypeMismatch { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::TypeMismatch { .. }), "{e}");
     let e = w.append(&[1.0f32; 5]).unwrap_err();
-    assert!(matches!(e, Error::RowShapeMismatch { .. }), "{e}");
+    assert!(
+        matches!(e.kind(), ErrorKind::RowShapeMismatch { .. }),
+        "{e}"
+    );
     // Arrow: a tensor-like FixedSizeList of 6, or nested 2 x 3, both fine.
     let values: ArrayRef = Arc::new(Float32Array::from(
         (0..12).map(|v| v as f32).collect::<Vec<_>>(),
@@ -359,8 +363,8 @@ fn append_checks_type_and_row_shape() {
     w.append_array(&nested.slice(1, 1)).unwrap();
     let wrong = FixedSizeListArray::try_new(item.clone(), 4, values.clone(), None).unwrap();
     assert!(matches!(
-        w.append_array(&wrong),
-        Err(Error::RowShapeMismatch { .. })
+        w.append_array(&wrong).map_err(Error::into_kind),
+        Err(ErrorKind::RowShapeMismatch { .. })
     ));
     let ints: ArrayRef = Arc::new(Int32Array::from(vec![1; 6]));
     let int_list = FixedSizeListArray::try_new(
@@ -371,14 +375,14 @@ fn append_checks_type_and_row_shape() {
     )
     .unwrap();
     assert!(matches!(
-        w.append_array(&int_list),
-        Err(Error::TypeMismatch { .. })
+        w.append_array(&int_list).map_err(Error::into_kind),
+        Err(ErrorKind::TypeMismatch { .. })
     ));
     let with_nulls =
         FixedSizeListArray::try_new(item, 6, values, Some(vec![true, false].into())).unwrap();
     assert!(matches!(
-        w.append_array(&with_nulls),
-        Err(Error::HasNulls { .. })
+        w.append_array(&with_nulls).map_err(Error::into_kind),
+        Err(ErrorKind::HasNulls { .. })
     ));
     let a = w.finish().unwrap();
     assert_eq!(a.shape(), &[3, 2, 3]);
@@ -399,7 +403,7 @@ fn create_refuses_an_existing_file_without_overwrite() {
     let d = Dir::new();
     let p = d.file("e.npy", b"keep me");
     let e = ArrayWriter::create(&p, Dtype::parse("f4").unwrap(), &[]).unwrap_err();
-    assert!(matches!(e, Error::AlreadyExists { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::AlreadyExists { .. }), "{e}");
     assert_eq!(std::fs::read(&p).unwrap(), b"keep me");
     let w = WriterOptions::new(Dtype::parse("f4").unwrap(), &[])
         .overwrite(true)
@@ -426,8 +430,8 @@ fn fortran_files_cannot_be_appended_to() {
     )
     .unwrap();
     assert!(matches!(
-        ArrayWriter::open(&p, Durability::Fsync),
-        Err(Error::InvalidRequest { .. })
+        ArrayWriter::open(&p, Durability::Fsync).map_err(Error::into_kind),
+        Err(ErrorKind::InvalidRequest { .. })
     ));
 }
 
@@ -484,7 +488,7 @@ fn creating_an_npy_over_a_stale_sidecar() {
         .unwrap()
         .open_mut(&p)
         .unwrap_err();
-    assert!(matches!(e, Error::AlreadyExists { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::AlreadyExists { .. }), "{e}");
     drop(
         OpenOptions::new()
             .mode(Mode::Create)

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use mmarrow::{Durability, Error, MmArray, Order, WriterOptions};
+use mmarrow::{Durability, Error, ErrorKind, MmArray, Order, WriterOptions};
 
 use crate::CliError;
 
@@ -74,34 +74,34 @@ fn check_compatible(inputs: &[MmArray]) -> Result<(), Error> {
     let first = &inputs[0];
     for a in inputs {
         if a.order() == Order::F && a.shape().len() > 1 {
-            return Err(Error::InvalidRequest {
-                path: a.path().to_path_buf(),
+            return Err(ErrorKind::InvalidRequest {
                 reason: "cat joins C-order rows; this array is Fortran-order".into(),
-            });
+            }
+            .at(a.path()));
         }
         if a.shape().is_empty() {
-            return Err(Error::InvalidRequest {
-                path: a.path().to_path_buf(),
+            return Err(ErrorKind::InvalidRequest {
                 reason: "a 0-D array has no rows to concatenate".into(),
-            });
+            }
+            .at(a.path()));
         }
         if a.dtype() != first.dtype() {
-            return Err(Error::TypeMismatch {
-                path: a.path().to_path_buf(),
+            return Err(ErrorKind::TypeMismatch {
                 expected: format!(
                     "{} (the dtype of {})",
                     first.dtype(),
                     first.path().display()
                 ),
                 given: a.dtype().typestr(),
-            });
+            }
+            .at(a.path()));
         }
         if a.row_shape() != first.row_shape() {
-            return Err(Error::RowShapeMismatch {
-                path: a.path().to_path_buf(),
+            return Err(ErrorKind::RowShapeMismatch {
                 expected: format!("{:?} (as in {})", first.row_shape(), first.path().display()),
                 given: format!("{:?}", a.row_shape()),
-            });
+            }
+            .at(a.path()));
         }
     }
     Ok(())
@@ -114,10 +114,10 @@ fn check_not_an_input(out: &Path, inputs: &[PathBuf]) -> Result<(), Error> {
     };
     for i in inputs {
         if i.canonicalize().is_ok_and(|c| c == out_c) {
-            return Err(Error::InvalidRequest {
-                path: out.to_path_buf(),
+            return Err(ErrorKind::InvalidRequest {
                 reason: "the output is also an input".into(),
-            });
+            }
+            .at(out));
         }
     }
     Ok(())
