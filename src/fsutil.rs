@@ -1,9 +1,23 @@
-//! Crash-safe file replacement: the one helper every header write goes through.
+//! File-system helpers, and the crate's one platform seam.
+//!
+//! - Crash-safe replacement ([`write_atomic`]): the one helper every header
+//!   and manifest write goes through.
+//! - A rename that fsyncs what must be fsynced, directory included
+//!   ([`rename`]), so no call site can forget a step.
+//! - Directory fsyncs named for what they sync: [`sync_dir`] (the directory
+//!   itself) and [`sync_parent`] (the directory holding a path).
+//! - Positioned reads and writes ([`FileExt`], [`read_at_most`], [`ReadAt`]).
+//!
+//! mmarrow is Unix-only (positioned I/O, `flock`, and the mapping semantics
+//! its writers rely on); `lib.rs` refuses other targets, and the Unix
+//! imports of the crate live here.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+pub(crate) use std::os::unix::fs::FileExt;
 
 use crate::error::{Error, ErrorKind, Result};
 
@@ -64,7 +78,7 @@ pub(crate) fn write_atomic_with(
             }
         }?;
         if durable {
-            sync_dir(path)?;
+            sync_parent(path)?;
         }
         Ok(())
     })();
@@ -74,15 +88,76 @@ pub(crate) fn write_atomic_with(
     result
 }
 
-/// fsyncs the directory holding `path`, so a rename or create in it is durable.
-pub(crate) fn sync_dir(path: &Path) -> Result<()> {
-    let dir = match path.parent() {
+/// Renames `from` to `to` (a file or a directory). When `durable`, first
+/// fsyncs `from` itself (its data, or a directory's entries), and after the
+/// rename the directory holding `to` (and the one that held `from`, if it
+/// is another), so the new name survives a power cut.
+pub(crate) fn rename(from: &Path, to: &Path, durable: bool) -> Result<()> {
+    if durable {
+        File::open(from)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(from, "fsync", e))?;
+    }
+    fs::rename(from, to).map_err(|e| Error::io(to, "rename into place", e))?;
+    if durable {
+        sync_parent(to)?;
+        if parent(from) != parent(to) {
+            sync_parent(from)?;
+        }
+    }
+    Ok(())
+}
+
+/// The directory holding `path` (`.` for a bare name).
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
-    };
+    }
+}
+
+/// fsyncs the directory holding `path`, so a rename or create of `path` is durable.
+pub(crate) fn sync_parent(path: &Path) -> Result<()> {
+    sync_dir(parent(path))
+}
+
+/// fsyncs the directory `dir` itself, so the entries created or renamed in it are durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io(dir, "fsync directory", e))
+}
+
+/// Reads into `buf` from `pos` until it is full or the file ends; returns
+/// the bytes read (retrying interrupted reads).
+pub(crate) fn read_at_most(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], pos + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A [`Read`] over a file from `pos` on, by positioned reads (no seek, so a
+/// shared handle's cursor is untouched).
+pub(crate) struct ReadAt<'a> {
+    /// The file.
+    pub file: &'a File,
+    /// Where the next read starts.
+    pub pos: u64,
+}
+
+impl Read for ReadAt<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read_at(buf, self.pos)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
 }
 
 /// A hidden, unique sibling name for a temporary file next to `path`.
@@ -114,5 +189,34 @@ mod tests {
         assert_eq!(fs::read(&p).unwrap(), b"three");
         // No temporary files are left behind.
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn rename_moves_files_and_directories_durably() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a");
+        fs::write(&a, b"x").unwrap();
+        rename(&a, &dir.path().join("b"), true).unwrap();
+        assert_eq!(fs::read(dir.path().join("b")).unwrap(), b"x");
+        fs::create_dir(dir.path().join("d")).unwrap();
+        fs::create_dir(dir.path().join("sub")).unwrap();
+        rename(&dir.path().join("d"), &dir.path().join("sub/e"), true).unwrap();
+        assert!(dir.path().join("sub/e").is_dir());
+        let e = rename(&a, &dir.path().join("c"), false).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::NotFound), "{e}");
+    }
+
+    #[test]
+    fn positioned_reads_stop_at_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        fs::write(&p, b"0123456789").unwrap();
+        let f = File::open(&p).unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(read_at_most(&f, &mut buf, 4).unwrap(), 6);
+        assert_eq!(&buf[..6], b"456789");
+        let mut s = String::new();
+        ReadAt { file: &f, pos: 7 }.read_to_string(&mut s).unwrap();
+        assert_eq!(s, "789");
     }
 }

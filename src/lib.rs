@@ -52,6 +52,9 @@
 
 #![warn(missing_docs)]
 
+#[cfg(not(unix))]
+compile_error!("mmarrow supports Unix targets only (positioned I/O, flock and mmap semantics; see src/fsutil.rs)");
+
 mod array;
 mod convert;
 mod dtype;

@@ -7,6 +7,7 @@ use std::path::Path;
 use crate::array::MmArray;
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result, ResultExt, ShapeDisplay};
+use crate::fsutil::{read_at_most, ReadAt};
 use crate::map;
 use crate::npy::{NpyHeader, NPY_MAGIC};
 use crate::shape::{byte_count, Order, ShapeSpec};
@@ -327,7 +328,7 @@ impl OpenOptions {
             // continue from the file.
             let mut head = [0u8; 512];
             let n = read_at_most(file, &mut head, 0).map_err(|e| Error::io(path, "read", e))?;
-            let mut rest = ReadFrom {
+            let mut rest = ReadAt {
                 file,
                 pos: n as u64,
             };
@@ -492,33 +493,6 @@ pub(crate) struct Layout {
     pub offset: u64,
     pub name: Option<String>,
     pub metadata: std::collections::BTreeMap<String, String>,
-}
-
-/// Reads from `pos` on with positioned reads (no seek).
-struct ReadFrom<'a> {
-    file: &'a File,
-    pos: u64,
-}
-
-impl Read for ReadFrom<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = std::os::unix::fs::FileExt::read_at(self.file, buf, self.pos)?;
-        self.pos += n as u64;
-        Ok(n)
-    }
-}
-
-fn read_at_most(file: &File, buf: &mut [u8], pos: u64) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match std::os::unix::fs::FileExt::read_at(file, &mut buf[n..], pos + n as u64) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 fn starts_with_npy_magic(file: &mut File, file_len: u64) -> bool {

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use super::options::ConvertOptions;
 use crate::error::{Error, ErrorKind, Result};
-use crate::fsutil::{sync_dir, temp_sibling};
+use crate::fsutil::{self, temp_sibling};
 use crate::sidecar::sidecar_path;
 
 /// Temporary outputs of conversions in progress, so that an interrupted
@@ -141,15 +141,10 @@ impl Output {
             std::fs::remove_dir_all(&self.dst)
                 .map_err(|e| Error::io(&self.dst, "remove old table", e))?;
         }
-        std::fs::rename(&self.tmp, &self.dst)
-            .map_err(|e| Error::io(&self.dst, "rename into place", e))?;
+        fsutil::rename(&self.tmp, &self.dst, self.durable)?;
         let tmp_sc = sidecar_path(&self.tmp);
         if tmp_sc.exists() {
-            std::fs::rename(&tmp_sc, sidecar_path(&self.dst))
-                .map_err(|e| Error::io(&self.dst, "rename sidecar into place", e))?;
-        }
-        if self.durable {
-            sync_dir(&self.dst)?;
+            fsutil::rename(&tmp_sc, &sidecar_path(&self.dst), self.durable)?;
         }
         self.done = true;
         Ok(())

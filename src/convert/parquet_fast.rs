@@ -24,7 +24,6 @@
 use std::fs::File;
 use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -45,6 +44,7 @@ use super::parquet_write::Flusher;
 use crate::array::MmArray;
 use crate::dtype::Kind;
 use crate::error::{Error, ErrorKind, Result};
+use crate::fsutil::FileExt;
 use crate::shape::Order;
 
 /// Uncompressed bytes of values per data page.

@@ -151,7 +151,7 @@ fn finish(mut w: TableWriter, out: Output, groups: usize) -> Result<ConvertSumma
                     .and_then(|f| f.sync_all())
                     .map_err(|e| Error::io(&p, "fsync", e))?;
             }
-            crate::fsutil::sync_dir(&out.path().join("x"))?;
+            crate::fsutil::sync_dir(out.path())?;
         }
         rows
     };

@@ -2,7 +2,6 @@
 //! crash-safely by replacing the manifest.
 
 use std::fs::{File, OpenOptions};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -14,7 +13,8 @@ use arrow_schema::{DataType, SchemaRef};
 use super::manifest::{layout_of, ColumnEntry, ColumnFiles, Layout, Manifest, MANIFEST_NAME};
 use super::read::Table;
 use crate::error::{Error, ErrorKind, Result};
-use crate::fsutil::{sync_dir, write_atomic_with, Replace};
+use crate::fsutil::FileExt;
+use crate::fsutil::{sync_parent, write_atomic_with, Replace};
 use crate::write::Durability;
 
 /// The lock file inside a table directory (one writer at a time).
@@ -298,7 +298,7 @@ impl TableWriter {
             durability == Durability::Fsync,
         )?;
         if durability == Durability::Fsync {
-            sync_dir(dir)?;
+            sync_parent(dir)?;
         }
         Self::from_manifest(dir, manifest, durability, lock)
     }

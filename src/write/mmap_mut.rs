@@ -3,12 +3,12 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use crate::array::{MmArray, Parts};
 use crate::dtype::{Dtype, Element};
 use crate::error::{Error, ErrorKind, Result, ShapeDisplay};
+use crate::fsutil::FileExt;
 use crate::fsutil::{write_atomic, Replace};
 use crate::map;
 use crate::npy::encode_header;

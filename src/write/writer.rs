@@ -3,7 +3,6 @@
 
 use std::fs::File;
 use std::io::Seek;
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 use arrow_array::Array;
@@ -13,6 +12,7 @@ use arrow_schema::DataType;
 use crate::array::MmArray;
 use crate::dtype::{Dtype, Element, Kind};
 use crate::error::{Error, ErrorKind, Result, ShapeDisplay};
+use crate::fsutil::FileExt;
 use crate::fsutil::{write_atomic_with, Replace};
 use crate::npy::{encode_header, NpyHeader};
 use crate::open::{HeaderSource, OpenOptions};
@@ -162,7 +162,7 @@ impl WriterOptions {
         // The empty array is committed from the start: a reader sees zero rows.
         w.write_header(0)?;
         if w.durability == Durability::Fsync {
-            crate::fsutil::sync_dir(path)?;
+            crate::fsutil::sync_parent(path)?;
         }
         Ok(w)
     }
