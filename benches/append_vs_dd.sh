@@ -11,7 +11,7 @@
 # round, deleting the output and syncing between runs, then prints medians,
 # ranges and the ratios B/A and C/A (throughput). The target: B/A >= 0.8,
 # C/A >= 0.6. Each run reports its own span (open to last fsync returning):
-# dd's "copied, S s" and the example's "seconds".
+# dd's "copied, S s" and append_bench's "seconds".
 #
 # Usage: benches/append_vs_dd.sh            (from the repo root)
 #   MMARROW_BENCH_DIR=/some/dir   where the 1 GiB files go (default
@@ -31,8 +31,8 @@ if [ "$fstype" = tmpfs ] || [ "$fstype" = ramfs ]; then
     exit 1
 fi
 
-cargo build --release --example append_bench >&2
-BIN=target/release/examples/append_bench
+cargo build --release --features bench-helpers --example append_bench >&2
+BIN=target/release/examples/append_bench  # benches/helpers/append_bench.rs
 
 DD_FILE="$DIR/dd.bin"
 MM_FILE="$DIR/append.f32"

@@ -28,7 +28,7 @@ Parquet -> raw array (`.f32`), on mmarrow's and on pyarrow's Parquet files:
   * pyarrow  `pq.read_table` -> per chunk: values (`.storage.flatten()` for
              tensors) `.to_numpy()` (zero-copy) -> `.tofile()` (no fsync)
 
-Method (see "Measuring on this machine" in REFERENCE.md):
+Method (see "Measuring on this machine" in BENCHMARKS.md):
   * every conversion is its own process (a small driver: this file with
     `_driver`, run with the same Python), so peak memory is per process;
   * wall clock is taken inside the process around the conversion only

@@ -19,7 +19,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use criterion::{BenchmarkId, Criterion};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use mmarrow::OpenOptions;
 
 /// Rows of the 4 KiB files: 1024 × 1 float32.
@@ -81,11 +81,11 @@ fn make_raw(path: &Path, rows: u64, sparse: bool) {
     }
     drop(f);
     let options = OpenOptions::new()
-        .dtype("float32")
+        .try_with_dtype("float32")
         .unwrap()
-        .shape(&format!("{rows},1"))
+        .try_with_shape(&format!("{rows},1"))
         .unwrap();
-    mmarrow::describe(path, &options, true).unwrap();
+    mmarrow::describe(path, &options.clone().overwrite(true)).unwrap();
 }
 
 /// A .npy float32 file of `rows` × 1 (data sparse when `sparse`).
@@ -200,8 +200,8 @@ fn bench_open(c: &mut Criterion) {
             })
         });
     }
-    let small_sc = mmarrow::sidecar_path(&files.raw_small);
-    let big_sc = mmarrow::sidecar_path(&files.raw_big);
+    let small_sc = mmarrow::format::sidecar_path(&files.raw_small);
+    let big_sc = mmarrow::format::sidecar_path(&files.raw_big);
     g.bench_function("syscalls-floor", |b| {
         b.iter(|| syscalls_floor(black_box(&files.raw_small), &small_sc))
     });
@@ -243,7 +243,7 @@ fn bench_open(c: &mut Criterion) {
         b.iter(|| black_box(&opened).to_record_batch().unwrap())
     });
     g.bench_function("sidecar-read/raw-4KiB", |b| {
-        b.iter(|| mmarrow::Sidecar::read(black_box(&small_sc)).unwrap())
+        b.iter(|| mmarrow::format::Sidecar::read(black_box(&small_sc)).unwrap())
     });
     g.finish();
 }
@@ -266,8 +266,8 @@ fn loop_mode(iterations: u64) {
         .ok()
         .map_or(5, |r| r.parse().expect("MMARROW_BENCH_ROUNDS is a number"));
     let files = setup();
-    let small_sc = mmarrow::sidecar_path(&files.raw_small);
-    let big_sc = mmarrow::sidecar_path(&files.raw_big);
+    let small_sc = mmarrow::format::sidecar_path(&files.raw_small);
+    let big_sc = mmarrow::format::sidecar_path(&files.raw_big);
     type Case<'a> = (&'a str, Box<dyn Fn() + 'a>);
     let arrow = |p: &'static str, path: &PathBuf| -> Case<'_> {
         let path = path.clone();
@@ -344,14 +344,14 @@ fn loop_mode(iterations: u64) {
     }
 }
 
-// What `criterion_group!` + `criterion_main!` expand to, written out so the
-// generated `pub fn` does not trip the crate's `missing_docs` lint.
-fn main() {
-    if let Ok(n) = std::env::var("MMARROW_BENCH_LOOP") {
-        loop_mode(n.parse().expect("MMARROW_BENCH_LOOP is an iteration count"));
-        return;
+criterion_group!(benches, bench_open);
+
+/// criterion's group, or [`loop_mode`] when `MMARROW_BENCH_LOOP` is set.
+fn benches_or_loop() {
+    match std::env::var("MMARROW_BENCH_LOOP") {
+        Ok(n) => loop_mode(n.parse().expect("MMARROW_BENCH_LOOP is an iteration count")),
+        Err(_) => benches(),
     }
-    let mut c = Criterion::default().configure_from_args();
-    bench_open(&mut c);
-    c.final_summary();
 }
+
+criterion_main!(benches_or_loop);

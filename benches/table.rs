@@ -55,8 +55,10 @@ use arrow_array::{
 };
 use arrow_buffer::{BooleanBuffer, NullBuffer};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
-use criterion::Criterion;
-use mmarrow::{Durability, Table, TableOptions, TableWriter};
+use criterion::{criterion_group, criterion_main, Criterion};
+use mmarrow::table::TableWriterOptions;
+use mmarrow::write::Durability;
+use mmarrow::{Table, TableOptions};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
@@ -227,9 +229,10 @@ fn setup() -> Files {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let schema = schema();
-        let mut w =
-            TableWriter::create_with(&files.table, schema.clone(), false, Durability::Process)
-                .unwrap();
+        let mut w = TableWriterOptions::new()
+            .durability(Durability::Process)
+            .create(&files.table, schema.clone())
+            .unwrap();
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap()))
             .build();
@@ -252,7 +255,7 @@ fn setup() -> Files {
     }
     // Every offset, UTF-8 and null count checked once: the ground for the
     // trusted opens below.
-    let t = mmarrow::verify_table(&files.table).unwrap();
+    let t = mmarrow::table::verify_table(&files.table).unwrap();
     assert_eq!(t.num_rows(), ROWS as u64);
     assert_eq!(t.schema().fields().len(), 12);
     warm(&files);
@@ -393,7 +396,7 @@ fn column_f64(b: &RecordBatch, name: &str) -> Float64Array {
 
 /// The values file of the summed column, from the manifest.
 fn x_values_path(dir: &Path) -> PathBuf {
-    let m = mmarrow::Manifest::read(dir).unwrap();
+    let m = mmarrow::format::Manifest::read(dir).unwrap();
     let c = m
         .columns
         .iter()
@@ -585,7 +588,11 @@ fn cases<'a>(f: &'a Files, opened: &'a Table, floor: &'a Float64Array) -> Vec<Ca
         ),
         (
             "parts/manifest-read",
-            Box::new(move || drop(black_box(mmarrow::Manifest::read(black_box(t)).unwrap()))),
+            Box::new(move || {
+                drop(black_box(
+                    mmarrow::format::Manifest::read(black_box(t)).unwrap(),
+                ))
+            }),
         ),
         (
             "parts/to_record_batch-only",
@@ -791,17 +798,17 @@ fn loop_mode(ms: u64) {
     }
 }
 
-// What `criterion_group!` + `criterion_main!` expand to, written out so the
-// generated `pub fn` does not trip the crate's `missing_docs` lint.
-fn main() {
-    if let Ok(ms) = std::env::var("MMARROW_BENCH_LOOP") {
-        loop_mode(
+criterion_group!(benches, bench);
+
+/// criterion's group, or [`loop_mode`] when `MMARROW_BENCH_LOOP` is set.
+fn benches_or_loop() {
+    match std::env::var("MMARROW_BENCH_LOOP") {
+        Ok(ms) => loop_mode(
             ms.parse()
                 .expect("MMARROW_BENCH_LOOP is milliseconds per case"),
-        );
-        return;
+        ),
+        Err(_) => benches(),
     }
-    let mut c = Criterion::default().configure_from_args();
-    bench(&mut c);
-    c.final_summary();
 }
+
+criterion_main!(benches_or_loop);

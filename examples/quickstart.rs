@@ -26,9 +26,14 @@ fn main() -> mmarrow::Result<()> {
     );
 
     // 2. Record dtype and shape once in the sidecar (what `mmarrow describe` does).
-    let options = OpenOptions::new().dtype("float32")?.shape("-1,128")?;
-    mmarrow::describe(&path, &options, true)?;
-    println!("described: {}", mmarrow::sidecar_path(&path).display());
+    let options = OpenOptions::new()
+        .try_with_dtype("float32")?
+        .try_with_shape("-1,128")?;
+    mmarrow::describe(&path, &options.clone().overwrite(true))?;
+    println!(
+        "described: {}",
+        mmarrow::format::sidecar_path(&path).display()
+    );
 
     // 3. Open it: a map, no data read or copied.
     let t = Instant::now();

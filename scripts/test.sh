@@ -8,9 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== cargo test"
-cargo test --quiet
-# The Python suite drives these debug builds (cargo test built the binary; make sure of the examples).
-cargo build --quiet --bins --examples
+# --features test-helpers: the same feature set as the build below, so the
+# library is compiled once.
+cargo test --quiet --features test-helpers
+# The Python suite drives these debug builds: the CLI and the helper programs
+# of tests/helpers (examples gated by the test-helpers feature).
+cargo build --quiet --bins --examples --features test-helpers
 
 echo "== python venv"
 req=tests/python/requirements.txt
@@ -23,5 +26,5 @@ fi
 
 echo "== pytest"
 MMARROW_BIN="$PWD/target/debug/mmarrow" \
-MMARROW_EXAMPLES_DIR="$PWD/target/debug/examples" \
+MMARROW_HELPERS_DIR="$PWD/target/debug/examples" \
   .venv/bin/python -m pytest tests/python -q -p no:cacheprovider

@@ -12,10 +12,10 @@ use arrow_schema::{DataType, Field, FieldRef, Fields, Schema, SchemaRef};
 
 use crate::dtype::{Dtype, Kind};
 use crate::error::{Error, ErrorKind, Result, ShapeDisplay};
+use crate::format::tensor::TensorMetadata;
+use crate::format::{ArrayHeader, HeaderSource};
 use crate::map;
-use crate::open::HeaderSource;
 use crate::shape::Order;
-use crate::tensor::TensorMetadata;
 
 /// How N-D rows appear in Arrow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -45,7 +45,7 @@ pub enum BoolLayout {
 /// Options for the Arrow view of an array.
 ///
 /// ```
-/// use mmarrow::{ArrowOptions, TensorLayout};
+/// use mmarrow::array::{ArrowOptions, TensorLayout};
 /// let o = ArrowOptions::new().tensor(TensorLayout::Nested);
 /// assert_eq!(o.tensor_layout(), TensorLayout::Nested);
 /// ```
@@ -102,20 +102,6 @@ impl std::fmt::Display for CopyReason {
     }
 }
 
-pub(crate) struct Parts {
-    pub path: PathBuf,
-    pub source: HeaderSource,
-    pub dtype: Dtype,
-    pub shape: Vec<u64>,
-    pub order: Order,
-    pub offset: u64,
-    pub name: Option<String>,
-    pub metadata: BTreeMap<String, String>,
-    pub map: Option<Buffer>,
-    pub data: Buffer,
-    pub copied: Vec<CopyReason>,
-}
-
 /// An array file opened by mmarrow: its description and its data, mapped.
 ///
 /// Views are cheap: [`MmArray::to_arrow`] and [`MmArray::to_record_batch`]
@@ -128,7 +114,7 @@ pub(crate) struct Parts {
 /// # let path = dir.path().join("emb.f32");
 /// # std::fs::write(&path, (0..12).flat_map(|v| (v as f32).to_le_bytes()).collect::<Vec<u8>>()).unwrap();
 /// use arrow_array::Array;
-/// let a = mmarrow::OpenOptions::new().dtype("f4")?.shape("-1,3")?.open(&path)?;
+/// let a = mmarrow::OpenOptions::new().try_with_dtype("f4")?.try_with_shape("-1,3")?.open(&path)?;
 /// let batch = a.to_record_batch()?;
 /// assert_eq!(batch.num_rows(), 4);
 /// assert_eq!(batch.schema().field(0).name(), "emb");
@@ -141,13 +127,9 @@ pub(crate) struct Parts {
 pub struct MmArray {
     path: PathBuf,
     source: HeaderSource,
-    dtype: Dtype,
-    /// Shape of this view (the first dim is the selected row count).
-    shape: Vec<u64>,
-    order: Order,
-    offset: u64,
-    name: Option<String>,
-    metadata: BTreeMap<String, String>,
+    /// The file's header, with the shape of this view (the first dim is the
+    /// selected row count).
+    header: ArrayHeader,
     /// The whole mapped prefix of the file (`None` once copied).
     map: Option<Buffer>,
     /// C order: exactly this view's bytes. F order: all rows' bytes.
@@ -159,23 +141,30 @@ pub struct MmArray {
 }
 
 impl MmArray {
-    pub(crate) fn from_parts(p: Parts) -> Self {
-        let f_rows = p.shape.first().copied().unwrap_or(1);
+    /// An array over `data`, which lies inside `map` (the whole mapped
+    /// prefix of the file; `None` for data that is not mapped).
+    pub(crate) fn mapped(
+        path: PathBuf,
+        source: HeaderSource,
+        header: ArrayHeader,
+        map: Option<Buffer>,
+        data: Buffer,
+    ) -> Self {
         MmArray {
-            path: p.path,
-            source: p.source,
-            dtype: p.dtype,
-            shape: p.shape,
-            order: p.order,
-            offset: p.offset,
-            name: p.name,
-            metadata: p.metadata,
-            map: p.map,
-            data: p.data,
-            f_rows,
+            f_rows: header.len(),
+            path,
+            source,
+            header,
+            map,
+            data,
             row_start: 0,
-            copied: p.copied,
+            copied: Vec::new(),
         }
+    }
+
+    /// The file's header: dtype, this view's shape, order, offset, name, metadata.
+    pub fn header(&self) -> &ArrayHeader {
+        &self.header
     }
 
     /// The data file.
@@ -190,32 +179,32 @@ impl MmArray {
 
     /// Element type as stored in the file (native after a byte-swap copy).
     pub fn dtype(&self) -> &Dtype {
-        &self.dtype
+        &self.header.dtype
     }
 
     /// Shape; the first dimension is the number of rows.
     pub fn shape(&self) -> &[u64] {
-        &self.shape
+        &self.header.shape
     }
 
     /// Shape of one row (`shape[1..]`).
     pub fn row_shape(&self) -> &[u64] {
-        self.shape.get(1..).unwrap_or(&[])
+        self.header.row_shape()
     }
 
     /// Memory order.
     pub fn order(&self) -> Order {
-        self.order
+        self.header.order
     }
 
     /// Byte offset of the first element in the file.
     pub fn offset(&self) -> u64 {
-        self.offset
+        self.header.offset
     }
 
     /// Column name: the sidecar's `name`, else the file name up to its first dot.
     pub fn name(&self) -> String {
-        if let Some(n) = &self.name {
+        if let Some(n) = &self.header.name {
             return n.clone();
         }
         let file = self
@@ -229,12 +218,12 @@ impl MmArray {
 
     /// User metadata from the sidecar.
     pub fn metadata(&self) -> &BTreeMap<String, String> {
-        &self.metadata
+        &self.header.metadata
     }
 
     /// Number of rows (1 for a 0-D array).
     pub fn len(&self) -> u64 {
-        self.shape.first().copied().unwrap_or(1)
+        self.header.len()
     }
 
     /// True when there are no rows.
@@ -249,7 +238,7 @@ impl MmArray {
 
     /// Bytes of data in this view.
     pub fn nbytes(&self) -> u64 {
-        self.len() * self.row_elements() * self.dtype.itemsize() as u64
+        self.len() * self.row_elements() * self.header.dtype.itemsize() as u64
     }
 
     /// True when the data is the mapped file itself, not a copy.
@@ -257,7 +246,7 @@ impl MmArray {
         self.copied.is_empty()
     }
 
-    /// Why the data was copied, if it was (see [`crate::CopyPolicy::Allow`]).
+    /// Why the data was copied, if it was (see [`crate::open::CopyPolicy::Allow`]).
     pub fn copy_reasons(&self) -> &[CopyReason] {
         &self.copied
     }
@@ -268,17 +257,17 @@ impl MmArray {
         let path = self.path.clone();
         Some(match self.blocking_reasons().first()? {
             CopyReason::ByteSwap => ErrorKind::NonNativeByteOrder {
-                dtype: self.dtype.typestr(),
+                dtype: self.header.dtype.typestr(),
             }
             .at(path),
             CopyReason::Misaligned => ErrorKind::Misaligned {
-                offset: self.offset,
-                align: self.dtype.align(),
-                dtype: self.dtype.typestr(),
+                offset: self.header.offset,
+                align: self.header.dtype.align(),
+                dtype: self.header.dtype.typestr(),
             }
             .at(path),
             CopyReason::Transpose => ErrorKind::FortranTensor {
-                shape: ShapeDisplay(&self.shape).to_string(),
+                shape: ShapeDisplay(&self.header.shape).to_string(),
             }
             .at(path),
         })
@@ -302,9 +291,9 @@ impl MmArray {
     /// Selects rows `range` (along the first axis) without copying.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) when the range is outside `0..len()`.
+    /// [`ErrorKind::InvalidRequest`] when the range is outside `0..len()`.
     pub fn slice(&self, range: Range<u64>) -> Result<MmArray> {
-        if range.start > range.end || range.end > self.len() || self.shape.is_empty() {
+        if range.start > range.end || range.end > self.len() || self.header.shape.is_empty() {
             return Err(ErrorKind::InvalidRequest {
                 reason: format!(
                     "row range {}..{} is outside the {} rows",
@@ -317,11 +306,11 @@ impl MmArray {
         }
         let mut out = self.clone();
         let rows = range.end - range.start;
-        out.shape[0] = rows;
-        match self.order {
-            Order::F if self.shape.len() > 1 => out.row_start = self.row_start + range.start,
+        out.header.shape[0] = rows;
+        match self.header.order {
+            Order::F if self.header.shape.len() > 1 => out.row_start = self.row_start + range.start,
             _ => {
-                let row_bytes = self.row_elements() * self.dtype.itemsize() as u64;
+                let row_bytes = self.row_elements() * self.header.dtype.itemsize() as u64;
                 out.data = self.data.slice_with_length(
                     (range.start * row_bytes) as usize,
                     (rows * row_bytes) as usize,
@@ -335,7 +324,7 @@ impl MmArray {
     ///
     /// # Errors
     /// Each item fails as [`MmArray::to_record_batch`] would; `rows == 0` is
-    /// an [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest).
+    /// an [`ErrorKind::InvalidRequest`].
     pub fn batches(
         &self,
         rows: u64,
@@ -377,9 +366,9 @@ impl MmArray {
     /// `StructArray` of contiguous columns. No data is copied.
     ///
     /// # Errors
-    /// [`ErrorKind::NonNativeByteOrder`](crate::ErrorKind::NonNativeByteOrder), [`ErrorKind::Misaligned`](crate::ErrorKind::Misaligned) or
-    /// [`ErrorKind::FortranTensor`](crate::ErrorKind::FortranTensor) when zero-copy is impossible and the array
-    /// was not opened with [`crate::CopyPolicy::Allow`].
+    /// [`ErrorKind::NonNativeByteOrder`], [`ErrorKind::Misaligned`] or
+    /// [`ErrorKind::FortranTensor`] when zero-copy is impossible and the array
+    /// was not opened with [`crate::open::CopyPolicy::Allow`].
     pub fn to_arrow(&self) -> Result<ArrayRef> {
         self.to_arrow_with(ArrowOptions::default())
     }
@@ -404,11 +393,13 @@ impl MmArray {
     }
 
     fn schema_of(&self, field: Field) -> Schema {
-        let fields: Fields = match (self.order, field.data_type()) {
-            (Order::F, DataType::Struct(children)) if self.shape.len() == 2 => children.clone(),
+        let fields: Fields = match (self.header.order, field.data_type()) {
+            (Order::F, DataType::Struct(children)) if self.header.shape.len() == 2 => {
+                children.clone()
+            }
             _ => Fields::from(vec![field]),
         };
-        Schema::new(fields).with_metadata(self.metadata.clone().into_iter().collect())
+        Schema::new(fields).with_metadata(self.header.metadata.clone().into_iter().collect())
     }
 
     /// One record batch over the whole view, default options.
@@ -428,7 +419,9 @@ impl MmArray {
         let array = array.expect("array requested");
         let schema = Arc::new(self.schema_of(field));
         let columns = match array.as_any().downcast_ref::<StructArray>() {
-            Some(s) if self.order == Order::F && self.shape.len() == 2 => s.columns().to_vec(),
+            Some(s) if self.header.order == Order::F && self.header.shape.len() == 2 => {
+                s.columns().to_vec()
+            }
             _ => vec![array],
         };
         // The row count is explicit: a Fortran-order (n, 0) array has no columns.
@@ -443,9 +436,9 @@ impl MmArray {
         }
         let name = self.name();
         let rows = self.len() as usize;
-        if self.order == Order::F && self.shape.len() == 2 {
-            let cols = self.shape[1] as usize;
-            let item = self.dtype.itemsize();
+        if self.header.order == Order::F && self.header.shape.len() == 2 {
+            let cols = self.header.shape[1] as usize;
+            let item = self.header.dtype.itemsize();
             let mut fields = Vec::with_capacity(cols);
             let mut arrays = Vec::with_capacity(if want_array { cols } else { 0 });
             for j in 0..cols {
@@ -489,12 +482,12 @@ impl MmArray {
         o: ArrowOptions,
         want: bool,
     ) -> Result<(Field, Option<ArrayRef>)> {
-        let complex = self.dtype.kind() == Kind::Complex;
+        let complex = self.header.dtype.kind() == Kind::Complex;
         let per_row: usize = row_shape.iter().product::<u64>() as usize;
         let scalars = rows * per_row * if complex { 2 } else { 1 };
-        let scalar_type = match (self.dtype.kind(), o.bools) {
+        let scalar_type = match (self.header.dtype.kind(), o.bools) {
             (Kind::Bool, BoolLayout::Boolean) => DataType::Boolean,
-            _ => self.dtype.arrow_value_type(),
+            _ => self.header.dtype.arrow_value_type(),
         };
         let scalar = if want {
             Some(scalar_array(&scalar_type, values, scalars)?)
@@ -520,9 +513,9 @@ impl MmArray {
                 let a = wrap(scalar, &it, 2, rows)?;
                 return Ok((Field::new(name, DataType::FixedSizeList(it, 2), true), a));
             }
-            let field = match (self.dtype.kind(), o.bools) {
+            let field = match (self.header.dtype.kind(), o.bools) {
                 (Kind::Bool, BoolLayout::Boolean) => Field::new(name, DataType::Boolean, true),
-                _ => self.dtype.arrow_field(name),
+                _ => self.header.dtype.arrow_field(name),
             };
             return Ok((field, scalar));
         }
@@ -568,13 +561,13 @@ impl MmArray {
     /// Why zero-copy is impossible for this view, as copy reasons (empty when it is possible).
     fn blocking_reasons(&self) -> Vec<CopyReason> {
         let mut reasons = Vec::new();
-        if !self.dtype.is_native() {
+        if !self.header.dtype.is_native() {
             reasons.push(CopyReason::ByteSwap);
         }
-        if !(self.data.as_ptr() as usize).is_multiple_of(self.dtype.align()) {
+        if !(self.data.as_ptr() as usize).is_multiple_of(self.header.dtype.align()) {
             reasons.push(CopyReason::Misaligned);
         }
-        if self.order == Order::F && self.shape.len() > 2 {
+        if self.header.order == Order::F && self.header.shape.len() > 2 {
             reasons.push(CopyReason::Transpose);
         }
         reasons
@@ -591,10 +584,10 @@ impl MmArray {
     /// # let dir = tempfile::tempdir().unwrap();
     /// # let path = dir.path().join("be.i4");
     /// # std::fs::write(&path, [0u8, 0, 0, 7, 0, 0, 1, 0]).unwrap();
-    /// let a = mmarrow::OpenOptions::new().dtype(">i4")?.open(&path)?;
+    /// let a = mmarrow::OpenOptions::new().try_with_dtype(">i4")?.open(&path)?;
     /// assert!(a.to_arrow().is_err()); // big-endian: no zero-copy view
     /// let c = a.to_arrow_compatible();
-    /// assert_eq!(c.copy_reasons(), &[mmarrow::CopyReason::ByteSwap]);
+    /// assert_eq!(c.copy_reasons(), &[mmarrow::array::CopyReason::ByteSwap]);
     /// let v = c.to_arrow()?;
     /// let v = v.as_any().downcast_ref::<arrow_array::Int32Array>().unwrap();
     /// assert_eq!(v.values(), &[7, 256]);
@@ -605,11 +598,11 @@ impl MmArray {
         if reasons.is_empty() {
             return self.clone();
         }
-        let item = self.dtype.itemsize();
+        let item = self.header.dtype.itemsize();
         let rows = self.len() as usize;
         // Gather this view's bytes compactly, in the same order.
-        let compact: std::borrow::Cow<'_, [u8]> = match self.order {
-            Order::F if self.shape.len() > 1 => {
+        let compact: std::borrow::Cow<'_, [u8]> = match self.header.order {
+            Order::F if self.header.shape.len() > 1 => {
                 let cols = self.row_elements() as usize;
                 let mut v = Vec::with_capacity(rows * cols * item);
                 for j in 0..cols {
@@ -621,17 +614,20 @@ impl MmArray {
             _ => self.data.as_slice().into(),
         };
         let swap = reasons.contains(&CopyReason::ByteSwap);
-        let mut buf = map::copy_native(&compact, &self.dtype, swap);
-        let mut order = self.order;
+        let mut buf = map::copy_native(&compact, &self.header.dtype, swap);
+        let mut order = self.header.order;
         if reasons.contains(&CopyReason::Transpose) {
-            buf = transpose_f_to_c(buf.as_slice(), &self.shape, item);
+            buf = transpose_f_to_c(buf.as_slice(), &self.header.shape, item);
             order = Order::C;
         }
         let mut copied = self.copied.clone();
         copied.extend(reasons);
         MmArray {
-            dtype: self.dtype.to_native(),
-            order,
+            header: ArrayHeader {
+                dtype: self.header.dtype.to_native(),
+                order,
+                ..self.header.clone()
+            },
             map: None,
             data: buf,
             f_rows: self.len(),

@@ -84,7 +84,7 @@ impl Dtype {
     /// Builds a dtype from its parts, checking that the size fits the kind.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidDtype`](crate::ErrorKind::InvalidDtype) when the size is not one the kind has.
+    /// [`ErrorKind::InvalidDtype`] when the size is not one the kind has.
     pub fn new(kind: Kind, itemsize: usize, byte_order: ByteOrder) -> Result<Self> {
         let ok = match kind {
             Kind::Bool => itemsize == 1,
@@ -117,8 +117,8 @@ impl Dtype {
     /// Parses a numpy typestr, type code or friendly name.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidDtype`](crate::ErrorKind::InvalidDtype) for text that is not a dtype,
-    /// [`ErrorKind::UnsupportedDtype`](crate::ErrorKind::UnsupportedDtype) for a real numpy dtype that has no
+    /// [`ErrorKind::InvalidDtype`] for text that is not a dtype,
+    /// [`ErrorKind::UnsupportedDtype`] for a real numpy dtype that has no
     /// zero-copy Arrow form (object, unicode, structured...).
     pub fn parse(text: &str) -> Result<Self> {
         let s = text.trim();
@@ -366,6 +366,48 @@ impl Dtype {
         } else {
             f
         }
+    }
+
+    /// The dtype whose elements store the values of the Arrow type `t`: the
+    /// inverse of [`Dtype::arrow_type`] for one value, and the only mapping
+    /// from Arrow types to dtypes in mmarrow. `None` for types with no
+    /// fixed-width numpy storage (strings, lists, Arrow's bit-packed
+    /// `Boolean`...).
+    ///
+    /// A numpy dtype records no time zone: `Timestamp(unit, tz)` maps to
+    /// `datetime64[unit]` whatever `tz`, so a caller that must not drop a
+    /// time zone checks it. `FixedSizeBinary(n)` maps to `S<n>`.
+    ///
+    /// ```
+    /// use arrow_schema::{DataType, TimeUnit};
+    /// use mmarrow::Dtype;
+    /// let d = Dtype::from_arrow(&DataType::Float32).unwrap();
+    /// assert_eq!(d.typestr(), "<f4");
+    /// assert_eq!(d.arrow_type(), DataType::Float32);
+    /// let t = DataType::Timestamp(TimeUnit::Nanosecond, None);
+    /// assert_eq!(Dtype::from_arrow(&t).unwrap().typestr(), "<M8[ns]");
+    /// assert_eq!(Dtype::from_arrow(&DataType::FixedSizeBinary(16)).unwrap().typestr(), "|S16");
+    /// assert_eq!(Dtype::from_arrow(&DataType::Utf8), None);
+    /// ```
+    pub fn from_arrow(t: &DataType) -> Option<Dtype> {
+        let (kind, itemsize) = match t {
+            DataType::Int8 => (Kind::Int, 1),
+            DataType::Int16 => (Kind::Int, 2),
+            DataType::Int32 => (Kind::Int, 4),
+            DataType::Int64 => (Kind::Int, 8),
+            DataType::UInt8 => (Kind::UInt, 1),
+            DataType::UInt16 => (Kind::UInt, 2),
+            DataType::UInt32 => (Kind::UInt, 4),
+            DataType::UInt64 => (Kind::UInt, 8),
+            DataType::Float16 => (Kind::Float, 2),
+            DataType::Float32 => (Kind::Float, 4),
+            DataType::Float64 => (Kind::Float, 8),
+            DataType::Timestamp(u, _) => (Kind::Datetime(*u), 8),
+            DataType::Duration(u) => (Kind::Timedelta(*u), 8),
+            DataType::FixedSizeBinary(n) => (Kind::Bytes, usize::try_from(*n).ok()?),
+            _ => return None,
+        };
+        Dtype::new(kind, itemsize, ByteOrder::Little).ok()
     }
 
     /// The primitive type of the Arrow buffer's values: the float of a

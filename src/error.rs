@@ -3,7 +3,7 @@
 //!
 //! Parsers of bytes and text (dtype, shape, sidecar JSON, `.npy` headers,
 //! manifests) return kinds without a path; the caller that knows the file
-//! attaches it once with [`Error::at`]-style helpers. The kind carries the
+//! attaches it once with [`ErrorKind::at`] / [`Error::in_file`]. The kind carries the
 //! numbers that explain the failure, so a caller can match on what it needs
 //! and a person reading the message (one line, path first) knows what to fix.
 
@@ -339,11 +339,6 @@ impl Error {
             self.0.path = Some(path.into());
         }
         self
-    }
-
-    /// The file the error is about, mutably.
-    pub(crate) fn path_mut(&mut self) -> Option<&mut PathBuf> {
-        self.0.path.as_mut()
     }
 
     /// Wraps an I/O error on `path`, turning `NotFound` into [`ErrorKind::NotFound`].

@@ -128,6 +128,13 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io(dir, "fsync directory", e))
 }
 
+/// True when `path` names a `.npy` file by its extension (any case): the
+/// one test of it in the crate.
+pub(crate) fn is_npy_path(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+}
+
 /// Reads into `buf` from `pos` until it is full or the file ends; returns
 /// the bytes read (retrying interrupted reads).
 pub(crate) fn read_at_most(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {

@@ -10,7 +10,7 @@
 //! # std::fs::write(&path, vec![0u8; 4 * 4 * 8]).unwrap();
 //! use mmarrow::OpenOptions;
 //! // Record dtype and shape once (what `mmarrow describe` does)...
-//! mmarrow::describe(&path, &OpenOptions::new().dtype("float32")?.shape("-1,8")?, false)?;
+//! mmarrow::describe(&path, &OpenOptions::new().try_with_dtype("float32")?.try_with_shape("-1,8")?)?;
 //! // ...then open it: a map, no data read.
 //! let array = mmarrow::open(&path)?;
 //! let batch = array.to_record_batch()?; // FixedSizeList<Float32>[8], arrow.fixed_shape_tensor
@@ -20,8 +20,8 @@
 //!
 //! Beyond reading: [`OpenOptions::open_mut`] gives numpy.memmap's write modes
 //! (`r+`, `w+`, `c`) as an [`MmArrayMut`], [`ArrayWriter`] appends rows
-//! crash-safely, and [`to_parquet`], [`from_parquet`], [`to_ipc`],
-//! [`from_ipc`] and [`convert`] stream array files to and from Parquet and
+//! crash-safely, and [`convert::to_parquet`], [`convert::from_parquet`], [`convert::to_ipc`],
+//! [`convert::from_ipc`] and [`convert::convert`] stream array files to and from Parquet and
 //! Arrow IPC.
 //!
 //! # Zero-copy, and when it is impossible
@@ -30,10 +30,10 @@
 //! Big-endian data, data at an offset that is not a multiple of the element
 //! alignment, and Fortran-order arrays of more than two dimensions cannot be
 //! viewed in place: they open, but `to_arrow` refuses them with a typed error
-//! unless they were opened with [`CopyPolicy::Allow`], in which case the copy
+//! unless they were opened with [`open::CopyPolicy::Allow`], in which case the copy
 //! is made at open and [`MmArray::copy_reasons`] says so.
 //!
-//! # The mapping hazard
+//! # Soundness and the mapping hazard
 //! A memory map shows the file as it is *now*. If another process truncates
 //! the file while it is mapped, touching the lost pages raises `SIGBUS` and
 //! kills the process; if it rewrites bytes in place, Arrow arrays built over
@@ -41,6 +41,16 @@
 //! can prevent this. mmarrow's own writers only ever append past the committed
 //! length and never truncate committed data; do not let other programs
 //! truncate or rewrite a file while it is open.
+//!
+//! The decision, taken once for the whole crate: opening a file-backed map
+//! is a *safe* operation ([`open()`], [`Table::open`]), as numpy.memmap makes
+//! it in Python, and the hazard above is the documented contract of every
+//! open, not an `unsafe` precondition. What safe opens do guarantee is that
+//! the file's *content* is checked before Arrow sees it (sizes, offsets,
+//! UTF-8, null counts). The one `unsafe` opener,
+//! [`TableOptions::trusted`], skips those content checks, and its `# Safety`
+//! section is about content only. The `unsafe` code itself lives in
+//! [`map`], each block with the fact it relies on.
 //!
 //! # Features
 //! - `cli` (default): builds the `mmarrow` command-line tool and its
@@ -55,37 +65,21 @@
 #[cfg(not(unix))]
 compile_error!("mmarrow supports Unix targets only (positioned I/O, flock and mmap semantics; see src/fsutil.rs)");
 
-mod array;
-mod convert;
-mod dtype;
-mod error;
+pub mod array;
+pub mod convert;
+pub mod dtype;
+pub mod error;
+pub mod format;
 mod fsutil;
 pub mod map;
-mod npy;
-mod open;
-mod shape;
-mod sidecar;
-mod table;
-mod tensor;
-mod write;
+pub mod open;
+pub mod shape;
+pub mod table;
+pub mod write;
 
-pub use array::{ArrowOptions, BoolLayout, CopyReason, MmArray, TensorLayout};
-pub use convert::{
-    convert, from_ipc, from_parquet, ipc_to_table, parquet_schema, parquet_to_table,
-    remove_temporary_outputs, table_to_ipc, table_to_parquet, to_ipc, to_parquet, Compression,
-    ConvertOptions, ConvertSummary, Format, Progress, DEFAULT_ROW_GROUP_BYTES,
-};
-pub use dtype::{ByteOrder, Dtype, Element, Kind, EXTENSION_METADATA_KEY, EXTENSION_NAME_KEY};
+pub use array::MmArray;
+pub use dtype::Dtype;
 pub use error::{Error, ErrorKind, Result};
-pub use npy::{NpyHeader, MAX_NPY_HEADER_BYTES, NPY_MAGIC};
-pub use open::{describe, open, CopyPolicy, HeaderSource, Mode, OpenOptions, SidecarUse};
-pub use shape::{Order, ShapeSpec};
-pub use sidecar::{
-    sidecar_path, Sidecar, FORMAT_NAME, FORMAT_VERSION, MAX_SIDECAR_BYTES, SIDECAR_SUFFIX,
-};
-pub use table::{
-    is_table, verify_table, ColumnEntry, ColumnFiles, Manifest, Table, TableOptions, TableWriter,
-    MANIFEST_NAME, TABLE_FORMAT_NAME, TABLE_FORMAT_VERSION,
-};
-pub use tensor::{TensorMetadata, FIXED_SHAPE_TENSOR};
-pub use write::{ArrayWriter, Durability, MmArrayMut, OutputFormat, WriterOptions};
+pub use open::{describe, open, Mode, OpenOptions};
+pub use table::{Table, TableOptions, TableWriter};
+pub use write::{ArrayWriter, MmArrayMut};

@@ -3,7 +3,7 @@
 //! Every mapped buffer is owned by one type, [`MappedRegion`]; an Arrow
 //! [`Buffer`] over it holds the region alive through a reference count, so
 //! arrays built from the map stay valid after the `MmArray` that made them
-//! is dropped. See the crate docs ("The mapping hazard") for what a map
+//! is dropped. See the crate docs ("Soundness and the mapping hazard") for what a map
 //! cannot protect against.
 #![allow(unsafe_code)]
 
@@ -42,8 +42,9 @@ pub(crate) fn map_prefix(file: &File, path: &Path, len: u64) -> Result<Buffer> {
     // SAFETY: the map is read-only and private to this process; the caller
     // has checked that `len` bytes exist. The remaining hazard — another
     // process truncating or rewriting the file while it is mapped — cannot be
-    // excluded by any mmap-based reader; it is documented at crate level
-    // ("The mapping hazard") and is the same contract numpy.memmap has.
+    // excluded by any mmap-based reader. mmarrow accepts it for its safe
+    // `open` by a deliberate choice (numpy.memmap parity), stated once in the
+    // crate docs ("Soundness and the mapping hazard").
     let map = unsafe { memmap2::MmapOptions::new().len(len_usize).map(file) }
         .map_err(|e| Error::io(path, "mmap", e))?;
     let region = MappedRegion { map };

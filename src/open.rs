@@ -7,11 +7,12 @@ use std::path::Path;
 use crate::array::MmArray;
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result, ResultExt, ShapeDisplay};
-use crate::fsutil::{read_at_most, ReadAt};
+use crate::format::npy::{NpyHeader, NPY_MAGIC};
+use crate::format::sidecar::{sidecar_path, Sidecar};
+use crate::format::{ArrayHeader, HeaderSource};
+use crate::fsutil::{is_npy_path, read_at_most, ReadAt};
 use crate::map;
-use crate::npy::{NpyHeader, NPY_MAGIC};
 use crate::shape::{byte_count, Order, ShapeSpec};
-use crate::sidecar::{sidecar_path, Sidecar};
 
 /// How a file is opened, as numpy.memmap's `mode`.
 ///
@@ -98,21 +99,6 @@ pub enum SidecarUse {
     Ignore,
 }
 
-/// Where an opened array's description came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum HeaderSource {
-    /// The sidecar next to the data file.
-    Sidecar,
-    /// The file's own `.npy` header, of this (major, minor) version.
-    Npy {
-        /// Format version of the header.
-        version: (u8, u8),
-    },
-    /// The caller's options alone (no sidecar, not `.npy`).
-    Options,
-}
-
 /// Options for opening an array file, like `std::fs::OpenOptions` and
 /// numpy.memmap's parameters.
 ///
@@ -127,7 +113,7 @@ pub enum HeaderSource {
 /// # let path = dir.path().join("emb.f32");
 /// # std::fs::write(&path, vec![0u8; 4 * 6]).unwrap();
 /// use mmarrow::OpenOptions;
-/// let a = OpenOptions::new().dtype("float32")?.shape("-1,3")?.open(&path)?;
+/// let a = OpenOptions::new().try_with_dtype("float32")?.try_with_shape("-1,3")?.open(&path)?;
 /// assert_eq!(a.shape(), &[2, 3]);
 /// # Ok(()) }
 /// ```
@@ -149,17 +135,23 @@ impl OpenOptions {
         Self::default()
     }
 
+    /// Sets the dtype.
+    pub fn dtype(mut self, dtype: Dtype) -> Self {
+        self.dtype = Some(dtype);
+        self
+    }
+
     /// Sets the dtype from text (`float32`, `<f4`...).
     ///
     /// # Errors
     /// As [`Dtype::parse`].
-    pub fn dtype(self, dtype: &str) -> Result<Self> {
-        Ok(self.with_dtype(Dtype::parse(dtype)?))
+    pub fn try_with_dtype(self, dtype: &str) -> Result<Self> {
+        Ok(self.dtype(Dtype::parse(dtype)?))
     }
 
-    /// Sets the dtype.
-    pub fn with_dtype(mut self, dtype: Dtype) -> Self {
-        self.dtype = Some(dtype);
+    /// Sets the shape (at most one dimension inferred).
+    pub fn shape(mut self, shape: impl Into<ShapeSpec>) -> Self {
+        self.shape = Some(shape.into());
         self
     }
 
@@ -167,14 +159,8 @@ impl OpenOptions {
     ///
     /// # Errors
     /// As [`ShapeSpec`]'s parser.
-    pub fn shape(self, shape: &str) -> Result<Self> {
-        Ok(self.with_shape(shape.parse::<ShapeSpec>()?))
-    }
-
-    /// Sets the shape (at most one dimension inferred).
-    pub fn with_shape(mut self, shape: impl Into<ShapeSpec>) -> Self {
-        self.shape = Some(shape.into());
-        self
+    pub fn try_with_shape(self, shape: &str) -> Result<Self> {
+        Ok(self.shape(shape.parse::<ShapeSpec>()?))
     }
 
     /// Sets the byte offset of the first element.
@@ -210,14 +196,15 @@ impl OpenOptions {
     /// Opens `path` and maps its data. No data byte is read or copied
     /// (unless [`CopyPolicy::Allow`] is set and zero-copy is impossible).
     ///
-    /// Mapped files are subject to the crate-level "mapping hazard".
+    /// Safe by the crate's decision; mapped files are subject to the hazard in
+    /// the crate docs ("Soundness and the mapping hazard").
     ///
     /// # Errors
-    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound), [`ErrorKind::IsDirectory`](crate::ErrorKind::IsDirectory), [`ErrorKind::MissingSidecar`](crate::ErrorKind::MissingSidecar),
-    /// sidecar and `.npy` errors, [`ErrorKind::Conflict`](crate::ErrorKind::Conflict) when an option
-    /// contradicts the file, [`ErrorKind::SizeMismatch`](crate::ErrorKind::SizeMismatch) /
-    /// [`ErrorKind::NotWholeItems`](crate::ErrorKind::NotWholeItems) / [`ErrorKind::EmptyFile`](crate::ErrorKind::EmptyFile) when the file size does
-    /// not fit the shape, [`ErrorKind::ShapeOverflow`](crate::ErrorKind::ShapeOverflow).
+    /// [`ErrorKind::NotFound`], [`ErrorKind::IsDirectory`], [`ErrorKind::MissingSidecar`],
+    /// sidecar and `.npy` errors, [`ErrorKind::Conflict`] when an option
+    /// contradicts the file, [`ErrorKind::SizeMismatch`] /
+    /// [`ErrorKind::NotWholeItems`] / [`ErrorKind::EmptyFile`] when the file size does
+    /// not fit the shape, [`ErrorKind::ShapeOverflow`].
     pub fn open(&self, path: impl AsRef<Path>) -> Result<MmArray> {
         let path = path.as_ref();
         if self.mode != Mode::ReadOnly {
@@ -239,23 +226,10 @@ impl OpenOptions {
             (empty.clone(), empty)
         } else {
             let m = map::map_prefix(&file, path, r.end)?;
-            let d = m.slice_with_length(r.layout.offset as usize, r.nbytes as usize);
+            let d = m.slice_with_length(r.header.offset as usize, r.nbytes as usize);
             (m, d)
         };
-        let l = r.layout;
-        let array = MmArray::from_parts(crate::array::Parts {
-            path: path.to_path_buf(),
-            source: l.source,
-            dtype: l.dtype,
-            shape: r.shape,
-            order: l.order,
-            offset: l.offset,
-            name: l.name,
-            metadata: l.metadata,
-            map: Some(map),
-            data,
-            copied: Vec::new(),
-        });
+        let array = MmArray::mapped(path.to_path_buf(), r.source, r.header, Some(map), data);
         match self.copy {
             CopyPolicy::Never => Ok(array),
             CopyPolicy::Allow => Ok(array.to_arrow_compatible()),
@@ -270,60 +244,51 @@ impl OpenOptions {
             return Err(ErrorKind::IsDirectory.at(path));
         }
         let file_len = meta.len();
-        let layout = self.resolve_layout(path, file, file_len)?;
-        let shape = resolve_shape(path, &layout.dtype, &layout.shape, layout.offset, file_len)?;
-        let nbytes = byte_count(&shape, &layout.dtype)?;
+        let (source, header) = self.resolve_header(path, file, file_len)?;
+        let nbytes = byte_count(&header.shape, &header.dtype)?;
         let overflow = || {
             Error::new(ErrorKind::ShapeOverflow {
-                shape: ShapeDisplay(&shape).to_string(),
-                dtype: layout.dtype.typestr(),
+                shape: ShapeDisplay(&header.shape).to_string(),
+                dtype: header.dtype.typestr(),
             })
         };
-        let end = layout.offset.checked_add(nbytes).ok_or_else(overflow)?;
+        let end = header.offset.checked_add(nbytes).ok_or_else(overflow)?;
         if usize::try_from(end).is_err() {
             return Err(ErrorKind::TooLarge { bytes: end }.at(path));
         }
         Ok(Resolved {
-            layout,
-            shape,
+            source,
+            header,
             nbytes,
             end,
             file_len,
         })
     }
 
-    /// The mode.
-    pub fn get_mode(&self) -> Mode {
-        self.mode
-    }
-
-    /// Whether an existing file may be replaced by [`Mode::Create`].
+    /// Whether an existing file may be replaced: by [`Mode::Create`], and by
+    /// [`describe`] for an existing sidecar.
     pub fn overwrite(mut self, overwrite: bool) -> Self {
         self.overwrite = overwrite;
         self
     }
 
-    fn resolve_layout(&self, path: &Path, file: &mut File, file_len: u64) -> Result<Layout> {
+    /// The header of `path`: its sidecar's, its `.npy` header's, or the
+    /// options' (with an inferred dimension resolved against the file size).
+    fn resolve_header(
+        &self,
+        path: &Path,
+        file: &mut File,
+        file_len: u64,
+    ) -> Result<(HeaderSource, ArrayHeader)> {
         let sidecar = match self.sidecar {
             SidecarUse::Read => Sidecar::read(&sidecar_path(path))?,
             SidecarUse::Ignore => None,
         };
         if let Some(s) = sidecar {
-            let recorded = Layout {
-                source: HeaderSource::Sidecar,
-                dtype: s.dtype,
-                shape: ShapeSpec::known(&s.shape),
-                order: s.order,
-                offset: s.offset,
-                name: s.name,
-                metadata: s.metadata,
-            };
-            return self.check_agrees(path, recorded, "sidecar");
+            let h = self.check_agrees(path, s.header, "sidecar")?;
+            return Ok((HeaderSource::Sidecar, h));
         }
-        let is_npy_name = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
-        if is_npy_name || (self.dtype.is_none() && starts_with_npy_magic(file, file_len)) {
+        if is_npy_path(path) || (self.dtype.is_none() && starts_with_npy_magic(file, file_len)) {
             // One small positioned read covers ordinary headers; longer ones
             // continue from the file.
             let mut head = [0u8; 512];
@@ -332,17 +297,14 @@ impl OpenOptions {
                 file,
                 pos: n as u64,
             };
-            let h = NpyHeader::read_from(&mut (&head[..n]).chain(&mut rest)).in_file(path)?;
-            let recorded = Layout {
-                source: HeaderSource::Npy { version: h.version },
-                dtype: h.dtype,
-                shape: ShapeSpec::known(&h.shape),
-                order: h.order,
-                offset: h.data_offset,
-                name: None,
-                metadata: Default::default(),
-            };
-            return self.check_agrees(path, recorded, ".npy header");
+            let npy = NpyHeader::read_from(&mut (&head[..n]).chain(&mut rest)).in_file(path)?;
+            let h = self.check_agrees(path, npy.header, ".npy header")?;
+            return Ok((
+                HeaderSource::Npy {
+                    version: npy.version,
+                },
+                h,
+            ));
         }
         let dtype = self.dtype.ok_or_else(|| {
             ErrorKind::MissingSidecar {
@@ -350,26 +312,26 @@ impl OpenOptions {
             }
             .at(path)
         })?;
-        Ok(Layout {
-            source: HeaderSource::Options,
-            dtype,
-            shape: self
-                .shape
-                .clone()
-                .unwrap_or_else(|| ShapeSpec::from_signed(&[-1]).expect("-1 is valid")),
+        let spec = self
+            .shape
+            .clone()
+            .unwrap_or_else(|| ShapeSpec::from_signed(&[-1]).expect("-1 is valid"));
+        let offset = self.offset.unwrap_or(0);
+        let shape = resolve_shape(path, &dtype, &spec, offset, file_len)?;
+        let header = ArrayHeader {
             order: self.order.unwrap_or_default(),
-            offset: self.offset.unwrap_or(0),
-            name: None,
-            metadata: Default::default(),
-        })
+            offset,
+            ..ArrayHeader::new(dtype, shape)
+        };
+        Ok((HeaderSource::Options, header))
     }
 
     fn check_agrees(
         &self,
         path: &Path,
-        recorded: Layout,
+        recorded: ArrayHeader,
         source_name: &'static str,
-    ) -> Result<Layout> {
+    ) -> Result<ArrayHeader> {
         let conflict = |field, given: String, rec: String| {
             ErrorKind::Conflict {
                 field,
@@ -385,11 +347,18 @@ impl OpenOptions {
             }
         }
         if let Some(s) = &self.shape {
-            let rec = recorded.shape.dims();
+            let rec = &recorded.shape;
             let agrees = s.dims().len() == rec.len()
-                && s.dims().iter().zip(rec).all(|(g, r)| g.is_none() || g == r);
+                && s.dims()
+                    .iter()
+                    .zip(rec)
+                    .all(|(g, r)| g.is_none_or(|g| g == *r));
             if !agrees {
-                return Err(conflict("shape", s.to_string(), recorded.shape.to_string()));
+                return Err(conflict(
+                    "shape",
+                    s.to_string(),
+                    ShapeSpec::known(rec).to_string(),
+                ));
             }
         }
         if let Some(o) = self.offset {
@@ -422,7 +391,7 @@ impl OpenOptions {
 /// # let dir = tempfile::tempdir().unwrap();
 /// # let path = dir.path().join("x.i32");
 /// # std::fs::write(&path, [1i32, 2, 3].iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
-/// # mmarrow::describe(&path, &mmarrow::OpenOptions::new().dtype("int32")?, false)?;
+/// # mmarrow::describe(&path, &mmarrow::OpenOptions::new().try_with_dtype("int32")?)?;
 /// let array = mmarrow::open(&path)?;
 /// assert_eq!(array.len(), 3);
 /// # Ok(()) }
@@ -434,13 +403,30 @@ pub fn open(path: impl AsRef<Path>) -> Result<MmArray> {
 /// Writes the sidecar of an existing raw file, after checking `options`
 /// against the file's size (as opening it would). Returns the array.
 ///
-/// Refuses to overwrite an existing sidecar unless `overwrite` is true; with
-/// it, the old sidecar is ignored and replaced atomically.
+/// Refuses to overwrite an existing sidecar unless
+/// [`OpenOptions::overwrite`] is set; with it, the old sidecar is ignored
+/// and replaced atomically.
+///
+/// ```
+/// # fn main() -> mmarrow::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join("emb.f32");
+/// # std::fs::write(&path, vec![0u8; 4 * 8]).unwrap();
+/// use mmarrow::OpenOptions;
+/// let o = OpenOptions::new().try_with_dtype("float32")?.try_with_shape("-1,4")?;
+/// mmarrow::describe(&path, &o)?;
+/// assert!(mmarrow::describe(&path, &o).is_err()); // the sidecar exists
+/// mmarrow::describe(&path, &o.overwrite(true))?;
+/// assert_eq!(mmarrow::open(&path)?.shape(), &[2, 4]);
+/// # Ok(()) }
+/// ```
 ///
 /// # Errors
-/// As [`OpenOptions::open`], plus [`ErrorKind::SidecarExists`](crate::ErrorKind::SidecarExists).
-pub fn describe(path: impl AsRef<Path>, options: &OpenOptions, overwrite: bool) -> Result<MmArray> {
+/// As [`OpenOptions::open`], plus [`ErrorKind::SidecarExists`] and
+/// [`ErrorKind::MissingSidecar`] when no dtype is given.
+pub fn describe(path: impl AsRef<Path>, options: &OpenOptions) -> Result<MmArray> {
     let path = path.as_ref();
+    let overwrite = options.overwrite;
     let sc_path = sidecar_path(path);
     if !overwrite && sc_path.exists() {
         return Err(ErrorKind::SidecarExists.at(sc_path));
@@ -452,17 +438,20 @@ pub fn describe(path: impl AsRef<Path>, options: &OpenOptions, overwrite: bool) 
         return Err(ErrorKind::MissingSidecar { sidecar: sc_path }.at(path));
     }
     let array = opts.open(path)?;
-    let mut s = Sidecar::new(*array.dtype(), array.shape().to_vec());
-    s.order = array.order();
-    s.offset = array.offset();
-    s.write(&sc_path, overwrite)?;
+    Sidecar::new(ArrayHeader {
+        name: None,
+        metadata: Default::default(),
+        ..array.header().clone()
+    })
+    .write(&sc_path, overwrite)?;
     Ok(array)
 }
 
-/// A file's description with the shape resolved against its size.
+/// A file's header with the shape resolved against its size.
 pub(crate) struct Resolved {
-    pub layout: Layout,
-    pub shape: Vec<u64>,
+    pub source: HeaderSource,
+    pub header: ArrayHeader,
+    /// Bytes of data.
     pub nbytes: u64,
     /// `offset + nbytes`.
     pub end: u64,
@@ -474,25 +463,15 @@ impl Resolved {
         ErrorKind::SizeMismatch {
             what: format!(
                 "offset {} + shape {} of {}",
-                self.layout.offset,
-                ShapeDisplay(&self.shape),
-                self.layout.dtype
+                self.header.offset,
+                ShapeDisplay(&self.header.shape),
+                self.header.dtype
             ),
             expected: self.end,
             actual: self.file_len,
         }
         .at(path)
     }
-}
-
-pub(crate) struct Layout {
-    pub source: HeaderSource,
-    pub dtype: Dtype,
-    pub shape: ShapeSpec,
-    pub order: Order,
-    pub offset: u64,
-    pub name: Option<String>,
-    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 fn starts_with_npy_magic(file: &mut File, file_len: u64) -> bool {

@@ -49,7 +49,7 @@ impl fmt::Display for Order {
 /// Parses `1000,128`, `-1,128`, `(1000, 128)`, `[5]`, `5` and `()`.
 ///
 /// ```
-/// use mmarrow::ShapeSpec;
+/// use mmarrow::shape::ShapeSpec;
 /// let s: ShapeSpec = "-1,128".parse().unwrap();
 /// assert_eq!(s.dims(), &[None, Some(128)]);
 /// assert_eq!(s.resolve_for_count(256).unwrap(), vec![2, 128]);
@@ -71,7 +71,7 @@ impl ShapeSpec {
     /// Builds a spec from signed dims as numpy users write them (`-1` = infer).
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidShape`](crate::ErrorKind::InvalidShape) for negative dims other than `-1`, or more than one `-1`.
+    /// [`ErrorKind::InvalidShape`] for negative dims other than `-1`, or more than one `-1`.
     pub fn from_signed(dims: &[i64]) -> Result<Self> {
         let text = || {
             dims.iter()
@@ -121,7 +121,7 @@ impl ShapeSpec {
     /// Resolves the shape for a total element count.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidShape`](crate::ErrorKind::InvalidShape) when the known dims do not fit `count` elements.
+    /// [`ErrorKind::InvalidShape`] when the known dims do not fit `count` elements.
     pub fn resolve_for_count(&self, count: u64) -> Result<Vec<u64>> {
         let known: Option<u64> = self
             .dims
@@ -232,14 +232,15 @@ impl From<&[u64]> for ShapeSpec {
     }
 }
 
-impl From<Vec<u64>> for ShapeSpec {
-    fn from(dims: Vec<u64>) -> Self {
+impl<const N: usize> From<[u64; N]> for ShapeSpec {
+    /// A fully known shape: `OpenOptions::new().shape([1000, 3])`.
+    fn from(dims: [u64; N]) -> Self {
         ShapeSpec::known(&dims)
     }
 }
 
-impl<const N: usize> From<[u64; N]> for ShapeSpec {
-    fn from(dims: [u64; N]) -> Self {
+impl From<Vec<u64>> for ShapeSpec {
+    fn from(dims: Vec<u64>) -> Self {
         ShapeSpec::known(&dims)
     }
 }

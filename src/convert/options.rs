@@ -1,9 +1,11 @@
-//! Conversion options: codec, row groups, threads, overwrite, progress.
+//! Conversion options: codec, row groups, threads, overwrite, formats,
+//! progress.
 
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use super::format::Format;
 use crate::error::{Error, ErrorKind, Result};
 
 /// A Parquet compression codec.
@@ -12,7 +14,7 @@ use crate::error::{Error, ErrorKind, Result};
 /// `lz4` (LZ4_RAW), `gzip` (level 6) and `gzip:N` (0–9).
 ///
 /// ```
-/// use mmarrow::Compression;
+/// use mmarrow::convert::Compression;
 /// assert_eq!("zstd".parse::<Compression>().unwrap(), Compression::Zstd(1));
 /// assert_eq!("zstd:3".parse::<Compression>().unwrap(), Compression::Zstd(3));
 /// assert!("zstd:99".parse::<Compression>().is_err());
@@ -115,13 +117,15 @@ pub trait Progress: Send + Sync {
     fn advance(&self, rows: u64, bytes: u64);
 }
 
-/// Options for [`crate::to_parquet`], [`crate::from_parquet`],
-/// [`crate::to_ipc`], [`crate::from_ipc`] and [`crate::convert`].
+/// Options for [`to_parquet`](super::to_parquet), [`from_parquet`](super::from_parquet),
+/// [`to_ipc`](super::to_ipc), [`from_ipc`](super::from_ipc) and [`convert`](super::convert()).
+///
+/// Setters are typed and infallible, and take and return the options:
 ///
 /// ```
-/// use mmarrow::{Compression, ConvertOptions};
+/// use mmarrow::convert::{Compression, ConvertOptions};
 /// let o = ConvertOptions::new().compression(Compression::Snappy).threads(2).overwrite(true);
-/// assert_eq!(o.get_compression(), Compression::Snappy);
+/// # let _ = o;
 /// ```
 #[derive(Clone)]
 pub struct ConvertOptions {
@@ -130,6 +134,9 @@ pub struct ConvertOptions {
     pub(crate) threads: usize,
     pub(crate) overwrite: bool,
     pub(crate) column: Option<String>,
+    pub(crate) table: bool,
+    pub(crate) source_format: Option<Format>,
+    pub(crate) destination_format: Option<Format>,
     pub(crate) fast_path: bool,
     pub(crate) durable: bool,
     pub(crate) progress: Option<Arc<dyn Progress>>,
@@ -144,6 +151,9 @@ impl Default for ConvertOptions {
             threads: 0,
             overwrite: false,
             column: None,
+            table: false,
+            source_format: None,
+            destination_format: None,
             fast_path: true,
             durable: true,
             progress: None,
@@ -159,6 +169,9 @@ impl fmt::Debug for ConvertOptions {
             .field("threads", &self.threads)
             .field("overwrite", &self.overwrite)
             .field("column", &self.column)
+            .field("table", &self.table)
+            .field("source_format", &self.source_format)
+            .field("destination_format", &self.destination_format)
             .field("fast_path", &self.fast_path)
             .field("durable", &self.durable)
             .finish_non_exhaustive()
@@ -170,7 +183,7 @@ pub const DEFAULT_ROW_GROUP_BYTES: u64 = 64 << 20;
 
 impl ConvertOptions {
     /// Defaults: zstd level 1, row groups of about 64 MiB of data, all
-    /// cores, no overwrite, the fast path where it applies, durable output.
+    /// cores, no overwrite, formats by name, durable output.
     pub fn new() -> Self {
         Self::default()
     }
@@ -179,11 +192,6 @@ impl ConvertOptions {
     pub fn compression(mut self, c: Compression) -> Self {
         self.compression = c;
         self
-    }
-
-    /// The Parquet codec.
-    pub fn get_compression(&self) -> Compression {
-        self.compression
     }
 
     /// Sets the rows per Parquet row group (default: about 64 MiB of data).
@@ -206,15 +214,42 @@ impl ConvertOptions {
         self
     }
 
-    /// The column to extract from a wider Parquet or IPC file.
+    /// The column to extract from a wider Parquet or IPC file into an
+    /// array file.
     pub fn column(mut self, name: impl Into<String>) -> Self {
         self.column = Some(name.into());
         self
     }
 
-    /// Whether the page-level fast paths may be used (default true). With
-    /// `false`, the parquet crate's generic Arrow reader and writer do all the
-    /// work: slower, and the reference the fast paths are tested against.
+    /// Whether [`convert`](super::convert()) writes a table directory from
+    /// a Parquet or Arrow IPC source, whatever the destination's name
+    /// (default false: by the destination's name, and by the number of
+    /// columns; see [`convert`](super::convert())).
+    pub fn table(mut self, table: bool) -> Self {
+        self.table = table;
+        self
+    }
+
+    /// The format [`convert`](super::convert()) reads the source as,
+    /// instead of inferring it from the source's name.
+    pub fn source_format(mut self, format: Format) -> Self {
+        self.source_format = Some(format);
+        self
+    }
+
+    /// The format [`convert`](super::convert()) writes, instead of
+    /// inferring it from the destination's name.
+    pub fn destination_format(mut self, format: Format) -> Self {
+        self.destination_format = Some(format);
+        self
+    }
+
+    /// Test hook, not part of the API: whether the page-level Parquet
+    /// reader and writer may be used (default true). With `false`, the
+    /// parquet crate's generic Arrow reader and writer do all the work:
+    /// slower, and the reference the page-level paths are tested against
+    /// (the CLI's hidden `--generic`).
+    #[doc(hidden)]
     pub fn fast_path(mut self, enabled: bool) -> Self {
         self.fast_path = enabled;
         self
@@ -229,9 +264,9 @@ impl ConvertOptions {
     /// the machine soon after may leave the destination empty or partial.
     ///
     /// ```
-    /// let o = mmarrow::ConvertOptions::new().durable(false);
+    /// let o = mmarrow::convert::ConvertOptions::new().durable(false);
     /// assert!(!o.is_durable());
-    /// assert!(mmarrow::ConvertOptions::default().is_durable());
+    /// assert!(mmarrow::convert::ConvertOptions::default().is_durable());
     /// ```
     pub fn durable(mut self, durable: bool) -> Self {
         self.durable = durable;

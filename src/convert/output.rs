@@ -1,12 +1,32 @@
-//! Outputs written under a temporary name and renamed into place at the end.
+//! Outputs written under a temporary name and renamed into place at the
+//! end, the summary of what was written, and background writeback.
+//!
+//! [`Output::write`] is the one place where errors about the temporary
+//! name become errors about the destination the user gave.
 
+use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use super::options::ConvertOptions;
 use crate::error::{Error, ErrorKind, Result};
+use crate::format::sidecar::sidecar_path;
 use crate::fsutil::{self, temp_sibling};
-use crate::sidecar::sidecar_path;
+
+/// What a conversion did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConvertSummary {
+    /// Rows written.
+    pub rows: u64,
+    /// Bytes of array data read (uncompressed values).
+    pub data_bytes: u64,
+    /// Size of the output file.
+    pub output_bytes: u64,
+    /// Row groups (Parquet) or record batches (IPC) in the output or input.
+    pub groups: usize,
+    /// True when the page-level fast path wrote or read the Parquet data.
+    pub fast_path: bool,
+}
 
 /// Temporary outputs of conversions in progress, so that an interrupted
 /// process can remove them ([`remove_temporary_outputs`]).
@@ -31,32 +51,6 @@ fn remove(p: &Path) {
     }
 }
 
-/// Rewrites an error about `dst`'s temporary sibling (or a file inside a
-/// temporary table directory) to name `dst`, the path the user gave.
-pub(crate) fn name_dst(mut e: Error, dst: &Path) -> Error {
-    let Some(name) = dst.components().as_path().file_name() else {
-        return e;
-    };
-    let prefix = format!(".{}.tmp-", name.to_string_lossy());
-    if let Some(p) = e.path_mut() {
-        let mut rebuilt = PathBuf::new();
-        let mut hit = false;
-        for c in p.components() {
-            let s = c.as_os_str().to_string_lossy();
-            if !hit && s.starts_with(&prefix) {
-                rebuilt.push(name);
-                hit = true;
-            } else {
-                rebuilt.push(c);
-            }
-        }
-        if hit {
-            *p = rebuilt;
-        }
-    }
-    e
-}
-
 /// A destination being written under a temporary sibling name.
 pub(crate) struct Output {
     dst: PathBuf,
@@ -68,31 +62,17 @@ pub(crate) struct Output {
 impl Output {
     /// Checks `dst` (not a directory; absent unless `o.overwrite`) and picks
     /// a temporary name next to it.
-    pub fn new(dst: &Path, o: &ConvertOptions) -> Result<Self> {
-        Self::new_impl(dst, o, false)
+    pub fn file(dst: &Path, o: &ConvertOptions) -> Result<Self> {
+        Self::new(dst, o, false)
     }
 
     /// For a table directory: `dst` may be an existing table when
-    /// `o.overwrite` is set; it is replaced at [`Output::commit`].
-    pub fn new_table(dst: &Path, o: &ConvertOptions) -> Result<Self> {
-        Self::new_impl(dst, o, true)
+    /// `o.overwrite` is set; it is replaced at the end.
+    pub fn table(dst: &Path, o: &ConvertOptions) -> Result<Self> {
+        Self::new(dst, o, true)
     }
 
-    /// Whether the output is to be fsynced ([`ConvertOptions::durable`]).
-    pub fn durable(&self) -> bool {
-        self.durable
-    }
-
-    /// Fsyncs `file` (the output, or a part of it) if the output is durable.
-    pub fn sync(&self, file: &std::fs::File) -> Result<()> {
-        if self.durable {
-            file.sync_all()
-                .map_err(|e| Error::io(&self.tmp, "fsync", e))?;
-        }
-        Ok(())
-    }
-
-    fn new_impl(dst: &Path, o: &ConvertOptions, table: bool) -> Result<Self> {
+    fn new(dst: &Path, o: &ConvertOptions, table: bool) -> Result<Self> {
         let overwrite = o.overwrite;
         let parent = match dst.components().as_path().parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
@@ -127,14 +107,72 @@ impl Output {
         })
     }
 
+    /// Runs `write` on the temporary output ([`Output::path`]) and, when it
+    /// succeeds, renames the output into place. An error about the
+    /// temporary name, its sidecar or a file inside it (a table) is
+    /// reported about the destination the user gave.
+    pub fn write(
+        mut self,
+        write: impl FnOnce(&Output) -> Result<ConvertSummary>,
+    ) -> Result<ConvertSummary> {
+        let written = write(&self);
+        let result = written.and_then(|s| self.commit().map(|()| s));
+        result.map_err(|e| self.name_dst(e))
+    }
+
+    /// `e`, about the destination if it is about the temporary output.
+    fn name_dst(&self, e: Error) -> Error {
+        let dst = self.dst.components().as_path();
+        let named = match e.path() {
+            Some(p) if p == sidecar_path(&self.tmp) => sidecar_path(dst),
+            Some(p) => match p.strip_prefix(&self.tmp) {
+                Ok(rest) if rest.as_os_str().is_empty() => dst.to_path_buf(),
+                Ok(rest) => dst.join(rest),
+                Err(_) => return e,
+            },
+            None => return e,
+        };
+        e.into_kind().at(named)
+    }
+
     /// Where to write.
     pub fn path(&self) -> &Path {
         &self.tmp
     }
 
+    /// Whether the output is to be fsynced ([`ConvertOptions::durable`]).
+    pub fn durable(&self) -> bool {
+        self.durable
+    }
+
+    /// Fsyncs `file` (the output, or a part of it) if the output is durable.
+    pub fn sync(&self, file: &File) -> Result<()> {
+        if self.durable {
+            file.sync_all()
+                .map_err(|e| Error::io(&self.tmp, "fsync", e))?;
+        }
+        Ok(())
+    }
+
+    /// Fsyncs the output file and its sidecar, if it has one, if the
+    /// output is durable.
+    pub fn sync_with_sidecar(&self) -> Result<()> {
+        if !self.durable {
+            return Ok(());
+        }
+        for p in [self.tmp.clone(), sidecar_path(&self.tmp)] {
+            if p == self.tmp || p.exists() {
+                File::open(&p)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| Error::io(&p, "fsync", e))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Renames the finished (and fsynced) temporary file — and its sidecar,
     /// if it has one — into place.
-    pub fn commit(mut self) -> Result<()> {
+    fn commit(&mut self) -> Result<()> {
         if self.tmp.is_dir() && self.dst.is_dir() {
             // Replacing a table: not atomic (a directory cannot be renamed
             // over a non-empty one), but never partial.
@@ -159,5 +197,76 @@ impl Drop for Output {
         if let Ok(mut list) = ACTIVE.lock() {
             list.retain(|p| p != &self.tmp);
         }
+    }
+}
+
+/// Starts writeback of what has been written so far on a background thread,
+/// so that the final fsync has little left to do. Each nudge runs one
+/// `fdatasync` on a second handle of the output file (nudges coalesce).
+pub(crate) struct Flusher {
+    tx: Option<std::sync::mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Flusher {
+    /// Starts the thread (none when `enabled` is false: nudges do nothing).
+    pub(crate) fn start(file: &File, enabled: bool) -> Flusher {
+        let clone = if enabled { file.try_clone().ok() } else { None };
+        let Some(clone) = clone else {
+            return Flusher {
+                tx: None,
+                thread: None,
+            };
+        };
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::spawn(move || {
+            while rx.recv().is_ok() {
+                // Errors surface at the final fsync, which is checked.
+                let _ = clone.sync_data();
+            }
+        });
+        Flusher {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub(crate) fn nudge(&self) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.try_send(());
+        }
+    }
+
+    pub(crate) fn stop(mut self) {
+        drop(self.tx.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_about_the_temporary_output_name_the_destination() {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("cache");
+        let out = Output::table(&dst, &ConvertOptions::new()).unwrap();
+        let about = |p: PathBuf| out.name_dst(ErrorKind::NotFound.at(p));
+        assert_eq!(about(out.path().to_path_buf()).path(), Some(dst.as_path()));
+        assert_eq!(
+            about(out.path().join("a.values")).path(),
+            Some(dst.join("a.values").as_path())
+        );
+        assert_eq!(
+            about(sidecar_path(out.path())).path(),
+            Some(sidecar_path(&dst).as_path())
+        );
+        // Another file whose name merely starts like the temporary one.
+        let mut other = out.path().as_os_str().to_owned();
+        other.push("x");
+        assert_eq!(about(PathBuf::from(&other)).path(), Some(Path::new(&other)));
     }
 }

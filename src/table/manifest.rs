@@ -105,27 +105,18 @@ fn fixed_width(t: &DataType) -> Option<usize> {
 }
 
 /// The numpy typestr of a fixed-width column's values file elements, so
-/// that `np.memmap` can open it.
+/// that `np.memmap` can open it: [`Dtype::from_arrow`](crate::Dtype::from_arrow)
+/// of the stored values (dates as their integer counts, decimals as
+/// 16 raw bytes, fixed-size lists as their items).
 pub(crate) fn numpy_dtype(t: &DataType) -> Option<String> {
-    Some(match t {
-        DataType::Int8 => "|i1".into(),
-        DataType::Int16 => "<i2".into(),
-        DataType::Int32 | DataType::Date32 => "<i4".into(),
-        DataType::Int64 | DataType::Date64 => "<i8".into(),
-        DataType::UInt8 => "|u1".into(),
-        DataType::UInt16 => "<u2".into(),
-        DataType::UInt32 => "<u4".into(),
-        DataType::UInt64 => "<u8".into(),
-        DataType::Float16 => "<f2".into(),
-        DataType::Float32 => "<f4".into(),
-        DataType::Float64 => "<f8".into(),
-        DataType::Timestamp(u, _) => format!("<M8[{}]", crate::dtype::unit_name(*u)),
-        DataType::Duration(u) => format!("<m8[{}]", crate::dtype::unit_name(*u)),
-        DataType::Decimal128(_, _) => "|V16".into(),
-        DataType::FixedSizeBinary(n) => format!("|S{n}"),
+    let stored = match t {
+        DataType::Date32 => DataType::Int32,
+        DataType::Date64 => DataType::Int64,
+        DataType::Decimal128(_, _) => return Some("|V16".into()),
         DataType::FixedSizeList(item, _) => return numpy_dtype(item.data_type()),
-        _ => return None,
-    })
+        t => t.clone(),
+    };
+    crate::Dtype::from_arrow(&stored).map(|d| d.typestr())
 }
 
 fn unit_of(s: &str) -> Option<TimeUnit> {
@@ -316,7 +307,7 @@ impl Manifest {
     /// Parses a manifest; `path` names it in errors.
     ///
     /// # Errors
-    /// [`ErrorKind::UnsupportedVersion`](crate::ErrorKind::UnsupportedVersion) for a newer version, [`ErrorKind::InvalidManifest`](crate::ErrorKind::InvalidManifest)
+    /// [`ErrorKind::UnsupportedVersion`] for a newer version, [`ErrorKind::InvalidManifest`]
     /// for anything malformed, including file names that are not plain names
     /// inside the table directory.
     pub fn from_json(text: &str, path: &Path) -> Result<Self> {

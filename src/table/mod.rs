@@ -14,15 +14,13 @@
 //! Every numeric column is a plain array file that numpy and C can map; the
 //! manifest gives its numpy dtype. See `docs/FORMAT.md` §5.
 
-mod manifest;
+pub(crate) mod manifest;
 mod read;
 mod write;
 
-pub use manifest::{
-    ColumnEntry, ColumnFiles, Manifest, MANIFEST_NAME, TABLE_FORMAT_NAME, TABLE_FORMAT_VERSION,
-};
+pub(crate) use manifest::MANIFEST_NAME;
 pub use read::{verify_table, Table, TableOptions};
-pub use write::TableWriter;
+pub use write::{TableWriter, TableWriterOptions};
 
 /// True when `path` is a table directory (it holds a manifest).
 pub fn is_table(path: &std::path::Path) -> bool {

@@ -69,10 +69,13 @@ impl TableOptions {
     /// null counts are taken from the manifest.
     ///
     /// # Safety
-    /// The table's files must be as mmarrow's [`crate::TableWriter`] wrote
-    /// them (or have passed [`crate::verify_table`]) and must not change
-    /// while open: offsets that are not monotonic, invalid UTF-8 or a wrong
-    /// null count would make the resulting Arrow arrays unsound.
+    /// The table's files must hold what mmarrow's [`crate::TableWriter`]
+    /// wrote (or have passed [`crate::table::verify_table`]): offsets that are
+    /// not monotonic, invalid UTF-8 or a wrong null count would make the
+    /// resulting Arrow arrays unsound. That is this method's whole contract:
+    /// files changing while they are mapped is the crate-level mapping
+    /// hazard, which every open shares, safe or not (see the crate docs,
+    /// "Soundness and the mapping hazard").
     #[allow(unsafe_code)] // an unsafe API: the caller vouches for the files
     pub unsafe fn trusted(mut self) -> Self {
         // SAFETY: forwarded to our caller (this function's contract).
@@ -83,9 +86,9 @@ impl TableOptions {
     /// Opens the table in directory `dir`.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidManifest`](crate::ErrorKind::InvalidManifest) for a bad manifest, a file outside the
+    /// [`ErrorKind::InvalidManifest`] for a bad manifest, a file outside the
     /// directory, a missing or short column file, offsets out of range;
-    /// [`ErrorKind::UnsupportedVersion`](crate::ErrorKind::UnsupportedVersion); [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for a
+    /// [`ErrorKind::UnsupportedVersion`]; [`ErrorKind::InvalidRequest`] for a
     /// projection naming an unknown column; Arrow validation errors.
     pub fn open(&self, dir: impl AsRef<Path>) -> Result<Table> {
         let dir = dir.as_ref();
@@ -184,7 +187,7 @@ impl Table {
     /// Rows `range` as a record batch (no copy).
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for a range outside the table.
+    /// [`ErrorKind::InvalidRequest`] for a range outside the table.
     pub fn slice(&self, range: Range<u64>) -> Result<RecordBatch> {
         if range.start > range.end || range.end > self.rows {
             return Err(ErrorKind::InvalidRequest {
@@ -203,7 +206,7 @@ impl Table {
     /// Zero-copy record batches of at most `rows` rows.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for `rows == 0`.
+    /// [`ErrorKind::InvalidRequest`] for `rows == 0`.
     pub fn batches(&self, rows: u64) -> Result<impl Iterator<Item = RecordBatch> + '_> {
         if rows == 0 {
             return Err(ErrorKind::InvalidRequest {

@@ -206,31 +206,87 @@ fn open_rw(path: &Path, create: bool) -> Result<File> {
         .map_err(|e| Error::io(path, "open column file", e))
 }
 
-impl TableWriter {
-    /// Creates a table directory for `schema` (which must not exist, or be
-    /// empty) with zero committed rows.
-    ///
-    /// # Errors
-    /// [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists) for a non-empty directory,
-    /// [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for a column type tables cannot hold (the
-    /// message names the column and its type), I/O errors.
-    pub fn create(dir: impl AsRef<Path>, schema: SchemaRef) -> Result<Self> {
-        Self::create_with(dir, schema, false, Durability::Fsync)
+/// Options for creating a table with [`TableWriter`], as
+/// [`crate::write::WriterOptions`] are for arrays.
+///
+/// ```
+/// # fn main() -> mmarrow::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// use std::sync::Arc;
+/// use arrow_schema::{DataType, Field, Schema};
+/// use mmarrow::table::TableWriterOptions;
+/// use mmarrow::write::Durability;
+/// let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, false)]));
+/// let w = TableWriterOptions::new()
+///     .durability(Durability::Process)
+///     .create(dir.path().join("t"), schema)?;
+/// assert_eq!(w.committed_rows(), 0);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableWriterOptions {
+    overwrite: bool,
+    durability: Durability,
+}
+
+impl Default for TableWriterOptions {
+    fn default() -> Self {
+        TableWriterOptions {
+            overwrite: false,
+            durability: Durability::Fsync,
+        }
+    }
+}
+
+impl TableWriterOptions {
+    /// The defaults: no overwrite, [`Durability::Fsync`].
+    pub fn new() -> Self {
+        Self::default()
     }
 
-    /// [`TableWriter::create`] with explicit overwrite and durability. With
-    /// `overwrite`, an existing *table* directory is replaced; a non-empty
+    /// Whether an existing *table* directory may be replaced. A non-empty
     /// directory that is not a table is never touched.
+    pub fn overwrite(mut self, overwrite: bool) -> Self {
+        self.overwrite = overwrite;
+        self
+    }
+
+    /// How commits are made durable.
+    pub fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Creates a table directory for `schema` (which must not exist, or be
+    /// empty, or be a table when [`TableWriterOptions::overwrite`] is set)
+    /// with zero committed rows.
     ///
     /// # Errors
-    /// As [`TableWriter::create`].
-    pub fn create_with(
-        dir: impl AsRef<Path>,
+    /// [`ErrorKind::AlreadyExists`] for a non-empty directory,
+    /// [`ErrorKind::InvalidRequest`] for a column type tables cannot hold (the
+    /// message names the column and its type), I/O errors.
+    pub fn create(&self, dir: impl AsRef<Path>, schema: SchemaRef) -> Result<TableWriter> {
+        TableWriter::create_impl(dir.as_ref(), schema, self.overwrite, self.durability)
+    }
+}
+
+impl TableWriter {
+    /// Creates a table directory for `schema` (which must not exist, or be
+    /// empty) with zero committed rows; shorthand for
+    /// `TableWriterOptions::new().create(dir, schema)`.
+    ///
+    /// # Errors
+    /// As [`TableWriterOptions::create`].
+    pub fn create(dir: impl AsRef<Path>, schema: SchemaRef) -> Result<Self> {
+        TableWriterOptions::new().create(dir, schema)
+    }
+
+    fn create_impl(
+        dir: &Path,
         schema: SchemaRef,
         overwrite: bool,
         durability: Durability,
     ) -> Result<Self> {
-        let dir = dir.as_ref();
         for f in schema.fields() {
             layout_of(f.data_type()).map_err(|r| {
                 ErrorKind::InvalidRequest {
@@ -307,7 +363,7 @@ impl TableWriter {
     /// appended but never committed.
     ///
     /// # Errors
-    /// [`ErrorKind::Locked`](crate::ErrorKind::Locked) while another writer holds it; manifest errors; I/O errors.
+    /// [`ErrorKind::Locked`] while another writer holds it; manifest errors; I/O errors.
     pub fn open(dir: impl AsRef<Path>, durability: Durability) -> Result<Self> {
         let dir = dir.as_ref();
         let lock = OpenOptions::new()
@@ -439,7 +495,7 @@ impl TableWriter {
     /// a non-nullable batch column may go into a nullable table column).
     ///
     /// # Errors
-    /// [`ErrorKind::TypeMismatch`](crate::ErrorKind::TypeMismatch) for a schema change, [`ErrorKind::HasNulls`](crate::ErrorKind::HasNulls) for
+    /// [`ErrorKind::TypeMismatch`] for a schema change, [`ErrorKind::HasNulls`] for
     /// nulls in a non-nullable column or inside list items, I/O errors (the
     /// uncommitted rows are then discarded).
     pub fn append(&mut self, batch: &RecordBatch) -> Result<()> {

@@ -23,7 +23,7 @@ pub(crate) fn lock_exclusive(file: &File, path: &Path) -> Result<()> {
 /// `overwrite`, an existing file is replaced — but only once its lock is
 /// ours, so a file another writer holds is never truncated.
 pub(crate) fn create_locked(path: &Path, overwrite: bool) -> Result<File> {
-    let sc_path = crate::sidecar::sidecar_path(path);
+    let sc_path = crate::format::sidecar::sidecar_path(path);
     if !overwrite && sc_path.exists() {
         return Err(ErrorKind::AlreadyExists.at(sc_path));
     }

@@ -1,20 +1,20 @@
 //! numpy.memmap's write modes: `r+`, `w+` and `c`.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use crate::array::{MmArray, Parts};
+use crate::array::MmArray;
 use crate::dtype::{Dtype, Element};
 use crate::error::{Error, ErrorKind, Result, ShapeDisplay};
+use crate::format::npy::encode_header;
+use crate::format::sidecar::{sidecar_path, Sidecar};
+use crate::format::{ArrayHeader, HeaderSource};
 use crate::fsutil::FileExt;
-use crate::fsutil::{write_atomic, Replace};
+use crate::fsutil::{is_npy_path, write_atomic, Replace};
 use crate::map;
-use crate::npy::encode_header;
-use crate::open::{HeaderSource, Mode, OpenOptions};
+use crate::open::{Mode, OpenOptions};
 use crate::shape::{byte_count, Order};
-use crate::sidecar::{sidecar_path, Sidecar};
 
 use super::lock::{create_locked, lock_exclusive};
 
@@ -34,8 +34,8 @@ use super::lock::{create_locked, lock_exclusive};
 /// use mmarrow::{Mode, OpenOptions};
 /// let mut a = OpenOptions::new()
 ///     .mode(Mode::Create)
-///     .dtype("float64")?
-///     .shape("3,4")?
+///     .try_with_dtype("float64")?
+///     .try_with_shape("3,4")?
 ///     .open_mut(&path)?;
 /// a.as_mut_slice::<f64>()?[5] = 1.5;     // element (1, 1)
 /// a.row_mut::<f64>(2)?.fill(7.0);
@@ -49,12 +49,7 @@ use super::lock::{create_locked, lock_exclusive};
 pub struct MmArrayMut {
     path: PathBuf,
     source: HeaderSource,
-    dtype: Dtype,
-    shape: Vec<u64>,
-    order: Order,
-    offset: u64,
-    name: Option<String>,
-    metadata: BTreeMap<String, String>,
+    header: ArrayHeader,
     mode: Mode,
     /// The map of the file's first `offset + nbytes` bytes (`None` when empty).
     map: Option<memmap2::MmapMut>,
@@ -66,10 +61,10 @@ impl OpenOptions {
     /// Opens `path` for writing in this options' [`Mode`]: `r+`, `w+` or `c`.
     ///
     /// # Errors
-    /// [`ErrorKind::NotWritable`](crate::ErrorKind::NotWritable) in mode `r`; for `w+`, [`ErrorKind::MissingOption`](crate::ErrorKind::MissingOption)
-    /// without a dtype or a fully known shape and [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists)
+    /// [`ErrorKind::NotWritable`] in mode `r`; for `w+`, [`ErrorKind::MissingOption`]
+    /// without a dtype or a fully known shape and [`ErrorKind::AlreadyExists`]
     /// when the file exists and [`OpenOptions::overwrite`] is not set; for
-    /// `r+`/`w+`, [`ErrorKind::Locked`](crate::ErrorKind::Locked) when another writer holds the file; and
+    /// `r+`/`w+`, [`ErrorKind::Locked`] when another writer holds the file; and
     /// the errors of [`OpenOptions::open`].
     pub fn open_mut(&self, path: impl AsRef<Path>) -> Result<MmArrayMut> {
         let path = path.as_ref();
@@ -105,10 +100,8 @@ impl OpenOptions {
                 )
             })?;
         let order = self.order.unwrap_or_default();
-        let is_npy = path
-            .extension()
-            .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
-        let header = if is_npy {
+        let is_npy = is_npy_path(path);
+        let npy_header = if is_npy {
             if self.offset.is_some_and(|o| o != 0) {
                 return Err(ErrorKind::InvalidRequest {
                     reason: "a .npy file's data offset is set by its header; give no offset".into(),
@@ -119,7 +112,7 @@ impl OpenOptions {
         } else {
             None
         };
-        let offset = header
+        let offset = npy_header
             .as_ref()
             .map_or(self.offset.unwrap_or(0), |h| h.len() as u64);
         let nbytes = byte_count(&shape, &dtype)?;
@@ -134,14 +127,17 @@ impl OpenOptions {
         let io = |op, e| Error::io(path, op, e);
         // Zero-filled and sparse where the filesystem allows.
         file.set_len(end).map_err(|e| io("set length", e))?;
-        if let Some(h) = &header {
+        let header = ArrayHeader {
+            order,
+            offset,
+            ..ArrayHeader::new(dtype, shape)
+        };
+        if let Some(h) = &npy_header {
             // A sidecar left from an earlier file would override the new header.
             super::writer::remove_stale_sidecar(&sc_path, true)?;
             file.write_all_at(h, 0).map_err(|e| io("write header", e))?;
         } else {
-            let mut s = Sidecar::new(dtype, shape.clone());
-            s.order = order;
-            s.offset = offset;
+            let s = Sidecar::new(header.clone());
             write_atomic(
                 &sc_path,
                 format!("{}\n", s.to_json()).as_bytes(),
@@ -157,17 +153,12 @@ impl OpenOptions {
             path: path.to_path_buf(),
             source: if is_npy {
                 HeaderSource::Npy {
-                    version: (header.as_ref().map_or(1, |h| h[6]), 0),
+                    version: (npy_header.as_ref().map_or(1, |h| h[6]), 0),
                 }
             } else {
                 HeaderSource::Sidecar
             },
-            dtype,
-            shape,
-            order,
-            offset,
-            name: None,
-            metadata: BTreeMap::new(),
+            header,
             mode: Mode::Create,
             map,
             _file: file,
@@ -189,7 +180,7 @@ impl OpenOptions {
             // numpy.memmap grows the file in r+ when the caller's shape and
             // offset reach past its end; a size recorded in a sidecar or
             // header that the file does not have means the file is damaged.
-            if !(writes && r.layout.source == HeaderSource::Options) {
+            if !(writes && r.source == HeaderSource::Options) {
                 return Err(r.too_short(path));
             }
             file.set_len(r.end)
@@ -200,16 +191,10 @@ impl OpenOptions {
         } else {
             Some(map::map_mut(&file, path, r.end, !writes)?)
         };
-        let l = r.layout;
         Ok(MmArrayMut {
             path: path.to_path_buf(),
-            source: l.source,
-            dtype: l.dtype,
-            shape: r.shape,
-            order: l.order,
-            offset: l.offset,
-            name: l.name,
-            metadata: l.metadata,
+            source: r.source,
+            header: r.header,
             mode: self.mode,
             map,
             _file: file,
@@ -225,22 +210,22 @@ impl MmArrayMut {
 
     /// The element type.
     pub fn dtype(&self) -> &Dtype {
-        &self.dtype
+        &self.header.dtype
     }
 
     /// The shape.
     pub fn shape(&self) -> &[u64] {
-        &self.shape
+        &self.header.shape
     }
 
     /// Memory order.
     pub fn order(&self) -> Order {
-        self.order
+        self.header.order
     }
 
     /// Byte offset of the data in the file.
     pub fn offset(&self) -> u64 {
-        self.offset
+        self.header.offset
     }
 
     /// The mode it was opened in.
@@ -250,7 +235,7 @@ impl MmArrayMut {
 
     /// Number of rows.
     pub fn len(&self) -> u64 {
-        self.shape.first().copied().unwrap_or(1)
+        self.header.shape.first().copied().unwrap_or(1)
     }
 
     /// True when there are no rows.
@@ -259,8 +244,9 @@ impl MmArrayMut {
     }
 
     fn data_range(&self) -> Range<usize> {
-        let n: u64 = self.shape.iter().product::<u64>() * self.dtype.itemsize() as u64;
-        self.offset as usize..(self.offset + n) as usize
+        let n: u64 =
+            self.header.shape.iter().product::<u64>() * self.header.dtype.itemsize() as u64;
+        self.header.offset as usize..(self.header.offset + n) as usize
     }
 
     /// The data bytes.
@@ -281,16 +267,16 @@ impl MmArrayMut {
     }
 
     fn check_element<T: Element>(&self) -> Result<()> {
-        if !T::accepts(&self.dtype) {
+        if !T::accepts(&self.header.dtype) {
             return Err(ErrorKind::TypeMismatch {
-                expected: self.dtype.typestr(),
+                expected: self.header.dtype.typestr(),
                 given: T::NAME.into(),
             }
             .at(self.path.clone()));
         }
-        if !self.dtype.is_native() && std::mem::size_of::<T>() > 1 {
+        if !self.header.dtype.is_native() && std::mem::size_of::<T>() > 1 {
             return Err(ErrorKind::NonNativeByteOrder {
-                dtype: self.dtype.typestr(),
+                dtype: self.header.dtype.typestr(),
             }
             .at(self.path.clone()));
         }
@@ -299,9 +285,9 @@ impl MmArrayMut {
 
     fn misaligned<T>(&self) -> Error {
         ErrorKind::Misaligned {
-            offset: self.offset,
+            offset: self.header.offset,
             align: std::mem::align_of::<T>(),
-            dtype: self.dtype.typestr(),
+            dtype: self.header.dtype.typestr(),
         }
         .at(self.path.clone())
     }
@@ -309,8 +295,8 @@ impl MmArrayMut {
     /// All elements as a slice of `T` (in file order: C or F).
     ///
     /// # Errors
-    /// [`ErrorKind::TypeMismatch`](crate::ErrorKind::TypeMismatch) when `T` cannot view the dtype,
-    /// [`ErrorKind::NonNativeByteOrder`](crate::ErrorKind::NonNativeByteOrder), [`ErrorKind::Misaligned`](crate::ErrorKind::Misaligned).
+    /// [`ErrorKind::TypeMismatch`] when `T` cannot view the dtype,
+    /// [`ErrorKind::NonNativeByteOrder`], [`ErrorKind::Misaligned`].
     pub fn as_slice<T: Element>(&self) -> Result<&[T]> {
         self.check_element::<T>()?;
         map::cast_slice(self.as_bytes()).ok_or_else(|| self.misaligned::<T>())
@@ -329,10 +315,10 @@ impl MmArrayMut {
     /// Row `i` of a C-order array as a mutable slice.
     ///
     /// # Errors
-    /// As [`MmArrayMut::as_slice`]; [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for a row out
+    /// As [`MmArrayMut::as_slice`]; [`ErrorKind::InvalidRequest`] for a row out
     /// of range or a Fortran-order array (whose rows are not contiguous).
     pub fn row_mut<T: Element>(&mut self, i: u64) -> Result<&mut [T]> {
-        if self.order == Order::F && self.shape.len() > 1 {
+        if self.header.order == Order::F && self.header.shape.len() > 1 {
             return Err(ErrorKind::InvalidRequest {
                 reason: "rows of a Fortran-order array are not contiguous".into(),
             }
@@ -347,8 +333,15 @@ impl MmArrayMut {
             }
             .at(self.path.clone()));
         }
-        let per_row = self.shape.get(1..).unwrap_or(&[]).iter().product::<u64>() as usize;
-        let elems_per_row = per_row * self.dtype.itemsize() / std::mem::size_of::<T>().max(1);
+        let per_row = self
+            .header
+            .shape
+            .get(1..)
+            .unwrap_or(&[])
+            .iter()
+            .product::<u64>() as usize;
+        let elems_per_row =
+            per_row * self.header.dtype.itemsize() / std::mem::size_of::<T>().max(1);
         let all = self.as_mut_slice::<T>()?;
         let start = i as usize * elems_per_row;
         Ok(&mut all[start..start + elems_per_row])
@@ -365,7 +358,7 @@ impl MmArrayMut {
     /// Writes all changes to the file and waits for them (`msync`).
     ///
     /// # Errors
-    /// [`ErrorKind::NotWritable`](crate::ErrorKind::NotWritable) in mode `c`; I/O errors.
+    /// [`ErrorKind::NotWritable`] in mode `c`; I/O errors.
     pub fn flush(&self) -> Result<()> {
         self.check_flushable()?;
         match &self.map {
@@ -377,7 +370,7 @@ impl MmArrayMut {
     /// Writes the changes in rows `rows` (C order) to the file.
     ///
     /// # Errors
-    /// As [`MmArrayMut::flush`]; [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for rows out of range.
+    /// As [`MmArrayMut::flush`]; [`ErrorKind::InvalidRequest`] for rows out of range.
     pub fn flush_rows(&self, rows: Range<u64>) -> Result<()> {
         self.check_flushable()?;
         if rows.start > rows.end || rows.end > self.len() {
@@ -386,15 +379,21 @@ impl MmArrayMut {
             }
             .at(self.path.clone()));
         }
-        if self.order == Order::F && self.shape.len() > 1 {
+        if self.header.order == Order::F && self.header.shape.len() > 1 {
             return self.flush();
         }
-        let row_bytes = self.shape.get(1..).unwrap_or(&[]).iter().product::<u64>()
-            * self.dtype.itemsize() as u64;
+        let row_bytes = self
+            .header
+            .shape
+            .get(1..)
+            .unwrap_or(&[])
+            .iter()
+            .product::<u64>()
+            * self.header.dtype.itemsize() as u64;
         match &self.map {
             Some(m) if rows.start < rows.end => m
                 .flush_range(
-                    (self.offset + rows.start * row_bytes) as usize,
+                    (self.header.offset + rows.start * row_bytes) as usize,
                     ((rows.end - rows.start) * row_bytes) as usize,
                 )
                 .map_err(|e| Error::io(&self.path, "msync", e)),
@@ -423,19 +422,16 @@ impl MmArrayMut {
                 (arrow_buffer::Buffer::clone(&e), e)
             }
         };
-        Ok(MmArray::from_parts(Parts {
-            path: std::mem::take(&mut self.path),
-            source: self.source,
-            dtype: self.dtype,
-            shape: std::mem::take(&mut self.shape),
-            order: self.order,
-            offset: self.offset,
-            name: self.name.take(),
-            metadata: std::mem::take(&mut self.metadata),
-            map: Some(map),
+        Ok(MmArray::mapped(
+            std::mem::take(&mut self.path),
+            self.source,
+            {
+                let empty = ArrayHeader::new(self.header.dtype, Vec::new());
+                std::mem::replace(&mut self.header, empty)
+            },
+            Some(map),
             data,
-            copied: Vec::new(),
-        }))
+        ))
     }
 }
 

@@ -12,12 +12,12 @@ use arrow_schema::DataType;
 use crate::array::MmArray;
 use crate::dtype::{Dtype, Element, Kind};
 use crate::error::{Error, ErrorKind, Result, ShapeDisplay};
-use crate::fsutil::FileExt;
-use crate::fsutil::{write_atomic_with, Replace};
-use crate::npy::{encode_header, NpyHeader};
-use crate::open::{HeaderSource, OpenOptions};
+use crate::format::npy::{encode_header, NpyHeader};
+use crate::format::sidecar::{sidecar_path, Sidecar};
+use crate::format::{ArrayHeader, HeaderSource};
+use crate::fsutil::{write_atomic_with, FileExt, Replace};
+use crate::open::OpenOptions;
 use crate::shape::{byte_count, Order};
-use crate::sidecar::{sidecar_path, Sidecar};
 
 use super::lock::{create_locked, lock_exclusive};
 use super::Durability;
@@ -43,7 +43,8 @@ pub enum OutputFormat {
 /// # fn main() -> mmarrow::Result<()> {
 /// # let dir = tempfile::tempdir().unwrap();
 /// # let path = dir.path().join("emb.npy");
-/// use mmarrow::{Dtype, WriterOptions};
+/// use mmarrow::Dtype;
+/// use mmarrow::write::WriterOptions;
 /// let mut w = WriterOptions::new(Dtype::parse("f4")?, &[4]).create(&path)?;
 /// w.append(&[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0])?; // two rows
 /// w.commit()?;                                             // durable: survives a crash
@@ -110,8 +111,8 @@ impl WriterOptions {
     /// Creates the file (empty, zero rows committed) and returns its writer.
     ///
     /// # Errors
-    /// [`ErrorKind::AlreadyExists`](crate::ErrorKind::AlreadyExists) without [`WriterOptions::overwrite`],
-    /// [`ErrorKind::Locked`](crate::ErrorKind::Locked) if another writer holds it, I/O errors.
+    /// [`ErrorKind::AlreadyExists`] without [`WriterOptions::overwrite`],
+    /// [`ErrorKind::Locked`] if another writer holds it, I/O errors.
     pub fn create(&self, path: impl AsRef<Path>) -> Result<ArrayWriter> {
         let path = path.as_ref();
         let npy = match self.format {
@@ -140,9 +141,11 @@ impl WriterOptions {
                 major: h[6],
             });
         } else {
-            let mut s = Sidecar::new(self.dtype, shape);
-            s.name = self.name.clone();
-            s.metadata = self.metadata.clone();
+            let s = Sidecar::new(ArrayHeader {
+                name: self.name.clone(),
+                metadata: self.metadata.clone(),
+                ..ArrayHeader::new(self.dtype, shape)
+            });
             offset = 0;
             header.sidecar = Some((s, sc_path));
         }
@@ -195,7 +198,7 @@ struct NpyRecord {
 /// power cut. Readers see exactly the committed prefix; bytes past it are
 /// ignored, discarded when the writer is dropped, and cleaned up when a
 /// writer reopens the file. The writer holds the file's exclusive lock: a
-/// second writer gets [`ErrorKind::Locked`](crate::ErrorKind::Locked); readers are never blocked.
+/// second writer gets [`ErrorKind::Locked`]; readers are never blocked.
 ///
 /// An append that fails (disk full, file size limit) returns the error and
 /// discards the uncommitted rows; the committed state is untouched.
@@ -229,8 +232,8 @@ impl ArrayWriter {
     /// rows, discarding any uncommitted bytes a crashed writer left behind.
     ///
     /// # Errors
-    /// [`ErrorKind::Locked`](crate::ErrorKind::Locked) if another writer holds it; the errors of
-    /// [`crate::open`]; [`ErrorKind::InvalidRequest`](crate::ErrorKind::InvalidRequest) for a Fortran-order N-D
+    /// [`ErrorKind::Locked`] if another writer holds it; the errors of
+    /// [`crate::open()`]; [`ErrorKind::InvalidRequest`] for a Fortran-order N-D
     /// or 0-D array (which cannot grow along the first axis).
     pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Self> {
         let path = path.as_ref();
@@ -244,13 +247,13 @@ impl ArrayWriter {
         if r.end > r.file_len {
             return Err(r.too_short(path));
         }
-        let l = r.layout;
-        if r.shape.is_empty() || (l.order == Order::F && r.shape.len() > 1) {
+        let l = &r.header;
+        if l.shape.is_empty() || (l.order == Order::F && l.shape.len() > 1) {
             return Err(ErrorKind::InvalidRequest {
                 reason: format!(
                     "a {}-order array of shape {} cannot grow along its first axis",
                     l.order,
-                    ShapeDisplay(&r.shape)
+                    ShapeDisplay(&l.shape)
                 ),
             }
             .at(path));
@@ -262,12 +265,12 @@ impl ArrayWriter {
         if let Some(sidecar) = Sidecar::read(&sc)? {
             header.sidecar = Some((sidecar, sc.clone()));
         }
-        if matches!(l.source, HeaderSource::Npy { .. }) || header.sidecar.is_some() {
+        if matches!(r.source, HeaderSource::Npy { .. }) || header.sidecar.is_some() {
             file.seek(std::io::SeekFrom::Start(0))
                 .map_err(|e| Error::io(path, "seek", e))?;
             if let Ok(h) = NpyHeader::read_from(&mut std::io::BufReader::new(&file)) {
                 header.npy = Some(NpyRecord {
-                    len: h.data_offset,
+                    len: h.header.offset,
                     major: h.version.0,
                 });
             }
@@ -275,7 +278,7 @@ impl ArrayWriter {
         if header.npy.is_none() && header.sidecar.is_none() {
             return Err(ErrorKind::MissingSidecar { sidecar: sc }.at(path));
         }
-        let row_shape = r.shape[1..].to_vec();
+        let row_shape = l.row_shape().to_vec();
         let row_bytes = row_bytes(path, &l.dtype, &row_shape)?;
         // Clean up what a crashed writer appended but never committed.
         if r.file_len > r.end {
@@ -290,7 +293,7 @@ impl ArrayWriter {
             row_bytes,
             offset: l.offset,
             header,
-            committed_rows: r.shape[0],
+            committed_rows: l.len(),
             written: 0,
             buf: Vec::new(),
             durability,
@@ -328,8 +331,8 @@ impl ArrayWriter {
     /// Appends whole rows given as a flat slice of elements in C order.
     ///
     /// # Errors
-    /// [`ErrorKind::TypeMismatch`](crate::ErrorKind::TypeMismatch) when `T` does not match the dtype,
-    /// [`ErrorKind::RowShapeMismatch`](crate::ErrorKind::RowShapeMismatch) when the length is not a whole number of
+    /// [`ErrorKind::TypeMismatch`] when `T` does not match the dtype,
+    /// [`ErrorKind::RowShapeMismatch`] when the length is not a whole number of
     /// rows, I/O errors (the uncommitted rows are then discarded).
     pub fn append<T: Element>(&mut self, values: &[T]) -> Result<()> {
         if !T::accepts(&self.dtype) || (!self.dtype.is_native() && std::mem::size_of::<T>() > 1) {
@@ -346,7 +349,7 @@ impl ArrayWriter {
     /// Appends whole rows given as raw bytes in the file's dtype and byte order.
     ///
     /// # Errors
-    /// [`ErrorKind::RowShapeMismatch`](crate::ErrorKind::RowShapeMismatch) when the length is not a whole number of
+    /// [`ErrorKind::RowShapeMismatch`] when the length is not a whole number of
     /// rows; I/O errors (the uncommitted rows are then discarded).
     pub fn append_bytes(&mut self, bytes: &[u8]) -> Result<()> {
         if self.row_bytes == 0 || !(bytes.len() as u64).is_multiple_of(self.row_bytes) {
@@ -375,8 +378,8 @@ impl ArrayWriter {
     /// dtype's Arrow type (see `docs/FORMAT.md`); nulls are refused.
     ///
     /// # Errors
-    /// [`ErrorKind::TypeMismatch`](crate::ErrorKind::TypeMismatch), [`ErrorKind::RowShapeMismatch`](crate::ErrorKind::RowShapeMismatch),
-    /// [`ErrorKind::HasNulls`](crate::ErrorKind::HasNulls), I/O errors.
+    /// [`ErrorKind::TypeMismatch`], [`ErrorKind::RowShapeMismatch`],
+    /// [`ErrorKind::HasNulls`], I/O errors.
     pub fn append_array(&mut self, array: &dyn Array) -> Result<()> {
         let data = array.to_data();
         match self.array_bytes(&data)? {
@@ -542,7 +545,7 @@ impl ArrayWriter {
             }
         }
         if let Some((sidecar, path)) = &mut self.header.sidecar {
-            sidecar.shape = shape;
+            sidecar.header.shape = shape;
             let text = format!("{}\n", sidecar.to_json());
             write_atomic_with(path, text.as_bytes(), Replace::Overwrite, durable)?;
         }
@@ -552,7 +555,7 @@ impl ArrayWriter {
     /// Commits what is pending, releases the lock and opens the result.
     ///
     /// # Errors
-    /// As [`ArrayWriter::commit`] and [`crate::open`].
+    /// As [`ArrayWriter::commit`] and [`crate::open()`].
     pub fn finish(mut self) -> Result<MmArray> {
         self.commit()?;
         let path = self.path.clone();

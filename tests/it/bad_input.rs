@@ -21,7 +21,7 @@ fn missing_file() {
     let d = Dir::new();
     let p = d.path("nope.f32");
     let e = open(&p).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::NotFound { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::NotFound), "{e}");
     msg_starts_with_path(&e, &p);
 }
 
@@ -43,7 +43,7 @@ fn sidecar_that_is_not_json() {
     let e = open(&p).unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::InvalidSidecar { .. }), "{e}");
     assert!(e.to_string().contains("not JSON"), "{e}");
-    msg_starts_with_path(&e, &mmarrow::sidecar_path(&p));
+    msg_starts_with_path(&e, &mmarrow::format::sidecar_path(&p));
 }
 
 #[test]
@@ -107,18 +107,18 @@ fn shape_whose_element_count_overflows() {
     let d = Dir::new();
     let p = d.file("a.f32", &[0; 16]);
     let e = OpenOptions::new()
-        .dtype("f4")
+        .try_with_dtype("f4")
         .unwrap()
-        .shape("4294967296,4294967296,16")
+        .try_with_shape("4294967296,4294967296,16")
         .unwrap()
         .open(&p)
         .unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::ShapeOverflow { .. }), "{e}");
     // Fits in u64 elements, overflows in bytes.
     let e = OpenOptions::new()
-        .dtype("f8")
+        .try_with_dtype("f8")
         .unwrap()
-        .shape("4611686018427387904")
+        .try_with_shape("4611686018427387904")
         .unwrap()
         .open(&p)
         .unwrap_err();
@@ -128,7 +128,7 @@ fn shape_whose_element_count_overflows() {
 #[test]
 fn negative_and_several_inferred_dims() {
     for s in ["-2,4", "-1,-1", "3,-5"] {
-        let e = OpenOptions::new().shape(s).unwrap_err();
+        let e = OpenOptions::new().try_with_shape(s).unwrap_err();
         assert!(
             matches!(e.kind(), ErrorKind::InvalidShape { .. }),
             "{s}: {e}"
@@ -142,9 +142,9 @@ fn file_shorter_than_offset_plus_shape() {
     let d = Dir::new();
     let p = d.file("a.f32", &[0; 4000]);
     let e = OpenOptions::new()
-        .dtype("f4")
+        .try_with_dtype("f4")
         .unwrap()
-        .shape("1000,2")
+        .try_with_shape("1000,2")
         .unwrap()
         .open(&p)
         .unwrap_err();
@@ -167,7 +167,7 @@ fn file_shorter_than_offset_plus_shape() {
         )
     );
     let e = OpenOptions::new()
-        .dtype("f4")
+        .try_with_dtype("f4")
         .unwrap()
         .offset(8000)
         .open(&p)
@@ -180,7 +180,7 @@ fn file_size_not_a_multiple_of_the_element_size_when_inferred() {
     let d = Dir::new();
     let p = d.file("a.f32", &[0; 10]);
     let e = OpenOptions::new()
-        .dtype("f4")
+        .try_with_dtype("f4")
         .unwrap()
         .open(&p)
         .unwrap_err();
@@ -198,9 +198,9 @@ fn file_size_not_a_multiple_of_the_element_size_when_inferred() {
     msg_starts_with_path(&e, &p);
     let p = d.file("b.f32", &[0; 36]);
     let e = OpenOptions::new()
-        .dtype("f4")
+        .try_with_dtype("f4")
         .unwrap()
-        .shape("-1,4")
+        .try_with_shape("-1,4")
         .unwrap()
         .open(&p)
         .unwrap_err();
@@ -269,11 +269,11 @@ fn zero_length_file() {
     let d = Dir::new();
     let p = d.file("empty.f32", &[]);
     let e = OpenOptions::new()
-        .dtype("f4")
+        .try_with_dtype("f4")
         .unwrap()
         .open(&p)
         .unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::EmptyFile { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::EmptyFile), "{e}");
     let p = d.file("empty.npy", &[]);
     let e = open(&p).unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::InvalidNpy { .. }), "{e}");
@@ -285,9 +285,9 @@ fn zero_length_arrays_are_valid() {
     let d = Dir::new();
     let p = d.file("empty.f32", &[]);
     let a = OpenOptions::new()
-        .dtype("f4")
+        .try_with_dtype("f4")
         .unwrap()
-        .shape("0,128")
+        .try_with_shape("0,128")
         .unwrap()
         .open(&p)
         .unwrap();
@@ -308,11 +308,11 @@ fn zero_length_arrays_are_valid() {
 fn directory_given_as_a_file() {
     let d = Dir::new();
     let e = OpenOptions::new()
-        .dtype("f4")
+        .try_with_dtype("f4")
         .unwrap()
         .open(d.dir.path())
         .unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::IsDirectory { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::IsDirectory), "{e}");
 }
 
 #[test]
@@ -325,10 +325,10 @@ fn options_that_contradict_the_sidecar() {
     );
     let base = || OpenOptions::new();
     let cases = [
-        (base().dtype("f8").unwrap(), "dtype"),
-        (base().shape("2,4").unwrap(), "shape"),
+        (base().try_with_dtype("f8").unwrap(), "dtype"),
+        (base().try_with_shape("2,4").unwrap(), "shape"),
         (base().offset(4), "offset"),
-        (base().order(mmarrow::Order::F), "order"),
+        (base().order(mmarrow::shape::Order::F), "order"),
     ];
     for (o, field) in cases {
         let e = o.open(&p).unwrap_err();
@@ -339,9 +339,9 @@ fn options_that_contradict_the_sidecar() {
     }
     // Agreeing options (and a -1 where the sidecar has a value) are fine.
     base()
-        .dtype("float32")
+        .try_with_dtype("float32")
         .unwrap()
-        .shape("-1,2")
+        .try_with_shape("-1,2")
         .unwrap()
         .offset(0)
         .open(&p)
@@ -359,7 +359,7 @@ fn options_that_contradict_the_npy_header() {
         ),
     );
     let e = OpenOptions::new()
-        .dtype("i4")
+        .try_with_dtype("i4")
         .unwrap()
         .open(&p)
         .unwrap_err();
@@ -373,8 +373,8 @@ fn options_that_contradict_the_npy_header() {
 fn sidecar_too_large_is_refused_before_reading() {
     let d = Dir::new();
     let p = d.file("a.f32", &[0; 16]);
-    let f = File::create(mmarrow::sidecar_path(&p)).unwrap();
-    f.set_len(mmarrow::MAX_SIDECAR_BYTES + 10).unwrap();
+    let f = File::create(mmarrow::format::sidecar_path(&p)).unwrap();
+    f.set_len(mmarrow::format::MAX_SIDECAR_BYTES + 10).unwrap();
     let e = open(&p).unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::InvalidSidecar { .. }), "{e}");
 }

@@ -31,7 +31,7 @@ fn describe_then_info_then_head() {
     // `--shape -1,3` as users type it, leading minus included.
     let o = mmarrow(&["describe", s(&p), "--dtype", "float32", "--shape", "-1,3"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let sc = std::fs::read_to_string(mmarrow::sidecar_path(&p)).unwrap();
+    let sc = std::fs::read_to_string(mmarrow::format::sidecar_path(&p)).unwrap();
     assert!(sc.contains(r#""shape":[4,3]"#), "{sc}");
     assert!(sc.contains(r#""dtype":"<f4""#), "{sc}");
 
@@ -81,7 +81,7 @@ fn describe_equals_sign_form_and_order_offset() {
     let a = mmarrow::open(&p).unwrap();
     assert_eq!(
         (a.shape(), a.offset(), a.order()),
-        (&[2u64, 2][..], 8, mmarrow::Order::F)
+        (&[2u64, 2][..], 8, mmarrow::shape::Order::F)
     );
 }
 
@@ -92,11 +92,14 @@ fn describe_never_overwrites_without_force() {
     assert!(mmarrow(&["describe", s(&p), "--dtype", "f4"])
         .status
         .success());
-    let before = std::fs::read(mmarrow::sidecar_path(&p)).unwrap();
+    let before = std::fs::read(mmarrow::format::sidecar_path(&p)).unwrap();
     let o = mmarrow(&["describe", s(&p), "--dtype", "i4"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr_line(&o).contains("already exists"));
-    assert_eq!(std::fs::read(mmarrow::sidecar_path(&p)).unwrap(), before);
+    assert_eq!(
+        std::fs::read(mmarrow::format::sidecar_path(&p)).unwrap(),
+        before
+    );
     let o = mmarrow(&["describe", s(&p), "--dtype", "i4", "--force"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(mmarrow::open(&p).unwrap().dtype().typestr(), "<i4");
@@ -110,7 +113,7 @@ fn describe_checks_the_file_size() {
     assert_eq!(o.status.code(), Some(2));
     let e = stderr_line(&o);
     assert!(e.contains("file has 4000 bytes"), "{e}");
-    assert!(!mmarrow::sidecar_path(&p).exists());
+    assert!(!mmarrow::format::sidecar_path(&p).exists());
 }
 
 #[test]
@@ -235,7 +238,7 @@ fn cat_concatenates_along_the_first_axis() {
     let o = mmarrow(&["cat", s(&out2), s(&a), s(&c)]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr_line(&o).contains("rows have shape"));
-    assert!(!out2.exists() && !mmarrow::sidecar_path(&out2).exists());
+    assert!(!out2.exists() && !mmarrow::format::sidecar_path(&out2).exists());
     // Writing over an input is refused even with --force.
     let o = mmarrow(&["cat", s(&a), s(&a), s(&b), "--force"]);
     assert_eq!(o.status.code(), Some(2));

@@ -26,7 +26,7 @@ impl Dir {
 
     /// Writes a sidecar for `data` with raw JSON text.
     pub fn sidecar(&self, data: &Path, json: &str) {
-        std::fs::write(mmarrow::sidecar_path(data), json).unwrap();
+        std::fs::write(mmarrow::format::sidecar_path(data), json).unwrap();
     }
 }
 

@@ -6,10 +6,9 @@ use std::sync::Arc;
 
 use arrow_array::{Array, Float32Array, Int32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
+use mmarrow::convert::{convert, from_parquet, to_parquet, Compression, ConvertOptions};
 use mmarrow::ErrorKind;
-use mmarrow::{
-    convert, from_parquet, open, to_parquet, Compression, ConvertOptions, Error, OpenOptions,
-};
+use mmarrow::{open, Error, OpenOptions};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -48,11 +47,10 @@ fn sample(d: &Dir, name: &str, dtype: &str, rows: u64, row: &str) -> mmarrow::Mm
     mmarrow::describe(
         &p,
         &OpenOptions::new()
-            .dtype(dtype)
+            .try_with_dtype(dtype)
             .unwrap()
-            .shape(&shape)
+            .try_with_shape(&shape)
             .unwrap(),
-        false,
     )
     .unwrap();
     open(&p).unwrap()
@@ -219,7 +217,7 @@ fn page_level_reader_is_used_for_plain_pages() {
     let a = sample(&d, "p.f4", "<f4", 2000, "32");
     let m = d.path("p.parquet");
     to_parquet(&a, &m, &ConvertOptions::new().row_group_rows(500)).unwrap();
-    let s = from_parquet(&m, &d.path("p.npy"), &ConvertOptions::new()).unwrap();
+    let s = from_parquet(&m, d.path("p.npy"), &ConvertOptions::new()).unwrap();
     assert!(s.fast_path);
     assert_eq!(
         open(d.path("p.npy")).unwrap().data_buffer().as_slice(),
@@ -448,9 +446,9 @@ fn non_durable_conversions_write_the_same_files() {
             convert(&out, &back, &o).unwrap();
             let table = d.path(&format!("{durable}-{name}-table"));
             if name.ends_with(".parquet") {
-                mmarrow::parquet_to_table(&out, &table, &o).unwrap();
+                mmarrow::convert::parquet_to_table(&out, &table, &o).unwrap();
             } else {
-                mmarrow::ipc_to_table(&out, &table, &o).unwrap();
+                mmarrow::convert::ipc_to_table(&out, &table, &o).unwrap();
             }
             outputs.push((read_all(&out), read_all(&back), read_all(&table)));
         }
@@ -474,17 +472,17 @@ fn bad_inputs_give_typed_errors_and_no_output() {
     // DST exists without overwrite: untouched.
     let existing = d.file("exists.parquet", b"keep");
     let e = to_parquet(&a, &existing, &ConvertOptions::new()).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::AlreadyExists { .. }), "{e}");
+    assert!(matches!(e.kind(), ErrorKind::AlreadyExists), "{e}");
     assert_eq!(std::fs::read(&existing).unwrap(), b"keep");
     // DST in a missing directory.
-    let e = to_parquet(&a, &d.path("no/such/dir/x.parquet"), &ConvertOptions::new()).unwrap_err();
+    let e = to_parquet(&a, d.path("no/such/dir/x.parquet"), &ConvertOptions::new()).unwrap_err();
     assert!(e.is_user_error(), "{e}");
     // Corrupt and truncated Parquet.
     let good = d.path("good.parquet");
     to_parquet(&a, &good, &ConvertOptions::new()).unwrap();
     let bytes = std::fs::read(&good).unwrap();
     let trunc = d.file("trunc.parquet", &bytes[..bytes.len() / 2]);
-    let e = from_parquet(&trunc, &d.path("t.npy"), &ConvertOptions::new()).unwrap_err();
+    let e = from_parquet(&trunc, d.path("t.npy"), &ConvertOptions::new()).unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::Format { .. }), "{e}");
     assert!(
         e.to_string().starts_with(&trunc.display().to_string()),
@@ -495,7 +493,7 @@ fn bad_inputs_give_typed_errors_and_no_output() {
         b"this is not parquet at all, not even close",
     );
     assert!(matches!(
-        from_parquet(&junk, &d.path("j.npy"), &ConvertOptions::new()).map_err(Error::into_kind),
+        from_parquet(&junk, d.path("j.npy"), &ConvertOptions::new()).map_err(Error::into_kind),
         Err(ErrorKind::Format { .. })
     ));
     let mut corrupt = bytes.clone();
@@ -503,7 +501,7 @@ fn bad_inputs_give_typed_errors_and_no_output() {
         *b ^= 0x5a;
     }
     let cp = d.file("corrupt.parquet", &corrupt);
-    assert!(from_parquet(&cp, &d.path("c.npy"), &ConvertOptions::new()).is_err());
+    assert!(from_parquet(&cp, d.path("c.npy"), &ConvertOptions::new()).is_err());
     // Unsupported column type, and several columns without a choice.
     let schema = Arc::new(Schema::new(vec![
         Field::new("s", DataType::Utf8, true),
@@ -521,17 +519,17 @@ fn bad_inputs_give_typed_errors_and_no_output() {
     let mut w = ArrowWriter::try_new(File::create(&wide).unwrap(), schema, None).unwrap();
     w.write(&batch).unwrap();
     w.close().unwrap();
-    let e = from_parquet(&wide, &d.path("w.npy"), &ConvertOptions::new()).unwrap_err();
+    let e = from_parquet(&wide, d.path("w.npy"), &ConvertOptions::new()).unwrap_err();
     assert!(
         e.to_string().contains("--column") && e.to_string().contains("s, f"),
         "{e}"
     );
-    let e = from_parquet(&wide, &d.path("w.npy"), &ConvertOptions::new().column("s")).unwrap_err();
+    let e = from_parquet(&wide, d.path("w.npy"), &ConvertOptions::new().column("s")).unwrap_err();
     assert!(e.to_string().contains("Utf8"), "{e}");
-    let e = from_parquet(&wide, &d.path("w.npy"), &ConvertOptions::new().column("f")).unwrap_err();
+    let e = from_parquet(&wide, d.path("w.npy"), &ConvertOptions::new().column("f")).unwrap_err();
     assert!(e.to_string().contains("null"), "{e}");
     assert!(e.is_user_error());
-    let e = from_parquet(&wide, &d.path("w.npy"), &ConvertOptions::new().column("zz")).unwrap_err();
+    let e = from_parquet(&wide, d.path("w.npy"), &ConvertOptions::new().column("zz")).unwrap_err();
     assert!(e.to_string().contains("no column"), "{e}");
     // Options.
     assert!(matches!(
@@ -544,7 +542,7 @@ fn bad_inputs_give_typed_errors_and_no_output() {
     ));
     let e = to_parquet(
         &a,
-        &d.path("rg.parquet"),
+        d.path("rg.parquet"),
         &ConvertOptions::new().row_group_rows(0),
     )
     .unwrap_err();
@@ -564,11 +562,48 @@ fn tensor_schema_survives_in_the_file() {
     let b = read_parquet(&p);
     let f = b[0].schema().field(0).clone();
     assert_eq!(
-        f.metadata()[mmarrow::EXTENSION_NAME_KEY],
+        f.metadata()[mmarrow::format::EXTENSION_NAME_KEY],
         "arrow.fixed_shape_tensor"
     );
     assert_eq!(
-        f.metadata()[mmarrow::EXTENSION_METADATA_KEY],
+        f.metadata()[mmarrow::format::EXTENSION_METADATA_KEY],
         r#"{"shape":[2,5]}"#
     );
+}
+
+#[test]
+fn convert_turns_a_source_of_several_columns_into_a_table() {
+    use mmarrow::convert::Format;
+    let d = Dir::new();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("n", DataType::Int32, false),
+        Field::new("f", DataType::Float32, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int32Array::from(vec![1, 2, 3])),
+            Arc::new(Float32Array::from(vec![0.5, 1.5, 2.5])),
+        ],
+    )
+    .unwrap();
+    let wide = d.path("wide.dat"); // not named .parquet: the format is given
+    let mut w = ArrowWriter::try_new(File::create(&wide).unwrap(), schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let o = ConvertOptions::new().source_format(Format::Parquet);
+    // No column picked, a destination that is not .npy: a table.
+    let s = convert(&wide, d.path("cache"), &o).unwrap();
+    assert_eq!(s.rows, 3);
+    assert_eq!(mmarrow::Table::open(d.path("cache")).unwrap().num_rows(), 3);
+    // A column picked: that column as an array file.
+    convert(&wide, d.path("n.i4"), &o.clone().column("n")).unwrap();
+    assert_eq!(open(d.path("n.i4")).unwrap().len(), 3);
+    // A .npy destination holds one column: refused, naming the choice.
+    let e = convert(&wide, d.path("w.npy"), &o).unwrap_err();
+    assert!(e.to_string().contains("--column"), "{e}");
+    assert!(!d.path("w.npy").exists());
+    // An explicit table, and the format by name.
+    convert(&wide, d.path("t2"), &o.clone().table(true).column("n")).unwrap();
+    assert!(Format::from_path(&d.path("t2")) == Format::Table);
 }

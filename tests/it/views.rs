@@ -6,11 +6,11 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float32Type, Float64Type, Int32Type, Int64Type};
 use arrow_array::{Array, ArrayRef, FixedSizeListArray, StructArray};
 use arrow_schema::{DataType, TimeUnit};
+use mmarrow::array::{ArrowOptions, BoolLayout, CopyReason, TensorLayout};
+use mmarrow::format::{EXTENSION_METADATA_KEY, EXTENSION_NAME_KEY};
+use mmarrow::open::CopyPolicy;
 use mmarrow::ErrorKind;
-use mmarrow::{
-    open, ArrowOptions, BoolLayout, CopyPolicy, CopyReason, Error, OpenOptions, TensorLayout,
-    EXTENSION_METADATA_KEY, EXTENSION_NAME_KEY,
-};
+use mmarrow::{open, Error, OpenOptions};
 
 use crate::common::{f32_bytes, npy, Dir};
 
@@ -30,11 +30,10 @@ fn f32_file(d: &Dir, name: &str, n: usize, shape: &str) -> mmarrow::MmArray {
     mmarrow::describe(
         &p,
         &OpenOptions::new()
-            .dtype("f4")
+            .try_with_dtype("f4")
             .unwrap()
-            .shape(shape)
+            .try_with_shape(shape)
             .unwrap(),
-        false,
     )
     .unwrap();
     open(&p).unwrap()
@@ -133,7 +132,11 @@ fn tensor_field_carries_the_spec_metadata_and_nullable_items() {
 fn record_batch_is_named_from_sidecar_or_stem_with_metadata() {
     let d = Dir::new();
     let p = d.file("emb.vectors.f32", &f32_bytes([1.0, 2.0]));
-    let a = OpenOptions::new().dtype("f4").unwrap().open(&p).unwrap();
+    let a = OpenOptions::new()
+        .try_with_dtype("f4")
+        .unwrap()
+        .open(&p)
+        .unwrap();
     assert_eq!(a.to_record_batch().unwrap().schema().field(0).name(), "emb");
     d.sidecar(
         &p,
@@ -164,7 +167,11 @@ fn every_dtype_maps_to_its_arrow_type() {
             &format!("x{}", dt.replace(['<', '|', '[', ']'], "")),
             &[0u8; 64],
         );
-        let a = OpenOptions::new().dtype(dt).unwrap().open(&p).unwrap();
+        let a = OpenOptions::new()
+            .try_with_dtype(dt)
+            .unwrap()
+            .open(&p)
+            .unwrap();
         let arr = a.to_arrow().unwrap();
         assert_eq!(arr.data_type(), want, "{dt}");
         assert_eq!(
@@ -180,7 +187,7 @@ fn complex_is_a_list_of_two_floats() {
     let d = Dir::new();
     let p = d.file("c.c8", &f32_bytes([1.0, 2.0, 3.0, -4.0]));
     let a = OpenOptions::new()
-        .dtype("complex64")
+        .try_with_dtype("complex64")
         .unwrap()
         .open(&p)
         .unwrap();
@@ -193,9 +200,9 @@ fn complex_is_a_list_of_two_floats() {
     );
     // N-D complex: a tensor whose last dimension is (real, imaginary).
     let a = OpenOptions::new()
-        .dtype("c8")
+        .try_with_dtype("c8")
         .unwrap()
-        .shape("1,2")
+        .try_with_shape("1,2")
         .unwrap()
         .open(&p)
         .unwrap();
@@ -209,7 +216,11 @@ fn complex_is_a_list_of_two_floats() {
 fn bool_is_bool8_zero_copy_or_boolean_by_request() {
     let d = Dir::new();
     let p = d.file("b.bool", &[1, 0, 1, 1]);
-    let a = OpenOptions::new().dtype("bool").unwrap().open(&p).unwrap();
+    let a = OpenOptions::new()
+        .try_with_dtype("bool")
+        .unwrap()
+        .open(&p)
+        .unwrap();
     let b = a.to_record_batch().unwrap();
     let f = b.schema().field(0).clone();
     assert_eq!(f.data_type(), &DataType::Int8);
@@ -233,11 +244,11 @@ fn fortran_2d_is_contiguous_columns_zero_copy() {
             .collect::<Vec<_>>(),
     );
     let a = OpenOptions::new()
-        .dtype("f8")
+        .try_with_dtype("f8")
         .unwrap()
-        .shape("3,2")
+        .try_with_shape("3,2")
         .unwrap()
-        .order(mmarrow::Order::F)
+        .order(mmarrow::shape::Order::F)
         .open(&p)
         .unwrap();
     let b = a.to_record_batch().unwrap();
@@ -275,11 +286,11 @@ fn fortran_nd_is_refused_or_transposed_on_request() {
     let d = Dir::new();
     let p = d.file("f.f4", &f32_bytes((0..12).map(|v| v as f32)));
     let opts = OpenOptions::new()
-        .dtype("f4")
+        .try_with_dtype("f4")
         .unwrap()
-        .shape("2,3,2")
+        .try_with_shape("2,3,2")
         .unwrap()
-        .order(mmarrow::Order::F);
+        .order(mmarrow::shape::Order::F);
     let e = opts.open(&p).unwrap().to_arrow().unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::FortranTensor { .. }), "{e}");
     let a = opts.clone().copy(CopyPolicy::Allow).open(&p).unwrap();
@@ -301,7 +312,7 @@ fn misaligned_offset_is_refused_or_copied_on_request() {
     let mut bytes = vec![0xAA, 0xBB];
     bytes.extend(f32_bytes([1.5, 2.5]));
     let p = d.file("m.f4", &bytes);
-    let opts = OpenOptions::new().dtype("f4").unwrap().offset(2);
+    let opts = OpenOptions::new().try_with_dtype("f4").unwrap().offset(2);
     let a = opts.open(&p).unwrap();
     let e = a.to_arrow().unwrap_err();
     assert!(
@@ -352,7 +363,7 @@ fn zero_copy_data_is_never_copied_even_when_allowed() {
     let d = Dir::new();
     let p = d.file("ok.f4", &f32_bytes([1.0]));
     let a = OpenOptions::new()
-        .dtype("f4")
+        .try_with_dtype("f4")
         .unwrap()
         .copy(CopyPolicy::Allow)
         .open(&p)
@@ -376,9 +387,9 @@ fn files_over_4_gib_work() {
     f.write_all(&f32_bytes([42.0, 43.0])).unwrap();
     drop(f);
     let a = OpenOptions::new()
-        .dtype("f4")
+        .try_with_dtype("f4")
         .unwrap()
-        .shape("-1,1024")
+        .try_with_shape("-1,1024")
         .unwrap()
         .open(&p)
         .unwrap();
@@ -421,9 +432,9 @@ fn trailing_bytes_past_the_shape_are_ignored() {
     let d = Dir::new();
     let p = d.file("t.f32", &f32_bytes([1.0, 2.0, 3.0]));
     let a = OpenOptions::new()
-        .dtype("f4")
+        .try_with_dtype("f4")
         .unwrap()
-        .shape("2")
+        .try_with_shape("2")
         .unwrap()
         .open(&p)
         .unwrap();
@@ -440,9 +451,9 @@ fn zero_width_rows_keep_their_row_count() {
         ("3,2,0", TensorLayout::Nested),
     ] {
         let a = OpenOptions::new()
-            .dtype("i2")
+            .try_with_dtype("i2")
             .unwrap()
-            .shape(shape)
+            .try_with_shape(shape)
             .unwrap()
             .open(&p)
             .unwrap();
@@ -453,11 +464,11 @@ fn zero_width_rows_keep_their_row_count() {
         assert_eq!(b.column(0).len(), 3, "{shape}");
     }
     let f = OpenOptions::new()
-        .dtype("f4")
+        .try_with_dtype("f4")
         .unwrap()
-        .shape("3,0")
+        .try_with_shape("3,0")
         .unwrap()
-        .order(mmarrow::Order::F)
+        .order(mmarrow::shape::Order::F)
         .open(&p)
         .unwrap();
     let b = f.to_record_batch().unwrap();

@@ -4,19 +4,24 @@ The tests drive mmarrow through its debug binaries, never through a Python
 binding:
 
 * ``mmarrow`` (the CLI: ``info``, ``head``, ``describe``);
-* ``examples/arrow_dump``: opens a file through the library and prints the
+* ``tests/helpers/arrow_dump.rs``: opens a file through the library and prints the
   Arrow schema and every column's leaf values as little-endian hex, so numpy's
   bytes can be compared with Arrow's byte for byte;
-* ``examples/tensor_meta``: the ``arrow.fixed_shape_tensor`` metadata codec.
+* ``tests/helpers/tensor_meta.rs``: the ``arrow.fixed_shape_tensor`` metadata codec.
+
+The helpers are Cargo ``[[example]]`` targets gated by the ``test-helpers``
+feature, so they are built into ``target/debug/examples``.
 
 Where the binaries are:
 
 * ``MMARROW_BIN``: path of the ``mmarrow`` binary;
-* ``MMARROW_EXAMPLES_DIR``: directory holding ``arrow_dump`` and ``tensor_meta``.
+* ``MMARROW_HELPERS_DIR``: directory holding ``arrow_dump``, ``tensor_meta``
+  and ``write_modes``.
 
-Both default to ``target/debug`` of this repository. With the defaults, the
-session builds them once (``cargo build --examples --bins``) when they are
-missing or older than the sources (if that build fails while old binaries
+They default to ``target/debug/mmarrow`` and ``target/debug/examples`` of
+this repository. With the defaults, the session builds them once (``cargo
+build --examples --bins --features test-helpers``) when they are missing or
+older than the sources (if that build fails while old binaries
 exist, the run goes on with them and a warning says so). When either variable
 is set, the binaries are used as given and never built (``scripts/test.sh``
 builds first and sets both).
@@ -42,6 +47,11 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_TARGET = REPO_ROOT / "target" / "debug"
+# Where Cargo puts the helper programs of tests/helpers ([[example]] targets).
+HELPERS_ENV = "MMARROW_HELPERS_DIR"
+DEFAULT_HELPERS = DEFAULT_TARGET / "examples"
+# Builds the CLI and the helpers (they need the non-default test-helpers feature).
+BUILD_COMMAND = ["build", "--examples", "--bins", "--features", "test-helpers"]
 SUBPROCESS_TIMEOUT = 120  # seconds; a debug binary on a small file takes milliseconds
 
 # Every numpy dtype mmarrow maps to Arrow without a copy, as numpy spells it
@@ -124,20 +134,20 @@ def _exe(path: Path) -> Path:
 def _locate() -> tuple[Binaries, bool]:
     """The binaries, and whether they come from the defaults (so may be built)."""
     bin_env = os.environ.get("MMARROW_BIN")
-    ex_env = os.environ.get("MMARROW_EXAMPLES_DIR")
+    helpers_env = os.environ.get(HELPERS_ENV)
     cli = Path(bin_env) if bin_env else DEFAULT_TARGET / "mmarrow"
-    examples = Path(ex_env) if ex_env else DEFAULT_TARGET / "examples"
+    helpers = Path(helpers_env) if helpers_env else DEFAULT_HELPERS
     bins = Binaries(
         mmarrow=_exe(cli),
-        arrow_dump=_exe(examples / "arrow_dump"),
-        tensor_meta=_exe(examples / "tensor_meta"),
+        arrow_dump=_exe(helpers / "arrow_dump"),
+        tensor_meta=_exe(helpers / "tensor_meta"),
     )
-    return bins, not (bin_env or ex_env)
+    return bins, not (bin_env or helpers_env)
 
 
 def _newest_source_mtime() -> float:
     paths = [REPO_ROOT / "Cargo.toml", REPO_ROOT / "Cargo.lock"]
-    for sub in ("src", "examples"):
+    for sub in ("src", "tests/helpers"):
         paths.extend((REPO_ROOT / sub).rglob("*.rs"))
     return max((p.stat().st_mtime for p in paths if p.exists()), default=0.0)
 
@@ -157,7 +167,7 @@ def binaries() -> Binaries:
         if cargo is None:
             pytest.fail("mmarrow binaries are missing or stale and cargo is not on PATH")
         build = subprocess.run(
-            [cargo, "build", "--examples", "--bins"],
+            [cargo, *BUILD_COMMAND],
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
@@ -166,19 +176,19 @@ def binaries() -> Binaries:
         if build.returncode != 0:
             if not all(p.is_file() for p in bins.all()):
                 pytest.fail(
-                    "cargo build --examples --bins failed:\n" + build.stderr[-4000:],
+                    f"cargo {' '.join(BUILD_COMMAND)} failed:\n" + build.stderr[-4000:],
                     pytrace=False,
                 )
             # Sources mid-edit: test the last good build, and say so.
             warnings.warn(
-                "cargo build --examples --bins failed; testing the existing, OLDER binaries "
+                f"cargo {' '.join(BUILD_COMMAND)} failed; testing the existing, OLDER binaries "
                 f"in {DEFAULT_TARGET}:\n" + build.stderr[-2000:],
                 stacklevel=1,
             )
     missing = [str(p) for p in bins.all() if not p.is_file()]
     if missing:
         pytest.fail(
-            f"mmarrow binaries not found: {missing} (check MMARROW_BIN / MMARROW_EXAMPLES_DIR)",
+            f"mmarrow binaries not found: {missing} (check MMARROW_BIN / {HELPERS_ENV})",
             pytrace=False,
         )
     return bins
@@ -329,7 +339,7 @@ def write_sidecar_by_hand(data: Path, array: np.ndarray, *, offset: int = 0, ord
 
 
 def assert_cli_error(proc: subprocess.CompletedProcess, path, *words: str, code: int = 2) -> str:
-    """A refusal as the CLI and examples promise it: exit ``code``, nothing on
+    """A refusal as the CLI and the helpers promise it: exit ``code``, nothing on
     stdout, exactly one line on stderr that names the file (unless ``path`` is
     None) and contains each of ``words`` (case-insensitive). Returns the line."""
     assert proc.returncode == code, (

@@ -1,6 +1,6 @@
 """mmarrow writes, numpy reads: the write path checked against real numpy.
 
-Files are written through the library by ``examples/write_modes`` (numpy.memmap's
+Files are written through the library by ``tests/helpers/write_modes.rs`` (numpy.memmap's
 modes ``w+``, ``r+`` and ``c``, and the crash-safe ``ArrayWriter``) and through
 the CLI (``mmarrow create``, ``mmarrow cat``), then read back with numpy alone:
 ``np.load`` / ``np.load(mmap_mode='r')`` for ``.npy`` and ``np.memmap`` with the
@@ -29,7 +29,8 @@ import numpy as np
 import pytest
 
 from conftest import (
-    DEFAULT_TARGET,
+    DEFAULT_HELPERS,
+    HELPERS_ENV,
     REPO_ROOT,
     SUBPROCESS_TIMEOUT,
     assert_cli_error,
@@ -39,16 +40,18 @@ from conftest import (
     sidecar_path,
 )
 
+BUILD_WRITE_MODES = ["build", "--features", "test-helpers", "--example", "write_modes"]
+
 # dtypes write_modes fills with its pattern (it supports these and i1/i2/u2/u4/u8/f2).
 PATTERN_DTYPES = ["<f4", "<f8", "<i4", "<i8", "|u1"]
 
 # --------------------------------------------------------------------------
-# The write_modes example
+# The write_modes helper
 
 
 def _write_modes_path() -> Path:
-    env = os.environ.get("MMARROW_EXAMPLES_DIR")
-    exe = (Path(env) if env else DEFAULT_TARGET / "examples") / "write_modes"
+    env = os.environ.get(HELPERS_ENV)
+    exe = (Path(env) if env else DEFAULT_HELPERS) / "write_modes"
     if os.name == "nt":
         exe = exe.with_suffix(".exe")
     return exe
@@ -56,25 +59,27 @@ def _write_modes_path() -> Path:
 
 @pytest.fixture(scope="session")
 def write_modes(binaries) -> Path:
-    """``examples/write_modes``. The ``binaries`` fixture builds every example
-    when the defaults are stale; this one also builds ``write_modes`` when it
-    alone is missing or older than its source (defaults only, as conftest does)."""
+    """``tests/helpers/write_modes.rs``. The ``binaries`` fixture builds every
+    helper when the defaults are stale; this one also builds ``write_modes`` when
+    it alone is missing or older than its source (defaults only, as conftest does)."""
     exe = _write_modes_path()
-    source = REPO_ROOT / "examples" / "write_modes.rs"
-    from_defaults = not (os.environ.get("MMARROW_BIN") or os.environ.get("MMARROW_EXAMPLES_DIR"))
+    source = REPO_ROOT / "tests" / "helpers" / "write_modes.rs"
+    from_defaults = not (os.environ.get("MMARROW_BIN") or os.environ.get(HELPERS_ENV))
     stale = not exe.is_file() or exe.stat().st_mtime < source.stat().st_mtime
     if from_defaults and stale:
         build = subprocess.run(
-            [shutil.which("cargo") or "cargo", "build", "--example", "write_modes"],
+            [shutil.which("cargo") or "cargo", *BUILD_WRITE_MODES],
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
             timeout=1800,
         )
         if build.returncode != 0:
-            pytest.fail("cargo build --example write_modes failed:\n" + build.stderr[-4000:], pytrace=False)
+            pytest.fail(
+                f"cargo {' '.join(BUILD_WRITE_MODES)} failed:\n" + build.stderr[-4000:], pytrace=False
+            )
     if not exe.is_file():
-        pytest.fail(f"write_modes not found at {exe} (check MMARROW_EXAMPLES_DIR)", pytrace=False)
+        pytest.fail(f"write_modes not found at {exe} (check {HELPERS_ENV})", pytrace=False)
     return exe
 
 

@@ -3,7 +3,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use mmarrow::{Durability, Error, ErrorKind, MmArray, Order, WriterOptions};
+use mmarrow::shape::Order;
+use mmarrow::write::{Durability, WriterOptions};
+use mmarrow::{Error, ErrorKind, MmArray};
 
 use crate::CliError;
 
@@ -64,7 +66,7 @@ pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
         Err(e) => {
             // No partial output: remove what this command created.
             let _ = std::fs::remove_file(&a.out);
-            let _ = std::fs::remove_file(mmarrow::sidecar_path(&a.out));
+            let _ = std::fs::remove_file(mmarrow::format::sidecar_path(&a.out));
             Err(e.into())
         }
     }

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use mmarrow::{OpenOptions, Order, TensorLayout};
+use mmarrow::array::TensorLayout;
+use mmarrow::shape::Order;
+use mmarrow::OpenOptions;
 
 /// How to open PATH when it has no sidecar (or to check against the sidecar).
 #[derive(clap::Args, Debug)]
@@ -28,10 +30,10 @@ impl ArrayArgs {
     pub fn options(&self) -> mmarrow::Result<OpenOptions> {
         let mut o = OpenOptions::new();
         if let Some(d) = &self.dtype {
-            o = o.dtype(d)?;
+            o = o.try_with_dtype(d)?;
         }
         if let Some(s) = &self.shape {
-            o = o.shape(s)?;
+            o = o.try_with_shape(s)?;
         }
         if let Some(off) = self.offset {
             o = o.offset(off);

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use mmarrow::{Compression, ConvertOptions, ConvertSummary, Progress};
+use mmarrow::convert::{Compression, ConvertOptions, ConvertSummary, Format, Progress};
 
 use crate::CliError;
 
@@ -99,20 +99,26 @@ pub(crate) fn run(a: ConvertArgs, dir: Direction, out: &mut impl Write) -> Resul
         .threads(a.threads)
         .overwrite(a.force)
         .fast_path(!a.generic)
-        .durable(!a.no_fsync);
+        .durable(!a.no_fsync)
+        .table(a.table);
     if let Some(r) = a.row_group_size {
         o = o.row_group_rows(r);
     }
     if let Some(c) = &a.column {
         o = o.column(c.clone());
     }
+    o = match dir {
+        Direction::ToParquet => o.destination_format(Format::Parquet),
+        Direction::FromParquet => o.source_format(Format::Parquet),
+        Direction::ByExtension => o,
+    };
     let bar = Arc::new(Bar {
         bar: Mutex::new(None),
         rows: Mutex::new((0, 0)),
     });
     // Ctrl-C: remove the temporary output, so nothing partial is left.
     let _ = ctrlc::set_handler(|| {
-        mmarrow::remove_temporary_outputs();
+        mmarrow::convert::remove_temporary_outputs();
         eprintln!("mmarrow: interrupted; no output written");
         std::process::exit(130);
     });
@@ -120,38 +126,7 @@ pub(crate) fn run(a: ConvertArgs, dir: Direction, out: &mut impl Write) -> Resul
         o = o.progress(bar.clone());
     }
     let t = Instant::now();
-    let result = match dir {
-        Direction::ToParquet if mmarrow::is_table(&a.src) => {
-            mmarrow::Table::open(&a.src).and_then(|t| mmarrow::table_to_parquet(&t, &a.dst, &o))
-        }
-        Direction::ToParquet => {
-            mmarrow::open(&a.src).and_then(|s| mmarrow::to_parquet(&s, &a.dst, &o))
-        }
-        Direction::FromParquet => {
-            // Several columns (and no --column) make a table, unless the
-            // destination is clearly an array file (.npy).
-            let npy = a
-                .dst
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("npy"));
-            let table = a.table
-                || (a.column.is_none()
-                    && !npy
-                    && mmarrow::parquet_schema(&a.src)
-                        .map(|s| s.fields().len() > 1)
-                        .unwrap_or(false));
-            if table {
-                mmarrow::parquet_to_table(&a.src, &a.dst, &o)
-            } else {
-                mmarrow::from_parquet(&a.src, &a.dst, &o)
-            }
-        }
-        Direction::ByExtension if a.table => match mmarrow::Format::from_path(&a.src) {
-            mmarrow::Format::Ipc => mmarrow::ipc_to_table(&a.src, &a.dst, &o),
-            _ => mmarrow::parquet_to_table(&a.src, &a.dst, &o),
-        },
-        Direction::ByExtension => mmarrow::convert(&a.src, &a.dst, &o),
-    };
+    let result = mmarrow::convert::convert(&a.src, &a.dst, &o);
     if let Some(b) = bar.bar.lock().expect("progress lock").take() {
         b.finish_and_clear();
     }

@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use mmarrow::{Mode, Order};
+use mmarrow::shape::Order;
+use mmarrow::Mode;
 
 use crate::common::parse_order;
 use crate::CliError;
@@ -34,8 +35,8 @@ pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
     let mut o = mmarrow::OpenOptions::new()
         .mode(Mode::Create)
         .overwrite(a.force)
-        .dtype(&a.dtype)?
-        .shape(&a.shape)?
+        .try_with_dtype(&a.dtype)?
+        .try_with_shape(&a.shape)?
         .order(a.order);
     if let Some(off) = a.offset {
         o = o.offset(off);

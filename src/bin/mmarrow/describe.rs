@@ -3,7 +3,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use mmarrow::{sidecar_path, Order};
+use mmarrow::format::sidecar_path;
+use mmarrow::shape::Order;
 
 use crate::common::parse_order;
 use crate::CliError;
@@ -32,13 +33,13 @@ pub(crate) struct Args {
 
 pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
     let mut o = mmarrow::OpenOptions::new()
-        .dtype(&a.dtype)?
+        .try_with_dtype(&a.dtype)?
         .offset(a.offset)
         .order(a.order);
     if let Some(s) = &a.shape {
-        o = o.shape(s)?;
+        o = o.try_with_shape(s)?;
     }
-    let array = mmarrow::describe(&a.path, &o, a.force)?;
+    let array = mmarrow::describe(&a.path, &o.clone().overwrite(a.force))?;
     writeln!(
         out,
         "{}: {} {} order {} offset {}",

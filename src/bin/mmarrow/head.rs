@@ -8,7 +8,7 @@ use arrow_array::{
 };
 use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{Field, Schema};
-use mmarrow::{ArrowOptions, BoolLayout};
+use mmarrow::array::{ArrowOptions, BoolLayout};
 
 use crate::common::{ArrayArgs, Layout};
 use crate::CliError;
@@ -30,7 +30,7 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
-    if mmarrow::is_table(&a.array.path) {
+    if mmarrow::table::is_table(&a.array.path) {
         let t = mmarrow::Table::open(&a.array.path)?;
         let n = a.rows.min(t.num_rows());
         writeln!(out, "{}", render(&t.slice(0..n)?, a.max_items)?)?;

@@ -2,9 +2,9 @@
 
 use std::io::Write;
 
-use mmarrow::{
-    sidecar_path, ArrowOptions, HeaderSource, MmArray, EXTENSION_METADATA_KEY, EXTENSION_NAME_KEY,
-};
+use mmarrow::array::ArrowOptions;
+use mmarrow::format::{sidecar_path, HeaderSource, EXTENSION_METADATA_KEY, EXTENSION_NAME_KEY};
+use mmarrow::MmArray;
 use serde_json::json;
 
 use crate::common::{ArrayArgs, Layout};
@@ -43,7 +43,7 @@ fn source_text(a: &MmArray) -> String {
 }
 
 pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
-    if mmarrow::is_table(&a.array.path) {
+    if mmarrow::table::is_table(&a.array.path) {
         return table_info(&a, out);
     }
     let array = a.array.options()?.open(&a.array.path)?;
@@ -118,8 +118,8 @@ pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
 
 fn table_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
     let dir = &a.array.path;
-    let m = mmarrow::Manifest::read(dir)?;
-    let files = |c: &mmarrow::ColumnEntry| {
+    let m = mmarrow::format::Manifest::read(dir)?;
+    let files = |c: &mmarrow::format::ColumnEntry| {
         [
             &c.files.validity,
             &c.files.offsets,
@@ -148,7 +148,7 @@ fn table_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
         let doc = json!({
             "kind": "table",
             "path": dir.display().to_string(),
-            "format_version": mmarrow::TABLE_FORMAT_VERSION,
+            "format_version": mmarrow::format::TABLE_FORMAT_VERSION,
             "rows": m.rows,
             "columns": cols,
             "metadata": m.metadata,

@@ -13,8 +13,8 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
-    if mmarrow::is_table(&a.path) {
-        let t = mmarrow::verify_table(&a.path)?;
+    if mmarrow::table::is_table(&a.path) {
+        let t = mmarrow::table::verify_table(&a.path)?;
         writeln!(
             out,
             "{}: ok, {} rows, {} columns",

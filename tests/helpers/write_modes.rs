@@ -39,10 +39,10 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
-use mmarrow::{
-    ArrayWriter, Dtype, Durability, Element, Kind, MmArrayMut, Mode, OpenOptions, Order,
-    WriterOptions,
-};
+use mmarrow::dtype::{Element, Kind};
+use mmarrow::shape::Order;
+use mmarrow::write::{Durability, WriterOptions};
+use mmarrow::{ArrayWriter, Dtype, MmArrayMut, Mode, OpenOptions};
 use serde_json::{json, Value as Json};
 
 type Res<T> = Result<T, Box<dyn Error>>;
@@ -223,8 +223,8 @@ fn create(a: &Args) -> Res<Json> {
     let mut o = OpenOptions::new()
         .mode(Mode::Create)
         .overwrite(a.force)
-        .dtype(&p[1])?
-        .shape(&p[2])?;
+        .try_with_dtype(&p[1])?
+        .try_with_shape(&p[2])?;
     if let Some(order) = a.order {
         o = o.order(order);
     }
@@ -252,10 +252,10 @@ fn set_element(a: &Args, mode: Mode) -> Res<Json> {
         .map_err(|_| format!("INDEX {:?} is not a non-negative integer", p[1]))?;
     let mut o = OpenOptions::new().mode(mode);
     if let Some(d) = &a.dtype {
-        o = o.dtype(d)?;
+        o = o.try_with_dtype(d)?;
     }
     if let Some(s) = &a.shape {
-        o = o.shape(s)?;
+        o = o.try_with_shape(s)?;
     }
     if let Some(off) = a.offset {
         o = o.offset(off);

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::header::ArrayHeader;
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result, ResultExt};
 use crate::fsutil;
@@ -32,7 +33,7 @@ pub const MAX_SIDECAR_BYTES: u64 = 1 << 20;
 /// ```
 /// use std::path::Path;
 /// assert_eq!(
-///     mmarrow::sidecar_path(Path::new("data/emb.f32")),
+///     mmarrow::format::sidecar_path(Path::new("data/emb.f32")),
 ///     Path::new("data/emb.f32.mmarrow.json")
 /// );
 /// ```
@@ -48,28 +49,20 @@ pub fn sidecar_path(data: &Path) -> PathBuf {
 /// the sidecar, so a newer v1 writer's additions survive an older tool.
 ///
 /// ```
-/// use mmarrow::{Dtype, Order, Sidecar};
-/// let s = Sidecar::new(Dtype::parse("f4").unwrap(), vec![10, 3]);
+/// use mmarrow::Dtype;
+/// use mmarrow::shape::Order;
+/// use mmarrow::format::{ArrayHeader, Sidecar};
+/// let s = Sidecar::new(ArrayHeader::new(Dtype::parse("f4").unwrap(), vec![10, 3]));
 /// let json = s.to_json();
 /// assert!(json.contains(r#""dtype":"<f4""#));
 /// let back = Sidecar::from_json(&json).unwrap();
-/// assert_eq!(back.shape, vec![10, 3]);
-/// assert_eq!(back.order, Order::C);
+/// assert_eq!(back.header.shape, vec![10, 3]);
+/// assert_eq!(back.header.order, Order::C);
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sidecar {
-    /// Element type.
-    pub dtype: Dtype,
-    /// Shape; the first dimension is the row count.
-    pub shape: Vec<u64>,
-    /// Memory order.
-    pub order: Order,
-    /// Byte offset of the first element in the data file.
-    pub offset: u64,
-    /// Column name for Arrow (defaults to the file stem).
-    pub name: Option<String>,
-    /// User metadata, carried into the Arrow schema's metadata.
-    pub metadata: BTreeMap<String, String>,
+    /// What the sidecar records about the data file (offset included).
+    pub header: ArrayHeader,
     /// Fields this version does not know, kept verbatim on rewrite.
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
@@ -91,6 +84,19 @@ struct Wire {
     metadata: BTreeMap<String, String>,
 }
 
+impl Wire {
+    fn into_header(self, dtype: Dtype) -> ArrayHeader {
+        ArrayHeader {
+            dtype,
+            shape: self.shape,
+            order: self.order,
+            offset: self.offset,
+            name: self.name,
+            metadata: self.metadata,
+        }
+    }
+}
+
 const KNOWN_FIELDS: [&str; 8] = [
     "format", "version", "dtype", "shape", "order", "offset", "name", "metadata",
 ];
@@ -106,15 +112,10 @@ fn read_error(path: &Path, e: std::io::Error) -> Error {
 }
 
 impl Sidecar {
-    /// A C-order sidecar with offset 0 and no name or metadata.
-    pub fn new(dtype: Dtype, shape: Vec<u64>) -> Self {
+    /// A sidecar recording `header`, with no unknown fields.
+    pub fn new(header: ArrayHeader) -> Self {
         Sidecar {
-            dtype,
-            shape,
-            order: Order::C,
-            offset: 0,
-            name: None,
-            metadata: BTreeMap::new(),
+            header,
             extra: serde_json::Map::new(),
         }
     }
@@ -122,8 +123,8 @@ impl Sidecar {
     /// Parses sidecar JSON; `path` is only used in error messages.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidSidecar`](crate::ErrorKind::InvalidSidecar) for bad JSON or a missing/ill-typed field,
-    /// [`ErrorKind::UnsupportedVersion`](crate::ErrorKind::UnsupportedVersion) for a version above [`FORMAT_VERSION`],
+    /// [`ErrorKind::InvalidSidecar`] for bad JSON or a missing/ill-typed field,
+    /// [`ErrorKind::UnsupportedVersion`] for a version above [`FORMAT_VERSION`],
     /// dtype errors for an unknown dtype.
     pub fn from_json(text: &str) -> Result<Self> {
         // Fast path: a current sidecar with only known fields parses in one
@@ -132,15 +133,7 @@ impl Sidecar {
         if let Ok(w) = serde_json::from_str::<Wire>(text) {
             if w.format == FORMAT_NAME && w.version == FORMAT_VERSION {
                 if let Ok(dtype) = Dtype::parse(&w.dtype) {
-                    return Ok(Sidecar {
-                        dtype,
-                        shape: w.shape,
-                        order: w.order,
-                        offset: w.offset,
-                        name: w.name,
-                        metadata: w.metadata,
-                        extra: serde_json::Map::new(),
-                    });
+                    return Ok(Sidecar::new(w.into_header(dtype)));
                 }
             }
         }
@@ -189,27 +182,23 @@ impl Sidecar {
             _ => bad(e.to_string()),
         })?;
         Ok(Sidecar {
-            dtype,
-            shape: wire.shape,
-            order: wire.order,
-            offset: wire.offset,
-            name: wire.name,
-            metadata: wire.metadata,
+            header: wire.into_header(dtype),
             extra,
         })
     }
 
     /// Serializes to compact JSON (one line, no trailing newline).
     pub fn to_json(&self) -> String {
+        let h = &self.header;
         let wire = Wire {
             format: FORMAT_NAME.into(),
             version: FORMAT_VERSION,
-            dtype: self.dtype.typestr(),
-            shape: self.shape.clone(),
-            order: self.order,
-            offset: self.offset,
-            name: self.name.clone(),
-            metadata: self.metadata.clone(),
+            dtype: h.dtype.typestr(),
+            shape: h.shape.clone(),
+            order: h.order,
+            offset: h.offset,
+            name: h.name.clone(),
+            metadata: h.metadata.clone(),
         };
         let mut v = serde_json::to_value(&wire).expect("sidecar serializes");
         if let serde_json::Value::Object(obj) = &mut v {
@@ -278,7 +267,7 @@ impl Sidecar {
     /// unless `overwrite` is true.
     ///
     /// # Errors
-    /// [`ErrorKind::SidecarExists`](crate::ErrorKind::SidecarExists) when the file exists and `overwrite` is
+    /// [`ErrorKind::SidecarExists`] when the file exists and `overwrite` is
     /// false; I/O errors.
     pub fn write(&self, path: &Path, overwrite: bool) -> Result<()> {
         let mut text = self.to_json();
@@ -314,9 +303,9 @@ mod tests {
             r#"{"format":"mmarrow.array","version":1,"dtype":"float32","shape":[4]}"#,
         )
         .unwrap();
-        assert_eq!(s.dtype.typestr(), "<f4");
-        assert_eq!(s.offset, 0);
-        assert_eq!(s.order, Order::C);
+        assert_eq!(s.header.dtype.typestr(), "<f4");
+        assert_eq!(s.header.offset, 0);
+        assert_eq!(s.header.order, Order::C);
     }
 
     #[test]

@@ -8,12 +8,13 @@
 //! `{"mode":…,"bytes":…,"commits":…,"seconds":…,"mb_per_s":…}` (MB = 10^6
 //! bytes, as dd counts).
 //!
-//! Run with `cargo run --release --example append_bench -- PATH MODE`;
-//! `benches/append_vs_dd.sh` alternates it with dd.
+//! Run with `cargo run --release --features bench-helpers --example
+//! append_bench -- PATH MODE`; `benches/append_vs_dd.sh` alternates it with dd.
 
 use std::time::Instant;
 
-use mmarrow::{ArrayWriter, Dtype, Durability, WriterOptions};
+use mmarrow::write::{Durability, WriterOptions};
+use mmarrow::{ArrayWriter, Dtype};
 
 /// Bytes appended in total.
 const TOTAL_BYTES: usize = 1 << 30;

@@ -11,7 +11,10 @@
 use std::process::ExitCode;
 
 use arrow_array::{Array, ArrayRef, FixedSizeListArray};
-use mmarrow::{ArrowOptions, BoolLayout, CopyPolicy, OpenOptions, Order, TensorLayout};
+use mmarrow::array::{ArrowOptions, BoolLayout, TensorLayout};
+use mmarrow::open::CopyPolicy;
+use mmarrow::shape::Order;
+use mmarrow::OpenOptions;
 use serde_json::{json, Value};
 
 fn main() -> ExitCode {
@@ -45,8 +48,8 @@ fn run() -> Result<Value, Box<dyn std::error::Error>> {
                     other => return Err(format!("unknown layout {other}").into()),
                 })
             }
-            "--dtype" => opts = opts.dtype(&val()?)?,
-            "--shape" => opts = opts.shape(&val()?)?,
+            "--dtype" => opts = opts.try_with_dtype(&val()?)?,
+            "--shape" => opts = opts.try_with_shape(&val()?)?,
             "--offset" => opts = opts.offset(val()?.parse()?),
             "--order" => opts = opts.order(val()?.parse::<Order>()?),
             other => return Err(format!("unknown option {other}").into()),

@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use mmarrow::TensorMetadata;
+use mmarrow::format::TensorMetadata;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

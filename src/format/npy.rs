@@ -7,6 +7,7 @@
 
 use std::io::Read;
 
+use super::header::ArrayHeader;
 use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result};
 use crate::shape::Order;
@@ -21,14 +22,9 @@ pub const MAX_NPY_HEADER_BYTES: usize = 1 << 20;
 pub struct NpyHeader {
     /// Format version (major, minor): (1, 0), (2, 0) or (3, 0).
     pub version: (u8, u8),
-    /// Element type (`descr`).
-    pub dtype: Dtype,
-    /// Shape.
-    pub shape: Vec<u64>,
-    /// Memory order (`fortran_order`).
-    pub order: Order,
-    /// Byte offset of the data: the end of the header.
-    pub data_offset: u64,
+    /// `descr`, `shape` and `fortran_order`; its `offset` is the end of the
+    /// `.npy` header, where the data starts (no name, no metadata).
+    pub header: ArrayHeader,
 }
 
 impl NpyHeader {
@@ -36,8 +32,8 @@ impl NpyHeader {
     /// caller that knows it attaches it.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidNpy`](crate::ErrorKind::InvalidNpy) for a bad magic, an unknown version, a truncated
-    /// or malformed header; [`ErrorKind::UnsupportedDtype`](crate::ErrorKind::UnsupportedDtype) for object, unicode
+    /// [`ErrorKind::InvalidNpy`] for a bad magic, an unknown version, a truncated
+    /// or malformed header; [`ErrorKind::UnsupportedDtype`] for object, unicode
     /// or structured dtypes.
     pub fn read_from(reader: &mut impl Read) -> Result<Self> {
         let bad = |reason: String| Error::new(ErrorKind::InvalidNpy { reason });
@@ -100,10 +96,11 @@ impl NpyHeader {
         })?;
         Ok(NpyHeader {
             version: (major, minor),
-            dtype,
-            shape,
-            order,
-            data_offset: (start + hlen) as u64,
+            header: ArrayHeader {
+                order,
+                offset: (start + hlen) as u64,
+                ..ArrayHeader::new(dtype, shape)
+            },
         })
     }
 }
@@ -425,9 +422,9 @@ mod tests {
             ))
             .unwrap();
             assert_eq!(h.version, (v, 0));
-            assert_eq!(h.shape, vec![3, 4]);
-            assert_eq!(h.dtype.typestr(), "<f4");
-            assert_eq!(h.data_offset % 64, 0);
+            assert_eq!(h.header.shape, vec![3, 4]);
+            assert_eq!(h.header.dtype.typestr(), "<f4");
+            assert_eq!(h.header.offset % 64, 0);
         }
     }
 
@@ -438,14 +435,14 @@ mod tests {
             "{'descr': '>i8', 'fortran_order': True, 'shape': (2L, 5L)}",
         ))
         .unwrap();
-        assert_eq!(h.order, Order::F);
-        assert_eq!(h.shape, vec![2, 5]);
+        assert_eq!(h.header.order, Order::F);
+        assert_eq!(h.header.shape, vec![2, 5]);
         let h = read(&npy(
             1,
             "{'shape': (), 'descr': '|u1', 'fortran_order': False}",
         ))
         .unwrap();
-        assert!(h.shape.is_empty());
+        assert!(h.header.shape.is_empty());
     }
 
     #[test]
@@ -508,22 +505,22 @@ mod tests {
         assert_eq!(h.len() % 64, 0);
         let back = read(&h).unwrap();
         assert_eq!(
-            (back.shape.clone(), back.data_offset),
+            (back.header.shape.clone(), back.header.offset),
             (vec![0, 128], h.len() as u64)
         );
         // The row count can grow to u64::MAX within the same header length.
         let h2 = encode_header(&d, &[u64::MAX, 128], Order::C, Some((h.len(), 1))).unwrap();
         assert_eq!(h2.len(), h.len());
-        assert_eq!(read(&h2).unwrap().shape, vec![u64::MAX, 128]);
+        assert_eq!(read(&h2).unwrap().header.shape, vec![u64::MAX, 128]);
         let f = encode_header(&d, &[3], Order::F, None).unwrap();
-        assert_eq!(read(&f).unwrap().order, Order::F);
+        assert_eq!(read(&f).unwrap().header.order, Order::F);
         assert!(encode_header(&d, &[3], Order::C, Some((128, 1))).is_some());
         assert!(encode_header(&d, &[3], Order::C, Some((64, 1))).is_none());
         assert!(encode_header(&d, &[3], Order::C, Some((32, 1))).is_none());
         // Versions 2.0 and 3.0 keep their version and length field.
         let v3 = encode_header(&d, &[7, 128], Order::C, Some((128, 3))).unwrap();
         assert_eq!(read(&v3).unwrap().version, (3, 0));
-        assert_eq!(read(&v3).unwrap().data_offset, 128);
+        assert_eq!(read(&v3).unwrap().header.offset, 128);
     }
 
     proptest::proptest! {

@@ -21,7 +21,7 @@ pub const FIXED_SHAPE_TENSOR: &str = "arrow.fixed_shape_tensor";
 /// The metadata of an `arrow.fixed_shape_tensor` column.
 ///
 /// ```
-/// use mmarrow::TensorMetadata;
+/// use mmarrow::format::TensorMetadata;
 /// let m = TensorMetadata::new(vec![2, 5]);
 /// assert_eq!(m.to_json(), r#"{"shape":[2,5]}"#);
 /// // arrow-rs 59 spelling, accepted on read:
@@ -71,7 +71,7 @@ impl TensorMetadata {
     /// `permutations` and `null` for absent fields, and validates it.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidTensorMetadata`](crate::ErrorKind::InvalidTensorMetadata) for bad JSON, a missing shape, names
+    /// [`ErrorKind::InvalidTensorMetadata`] for bad JSON, a missing shape, names
     /// or a permutation of the wrong length, or a permutation that is not one.
     pub fn from_json(text: &str) -> Result<Self> {
         let bad = |reason: String| Error::new(ErrorKind::InvalidTensorMetadata { reason });

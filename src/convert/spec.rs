@@ -1,0 +1,235 @@
+//! What an array file can hold of an Arrow column, the one rule for when a
+//! Parquet column stores exactly the bytes of an array, and opening a
+//! conversion's input and picking its column.
+
+use std::fs::File;
+use std::path::Path;
+
+use arrow_schema::{DataType, Field, Fields, Schema, TimeUnit};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions};
+use parquet::basic::Type as PhysicalType;
+
+use super::options::ConvertOptions;
+use crate::dtype::{Dtype, Kind, EXTENSION_NAME_KEY};
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::tensor::TensorMetadata;
+
+/// What an array file can hold of a Parquet/Arrow column.
+#[derive(Clone)]
+pub(crate) struct ArraySpec {
+    pub dtype: Dtype,
+    /// The row shape; a leading 0 is a list length learnt from the data.
+    pub row_shape: Vec<u64>,
+    /// Elements per row of the leaf type (row shape × 2 for complex).
+    pub leaf_per_row: u64,
+}
+
+impl ArraySpec {
+    /// The row shape with lengths still to be learnt as 1.
+    pub fn fixed_row_shape(&self) -> Vec<u64> {
+        self.row_shape.iter().map(|&d| d.max(1)).collect()
+    }
+
+    /// Bytes of values per row (at least one element), for progress.
+    pub fn row_bytes_hint(&self) -> u64 {
+        self.leaf_per_row.max(1) * self.dtype.itemsize() as u64
+    }
+}
+
+/// Maps an Arrow field to the dtype and row shape of an array file; the
+/// error completes "column NAME ...".
+pub(crate) fn array_spec(field: &Field) -> std::result::Result<ArraySpec, String> {
+    let mut dims = Vec::new();
+    let mut t = field.data_type().clone();
+    loop {
+        match t {
+            DataType::FixedSizeList(item, n) => {
+                dims.push(n as u64);
+                t = item.data_type().clone();
+            }
+            DataType::List(ref item) | DataType::LargeList(ref item) if dims.is_empty() => {
+                // Variable lists whose rows turn out to be equal in length
+                // (e.g. written without the Arrow schema); the length is
+                // learnt from the data.
+                dims.push(0);
+                t = item.data_type().clone();
+            }
+            _ => break,
+        }
+    }
+    let bool8 = field
+        .metadata()
+        .get(EXTENSION_NAME_KEY)
+        .is_some_and(|n| n == "arrow.bool8");
+    let bool_dtype = || Dtype::new(Kind::Bool, 1, crate::dtype::ByteOrder::NotApplicable);
+    let dtype = match &t {
+        // arrow.bool8's storage, and Arrow's bit-packed booleans (turned
+        // into one byte per value by `sink::fixed_lists`).
+        DataType::Int8 if bool8 => bool_dtype().map_err(|e| e.to_string())?,
+        DataType::Boolean => bool_dtype().map_err(|e| e.to_string())?,
+        DataType::Timestamp(_, Some(tz)) => {
+            return Err(format!(
+                "has time zone {tz}; numpy datetime64 has none, so an array file cannot record it"
+            ))
+        }
+        other => match Dtype::from_arrow(other) {
+            Some(d) => d,
+            None => return Err(format!("has type {other}, which an array file cannot hold")),
+        },
+    };
+    // The tensor extension names the row shape; otherwise the list sizes do.
+    let row_shape = match TensorMetadata::from_field(field) {
+        Ok(Some(m)) if m.size() == Some(dims.iter().product()) && !dims.is_empty() => m.shape,
+        Err(e) => return Err(e.to_string()),
+        _ => dims,
+    };
+    let leaf_per_row = row_shape.iter().product();
+    Ok(ArraySpec {
+        dtype,
+        row_shape,
+        leaf_per_row,
+    })
+}
+
+/// Whether a Parquet column of physical type `physical` (and `type_length`,
+/// for fixed-length byte arrays) stores values of `dtype` as exactly the
+/// bytes of an array file, PLAIN-encoded: the condition of both page-level
+/// paths (the writer copies the mapped bytes into pages, the reader copies
+/// page bytes into the output).
+pub(crate) fn stores_mapped_bytes(dtype: &Dtype, physical: PhysicalType, type_length: i32) -> bool {
+    // The width of one Parquet value: complex numbers are pairs of floats.
+    let width = dtype.itemsize() / if dtype.kind() == Kind::Complex { 2 } else { 1 };
+    let raw = match (physical, dtype.kind(), width) {
+        (PhysicalType::FLOAT, Kind::Float | Kind::Complex, 4) => true,
+        (PhysicalType::DOUBLE, Kind::Float | Kind::Complex, 8) => true,
+        (PhysicalType::INT32, Kind::Int | Kind::UInt, 4) => true,
+        (PhysicalType::INT64, Kind::Int | Kind::UInt | Kind::Timedelta(_), 8) => true,
+        // Parquet writers store seconds as milliseconds.
+        (PhysicalType::INT64, Kind::Datetime(u), 8) => u != TimeUnit::Second,
+        // float16 and byte strings.
+        (PhysicalType::FIXED_LEN_BYTE_ARRAY, Kind::Float | Kind::Bytes | Kind::Void, w) => {
+            usize::try_from(type_length) == Ok(w)
+        }
+        _ => false,
+    };
+    raw && dtype.is_native()
+}
+
+/// Opens a Parquet file and reads its footer.
+pub(crate) fn open_parquet(src: &Path) -> Result<(File, ArrowReaderMetadata)> {
+    let file = open_input(src)?;
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| {
+        ErrorKind::Format {
+            reason: format!("not a readable Parquet file: {e}"),
+        }
+        .at(src)
+    })?;
+    Ok((file, meta))
+}
+
+/// Opens a conversion's input file, refusing directories.
+pub(crate) fn open_input(src: &Path) -> Result<File> {
+    let file = File::open(src).map_err(|e| Error::io(src, "open", e))?;
+    if file
+        .metadata()
+        .map_err(|e| Error::io(src, "stat", e))?
+        .is_dir()
+    {
+        return Err(ErrorKind::IsDirectory.at(src));
+    }
+    Ok(file)
+}
+
+/// The column to convert to an array file: the one named by
+/// [`ConvertOptions::column`], or the only one.
+pub(crate) fn pick_column(
+    schema: &Schema,
+    o: &ConvertOptions,
+    bad: &dyn Fn(String) -> Error,
+) -> Result<usize> {
+    Ok(match &o.column {
+        Some(name) => schema.index_of(name).map_err(|_| {
+            bad(format!(
+                "no column {name:?} (columns: {})",
+                column_list(schema.fields())
+            ))
+        })?,
+        None if schema.fields().len() == 1 => 0,
+        None => {
+            return Err(bad(format!(
+                "has {} columns ({}); an array file holds one: pick it with --column, or convert to a table (a directory destination)",
+                schema.fields().len(),
+                column_list(schema.fields())
+            )))
+        }
+    })
+}
+
+fn column_list(fields: &Fields) -> String {
+    fields
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[test]
+    fn maps_arrow_fields_to_array_specs() {
+        let f = Field::new("x", DataType::Float32, true);
+        let s = array_spec(&f).unwrap();
+        assert_eq!(
+            (s.dtype.typestr(), s.row_shape.len()),
+            ("<f4".to_string(), 0)
+        );
+        let item = Arc::new(Field::new("item", DataType::Float64, true));
+        let f = Field::new("t", DataType::FixedSizeList(item, 6), true)
+            .with_metadata(TensorMetadata::new(vec![2, 3]).field_metadata());
+        assert_eq!(array_spec(&f).unwrap().row_shape, vec![2, 3]);
+        assert!(array_spec(&Field::new("s", DataType::Utf8, true)).is_err());
+        assert!(array_spec(&Field::new(
+            "z",
+            DataType::Timestamp(TimeUnit::Second, Some("UTC".into())),
+            true
+        ))
+        .is_err());
+        for t in [DataType::Boolean, DataType::Int8] {
+            let f = Field::new("b", t, true).with_metadata(
+                [(EXTENSION_NAME_KEY.to_string(), "arrow.bool8".to_string())].into(),
+            );
+            assert_eq!(array_spec(&f).unwrap().dtype.typestr(), "|b1");
+        }
+        assert!(array_spec(&Field::new("d", DataType::Date32, true)).is_err());
+    }
+
+    #[test]
+    fn mapped_bytes_need_the_same_width_and_little_endian() {
+        let d = |s: &str| Dtype::parse(s).unwrap();
+        assert!(stores_mapped_bytes(&d("<f4"), PhysicalType::FLOAT, 0));
+        assert!(stores_mapped_bytes(&d("<c16"), PhysicalType::DOUBLE, 0));
+        assert!(!stores_mapped_bytes(&d(">f4"), PhysicalType::FLOAT, 0));
+        assert!(!stores_mapped_bytes(&d("<i2"), PhysicalType::INT32, 0));
+        assert!(!stores_mapped_bytes(&d("<M8[s]"), PhysicalType::INT64, 0));
+        assert!(stores_mapped_bytes(&d("<M8[ms]"), PhysicalType::INT64, 0));
+        assert!(stores_mapped_bytes(
+            &d("|S7"),
+            PhysicalType::FIXED_LEN_BYTE_ARRAY,
+            7
+        ));
+        assert!(!stores_mapped_bytes(
+            &d("|S7"),
+            PhysicalType::FIXED_LEN_BYTE_ARRAY,
+            8
+        ));
+        assert!(stores_mapped_bytes(
+            &d("<f2"),
+            PhysicalType::FIXED_LEN_BYTE_ARRAY,
+            2
+        ));
+    }
+}
