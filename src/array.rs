@@ -1,4 +1,9 @@
 //! The mapped array and its Arrow views.
+//!
+//! Over 500 lines as one cohesive thing: every Arrow view of a mapped array
+//! (flat, tensor, nested, Fortran 2-D as columns, bool8, complex) is built by
+//! one `build` path from the same header, and the explicit copy that makes a
+//! view possible lives next to it.
 
 use std::collections::BTreeMap;
 use std::ops::Range;

@@ -1,6 +1,10 @@
 //! Element types: numpy typestrs and friendly names, byte order, item size,
 //! and the Arrow type each one maps to without copying.
 //!
+//! Over 500 lines as one cohesive thing: the dtype grammar (numpy typestrs,
+//! type codes, names) and its two mappings, to Arrow and back
+//! ([`Dtype::from_arrow`]), are one table read both ways.
+//!
 //! | numpy | canonical typestr | Arrow |
 //! |---|---|---|
 //! | `bool` | `|b1` | `Int8` with the canonical `arrow.bool8` extension (or `Boolean` by an explicit copy) |

@@ -1,4 +1,8 @@
 //! Opening array files: [`OpenOptions`] with numpy.memmap's parameters, and [`open`].
+//!
+//! Over 500 lines as one cohesive thing: the options, their resolution against
+//! a sidecar, a `.npy` header or the file size, and the conflict checks are
+//! one algorithm that every opener (read, `r+`/`c`, the writers) goes through.
 
 use std::fs::File;
 use std::io::Read;

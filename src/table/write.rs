@@ -1,5 +1,9 @@
 //! The table writer: record batches appended column by column, committed
 //! crash-safely by replacing the manifest.
+//!
+//! Over 500 lines as one cohesive thing: the per-column buffer writers and
+//! the commit protocol (fsync the column files, then replace the manifest)
+//! share one crash-safety argument.
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};

@@ -1,5 +1,9 @@
 //! The streaming writer: arrays that grow along their first axis, committed
 //! crash-safely.
+//!
+//! Over 500 lines as one cohesive thing: creating, reopening, appending and
+//! committing share one invariant (data first, header last, nothing past the
+//! committed length survives a reopen), which is easier to check in one file.
 
 use std::fs::File;
 use std::io::Seek;
