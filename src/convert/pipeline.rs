@@ -171,10 +171,19 @@ pub(crate) fn ordered_with<S, T, R>(
             if turn.failed {
                 return Ok(()); // another worker's error is the one returned
             }
-            let r = (turn.consume)(k, made);
-            turn.next += 1;
-            shared.turn_changed.notify_all();
-            r?
+            match (turn.consume)(k, made) {
+                Ok(r) => {
+                    turn.next += 1;
+                    shared.turn_changed.notify_all();
+                    r
+                }
+                // No later unit may be consumed after a failed one: mark the
+                // run failed before the turn is released.
+                Err(e) => {
+                    turn.failed = true;
+                    return Err(e);
+                }
+            }
         };
         after(state, k, consumed)
     };
@@ -258,6 +267,25 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(e.to_string(), "three");
+    }
+
+    #[test]
+    fn nothing_is_consumed_after_a_failed_consume() {
+        for threads in [1, 2, 4] {
+            let mut seen = Vec::new();
+            let e = ordered(threads, 100, Ok, |k, _| {
+                seen.push(k);
+                if k == 5 {
+                    return Err(Error::new(ErrorKind::Internal {
+                        reason: "consume 5".into(),
+                    }));
+                }
+                Ok(())
+            })
+            .unwrap_err();
+            assert_eq!(e.to_string(), "consume 5");
+            assert_eq!(seen, (0..=5).collect::<Vec<_>>(), "{threads} threads");
+        }
     }
 
     #[test]
