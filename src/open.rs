@@ -13,7 +13,7 @@ use crate::dtype::Dtype;
 use crate::error::{Error, ErrorKind, Result, ResultExt, ShapeDisplay};
 use crate::format::npy::{NpyHeader, NPY_MAGIC};
 use crate::format::sidecar::{sidecar_path, Sidecar};
-use crate::format::{ArrayHeader, HeaderSource};
+use crate::format::{ArrayHeader, HeaderSource, SidecarWrite};
 use crate::fsutil::{is_npy_path, read_at_most, ReadAt};
 use crate::map;
 use crate::shape::{byte_count, Order, ShapeSpec};
@@ -285,7 +285,7 @@ impl OpenOptions {
         file_len: u64,
     ) -> Result<(HeaderSource, ArrayHeader)> {
         let sidecar = match self.sidecar {
-            SidecarUse::Read => Sidecar::read(&sidecar_path(path))?,
+            SidecarUse::Read => Sidecar::read(sidecar_path(path))?,
             SidecarUse::Ignore => None,
         };
         if let Some(s) = sidecar {
@@ -447,7 +447,14 @@ pub fn describe(path: impl AsRef<Path>, options: &OpenOptions) -> Result<MmArray
         metadata: Default::default(),
         ..array.header().clone()
     })
-    .write(&sc_path, overwrite)?;
+    .write(
+        &sc_path,
+        if overwrite {
+            SidecarWrite::Replace
+        } else {
+            SidecarWrite::CreateNew
+        },
+    )?;
     Ok(array)
 }
 

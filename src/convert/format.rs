@@ -22,11 +22,12 @@ impl Format {
     ///
     /// ```
     /// use mmarrow::convert::Format;
-    /// assert_eq!(Format::from_path("x.parquet".as_ref()), Format::Parquet);
-    /// assert_eq!(Format::from_path("x.feather".as_ref()), Format::Ipc);
-    /// assert_eq!(Format::from_path("x.npy".as_ref()), Format::Array);
+    /// assert_eq!(Format::from_path("x.parquet"), Format::Parquet);
+    /// assert_eq!(Format::from_path("x.feather"), Format::Ipc);
+    /// assert_eq!(Format::from_path("x.npy"), Format::Array);
     /// ```
-    pub fn from_path(path: &Path) -> Format {
+    pub fn from_path(path: impl AsRef<Path>) -> Format {
+        let path = path.as_ref();
         if crate::table::is_table(path) || path.as_os_str().to_string_lossy().ends_with('/') {
             return Format::Table;
         }

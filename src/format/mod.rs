@@ -15,6 +15,7 @@ pub use crate::table::manifest::{
 pub use header::{ArrayHeader, HeaderSource};
 pub use npy::{NpyHeader, MAX_NPY_HEADER_BYTES, NPY_MAGIC};
 pub use sidecar::{
-    sidecar_path, Sidecar, FORMAT_NAME, FORMAT_VERSION, MAX_SIDECAR_BYTES, SIDECAR_SUFFIX,
+    sidecar_path, Sidecar, SidecarWrite, FORMAT_NAME, FORMAT_VERSION, MAX_SIDECAR_BYTES,
+    SIDECAR_SUFFIX,
 };
 pub use tensor::{TensorMetadata, FIXED_SHAPE_TENSOR};

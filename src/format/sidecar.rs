@@ -37,8 +37,8 @@ pub const MAX_SIDECAR_BYTES: u64 = 1 << 20;
 ///     Path::new("data/emb.f32.mmarrow.json")
 /// );
 /// ```
-pub fn sidecar_path(data: &Path) -> PathBuf {
-    let mut s: OsString = data.as_os_str().to_owned();
+pub fn sidecar_path(data: impl AsRef<Path>) -> PathBuf {
+    let mut s: OsString = data.as_ref().as_os_str().to_owned();
     s.push(SIDECAR_SUFFIX);
     PathBuf::from(s)
 }
@@ -214,7 +214,8 @@ impl Sidecar {
     /// # Errors
     /// As [`Sidecar::from_json`], plus I/O errors and a size cap of
     /// [`MAX_SIDECAR_BYTES`].
-    pub fn read(path: &Path) -> Result<Option<Self>> {
+    pub fn read(path: impl AsRef<Path>) -> Result<Option<Self>> {
+        let path = path.as_ref();
         let mut file = match std::fs::File::open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -263,19 +264,31 @@ impl Sidecar {
     }
 
     /// Writes the sidecar at `path` crash-safely (temporary file, fsync,
-    /// rename, fsync of the directory). Refuses to replace an existing file
-    /// unless `overwrite` is true.
+    /// rename, fsync of the directory); an existing file is replaced only
+    /// with [`SidecarWrite::Replace`].
+    ///
+    /// ```
+    /// # fn main() -> mmarrow::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let p = dir.path().join("x.f4.mmarrow.json");
+    /// use mmarrow::format::{ArrayHeader, Sidecar, SidecarWrite};
+    /// let s = Sidecar::new(ArrayHeader::new("f4".parse()?, vec![3]));
+    /// s.write(&p, SidecarWrite::CreateNew)?;
+    /// assert!(s.write(&p, SidecarWrite::CreateNew).is_err());
+    /// s.write(&p, SidecarWrite::Replace)?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
-    /// [`ErrorKind::SidecarExists`] when the file exists and `overwrite` is
-    /// false; I/O errors.
-    pub fn write(&self, path: &Path, overwrite: bool) -> Result<()> {
+    /// [`ErrorKind::SidecarExists`] when the file exists and `mode` is
+    /// [`SidecarWrite::CreateNew`]; I/O errors.
+    pub fn write(&self, path: impl AsRef<Path>, mode: SidecarWrite) -> Result<()> {
+        let path = path.as_ref();
         let mut text = self.to_json();
         text.push('\n');
-        let mode = if overwrite {
-            fsutil::Replace::Overwrite
-        } else {
-            fsutil::Replace::NoClobber
+        let mode = match mode {
+            SidecarWrite::Replace => fsutil::Replace::Overwrite,
+            SidecarWrite::CreateNew => fsutil::Replace::NoClobber,
         };
         match fsutil::write_atomic(path, text.as_bytes(), mode) {
             Err(e)
@@ -287,6 +300,15 @@ impl Sidecar {
             r => r,
         }
     }
+}
+
+/// What [`Sidecar::write`] does when the sidecar exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SidecarWrite {
+    /// Fail with [`ErrorKind::SidecarExists`] (atomically: of two writers, one wins).
+    CreateNew,
+    /// Replace it atomically.
+    Replace,
 }
 
 #[cfg(test)]

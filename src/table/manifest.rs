@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use serde_json::{json, Map, Value};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, ErrorKind, Result, ResultExt};
 
 /// The manifest's file name inside a table directory.
 pub const MANIFEST_NAME: &str = "manifest.json";
@@ -304,14 +304,15 @@ impl Manifest {
         serde_json::to_string_pretty(&doc).expect("manifest serializes") + "\n"
     }
 
-    /// Parses a manifest; `path` names it in errors.
+    /// Parses a manifest. Errors name no file: [`Manifest::read`] attaches
+    /// the manifest's path.
     ///
     /// # Errors
     /// [`ErrorKind::UnsupportedVersion`] for a newer version, [`ErrorKind::InvalidManifest`]
     /// for anything malformed, including file names that are not plain names
     /// inside the table directory.
-    pub fn from_json(text: &str, path: &Path) -> Result<Self> {
-        let bad = |reason: String| ErrorKind::InvalidManifest { reason }.at(path);
+    pub fn from_json(text: &str) -> Result<Self> {
+        let bad = |reason: String| Error::new(ErrorKind::InvalidManifest { reason });
         let v: Value = serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
         if v.get("format").and_then(Value::as_str) != Some(TABLE_FORMAT_NAME) {
             return Err(bad(format!("format is not \"{TABLE_FORMAT_NAME}\"")));
@@ -321,11 +322,10 @@ impl Manifest {
             .and_then(Value::as_u64)
             .ok_or_else(|| bad("missing or invalid version".into()))?;
         if version == 0 || version > TABLE_FORMAT_VERSION {
-            return Err(ErrorKind::UnsupportedVersion {
+            return Err(Error::new(ErrorKind::UnsupportedVersion {
                 found: version,
                 supported: TABLE_FORMAT_VERSION,
-            }
-            .at(path));
+            }));
         }
         let rows = v
             .get("rows")
@@ -404,8 +404,8 @@ impl Manifest {
     ///
     /// # Errors
     /// As [`Manifest::from_json`], plus I/O errors and a size cap.
-    pub fn read(dir: &Path) -> Result<Self> {
-        let path = dir.join(MANIFEST_NAME);
+    pub fn read(dir: impl AsRef<Path>) -> Result<Self> {
+        let path = dir.as_ref().join(MANIFEST_NAME);
         let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, "open manifest", e))?;
         if meta.len() > MAX_MANIFEST_BYTES {
             return Err(ErrorKind::InvalidManifest {
@@ -420,7 +420,7 @@ impl Manifest {
             .at(path.clone()),
             _ => Error::io(&path, "read manifest", e),
         })?;
-        Manifest::from_json(&text, &path)
+        Manifest::from_json(&text).in_file(&path)
     }
 }
 
@@ -489,11 +489,9 @@ mod tests {
 
     #[test]
     fn refuses_future_versions() {
-        let e = Manifest::from_json(
-            r#"{"format":"mmarrow.table","version":9,"rows":0,"columns":[]}"#,
-            Path::new("m"),
-        )
-        .unwrap_err();
+        let e =
+            Manifest::from_json(r#"{"format":"mmarrow.table","version":9,"rows":0,"columns":[]}"#)
+                .unwrap_err();
         assert!(matches!(
             e.kind(),
             ErrorKind::UnsupportedVersion { found: 9, .. }

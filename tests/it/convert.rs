@@ -605,5 +605,5 @@ fn convert_turns_a_source_of_several_columns_into_a_table() {
     assert!(!d.path("w.npy").exists());
     // An explicit table, and the format by name.
     convert(&wide, d.path("t2"), &o.clone().table(true).column("n")).unwrap();
-    assert!(Format::from_path(&d.path("t2")) == Format::Table);
+    assert!(Format::from_path(d.path("t2")) == Format::Table);
 }
