@@ -274,6 +274,22 @@ pub enum ErrorKind {
         /// What went wrong.
         reason: String,
     },
+    /// A FIFO, socket, device (or other non-regular file) where a regular
+    /// file is expected: mmarrow opens it without blocking and refuses it.
+    #[error("is a {what}, not a regular file")]
+    NotRegularFile {
+        /// What it is (`FIFO`, `socket`, `character device`, `block device`).
+        what: &'static str,
+    },
+    /// A library mmarrow calls (a Parquet or IPC decoder or encoder)
+    /// panicked on this file; mmarrow caught the panic at its boundary.
+    #[error("{what} failed: a library mmarrow uses panicked ({message}); the file is malformed or holds what that library cannot handle")]
+    Panicked {
+        /// What was running (`reading Parquet`, `writing Parquet`...).
+        what: String,
+        /// The panic's message.
+        message: String,
+    },
     /// Invalid `arrow.fixed_shape_tensor` extension metadata.
     #[error("invalid arrow.fixed_shape_tensor metadata: {reason}")]
     InvalidTensorMetadata {
@@ -283,6 +299,21 @@ pub enum ErrorKind {
     /// An error from arrow-rs (should not happen for arrays mmarrow builds).
     #[error("arrow: {0}")]
     Arrow(#[source] arrow_schema::ArrowError),
+    /// The output (or its sidecar) is one of the inputs (or an input's
+    /// sidecar, or inside an input table): writing it would destroy the input.
+    #[error("is also an input ({}); write the output elsewhere", input.display())]
+    OutputIsInput {
+        /// The input it is (or holds, or is inside).
+        input: PathBuf,
+    },
+    /// Overwriting was requested, but the destination is not something a
+    /// writer replaces (a directory that is not an mmarrow table, a table
+    /// holding files it does not name, a file of another format).
+    #[error("will not be replaced: {reason}")]
+    NotReplaceable {
+        /// What it is, and why replacing it could lose data.
+        reason: String,
+    },
 }
 
 impl Error {
@@ -315,18 +346,23 @@ impl Error {
     /// ```
     pub fn is_user_error(&self) -> bool {
         match self.kind() {
-            ErrorKind::Io { source, .. } => matches!(
-                source.kind(),
-                io::ErrorKind::PermissionDenied
-                    | io::ErrorKind::AlreadyExists
-                    | io::ErrorKind::InvalidInput
-                    | io::ErrorKind::NotADirectory
-                    | io::ErrorKind::IsADirectory
-                    | io::ErrorKind::ReadOnlyFilesystem
-                    | io::ErrorKind::StorageFull
-                    | io::ErrorKind::FileTooLarge
-                    | io::ErrorKind::QuotaExceeded
-            ),
+            // ELOOP: a symlink loop; ENXIO: a socket opened as a file.
+            ErrorKind::Io { source, .. } => {
+                matches!(
+                    source.kind(),
+                    io::ErrorKind::PermissionDenied
+                        | io::ErrorKind::AlreadyExists
+                        | io::ErrorKind::InvalidInput
+                        | io::ErrorKind::NotADirectory
+                        | io::ErrorKind::IsADirectory
+                        | io::ErrorKind::ReadOnlyFilesystem
+                        | io::ErrorKind::StorageFull
+                        | io::ErrorKind::FileTooLarge
+                        | io::ErrorKind::QuotaExceeded
+                        | io::ErrorKind::NotSeekable
+                        | io::ErrorKind::InvalidFilename
+                ) || matches!(source.raw_os_error(), Some(libc::ELOOP | libc::ENXIO))
+            }
             ErrorKind::Arrow(_) | ErrorKind::Internal { .. } => false,
             _ => true,
         }
@@ -414,6 +450,86 @@ impl std::error::Error for Error {
     }
 }
 
+thread_local! {
+    /// How many panic boundaries the current thread is inside.
+    static CATCHING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// True while the current thread runs inside one of mmarrow's panic
+/// boundaries, where a panic (of a third-party decoder fed a malformed file)
+/// is caught and returned as an [`Error`] naming the file.
+///
+/// For a program's panic hook: the CLI prints nothing for such panics (the
+/// error that follows says what happened) and one line for any other.
+///
+/// ```
+/// assert!(!mmarrow::error::panic_is_caught());
+/// ```
+pub fn panic_is_caught() -> bool {
+    CATCHING.with(|c| c.get() > 0)
+}
+
+/// Marks the current thread as inside a panic boundary while it lives.
+pub(crate) struct CatchScope(());
+
+impl CatchScope {
+    pub(crate) fn enter() -> Self {
+        CATCHING.with(|c| c.set(c.get() + 1));
+        CatchScope(())
+    }
+}
+
+impl Drop for CatchScope {
+    fn drop(&mut self) {
+        CATCHING.with(|c| c.set(c.get().saturating_sub(1)));
+    }
+}
+
+/// Runs `f`, turning a panic inside it into [`ErrorKind::Panicked`] about
+/// `file` (or about no file, for a boundary that does not know it, such as
+/// a pipeline worker: [`name_panic`] names it further out). `what` says what
+/// was running.
+pub(crate) fn catch_panic<T>(
+    file: Option<&Path>,
+    what: &str,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let _scope = CatchScope::enter();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let e = Error::new(ErrorKind::Panicked {
+                what: what.to_string(),
+                message: panic_text(payload.as_ref()),
+            });
+            Err(match file {
+                Some(p) => e.in_file(p),
+                None => e,
+            })
+        }
+    }
+}
+
+/// A public conversion's panic boundary: runs `f` as [`catch_panic`] does,
+/// and names `file` in a caught panic that names no file yet.
+pub(crate) fn name_panic<T>(file: &Path, what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_panic(Some(file), what, f).map_err(|e| match e.kind() {
+        ErrorKind::Panicked { .. } => e.in_file(file),
+        _ => e,
+    })
+}
+
+/// The message of a panic payload.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "no message".to_string()
+    }
+}
+
 /// Formats a shape the way numpy prints it: `(1000, 128)`, `(5,)`, `()`.
 pub(crate) struct ShapeDisplay<'a>(pub &'a [u64]);
 
@@ -463,6 +579,34 @@ mod tests {
             reason: "use r, r+, w+ or c".into(),
         });
         assert_eq!(e.to_string(), "invalid mode \"x\": use r, r+, w+ or c");
+    }
+
+    #[test]
+    fn a_panic_inside_a_boundary_becomes_an_error() {
+        let e = catch_panic(None, "decoding", || -> Result<()> {
+            assert!(panic_is_caught());
+            panic!("index out of bounds")
+        })
+        .unwrap_err();
+        assert!(e.path().is_none());
+        let e = name_panic(Path::new("x.parquet"), "reading", || Err::<(), _>(e)).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::Panicked { .. }), "{e}");
+        assert!(e.is_user_error());
+        assert!(
+            e.to_string().starts_with("x.parquet: decoding failed"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("index out of bounds"), "{e}");
+        assert!(!panic_is_caught());
+        assert_eq!(catch_panic(None, "x", || Ok(3)).unwrap(), 3);
+        let other = name_panic(Path::new("x"), "y", || {
+            Err::<(), _>(Error::new(ErrorKind::Internal { reason: "r".into() }))
+        })
+        .unwrap_err();
+        assert!(
+            other.path().is_none(),
+            "only panics get the boundary's file"
+        );
     }
 
     #[test]

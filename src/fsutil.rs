@@ -135,6 +135,50 @@ pub(crate) fn is_npy_path(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
 }
 
+/// Opens `path` for reading (and writing, with `write`) without blocking,
+/// and refuses anything but a regular file: a FIFO, socket or device would
+/// otherwise block the open or a read forever. A directory is
+/// [`ErrorKind::IsDirectory`].
+pub(crate) fn open_regular(path: &Path, write: bool) -> Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = OpenOptions::new()
+        .read(true)
+        .write(write)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::IsADirectory => ErrorKind::IsDirectory.at(path),
+            _ => Error::io(path, "open", e),
+        })?;
+    check_regular(&file, path)?;
+    Ok(file)
+}
+
+/// Refuses an open `file` that is not a regular file (see [`open_regular`]).
+pub(crate) fn check_regular(file: &File, path: &Path) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = file
+        .metadata()
+        .map_err(|e| Error::io(path, "stat", e))?
+        .file_type();
+    let what = if t.is_file() {
+        return Ok(());
+    } else if t.is_dir() {
+        return Err(ErrorKind::IsDirectory.at(path));
+    } else if t.is_fifo() {
+        "FIFO"
+    } else if t.is_socket() {
+        "socket"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else {
+        "special file"
+    };
+    Err(ErrorKind::NotRegularFile { what }.at(path))
+}
+
 /// Reads into `buf` from `pos` until it is full or the file ends; returns
 /// the bytes read (retrying interrupted reads).
 pub(crate) fn read_at_most(file: &File, buf: &mut [u8], pos: u64) -> io::Result<usize> {
@@ -178,6 +222,236 @@ pub(crate) fn temp_sibling(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
 }
 
+/// Test hook (feature `test-helpers` only): when `MMARROW_TEST_PAUSE_AT`
+/// names `step`, says so on stderr and waits to be killed, so that a test
+/// can SIGKILL the process at exactly that point of a commit protocol.
+pub(crate) fn pause_point(step: &str) {
+    #[cfg(feature = "test-helpers")]
+    if std::env::var_os("MMARROW_TEST_PAUSE_AT").is_some_and(|s| s == step) {
+        eprintln!("mmarrow-test: paused at {step}");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
+    #[cfg(not(feature = "test-helpers"))]
+    let _ = step;
+}
+
+// ---- Output safety: file identity, recognisable temporaries, the
+// raw + sidecar commit protocol (added for the output hardening).
+
+/// True when `a` and `b` name the same file (device and inode), through
+/// any hard link or symlink; false when either cannot be examined.
+pub(crate) fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
+/// True when `inner` (which may not exist yet) lies inside the directory
+/// `outer`, at any depth, by the identity of `inner`'s ancestors.
+pub(crate) fn is_inside(inner: &Path, outer: &Path) -> bool {
+    let Ok(start) = parent(inner).canonicalize() else {
+        return false;
+    };
+    start.ancestors().any(|a| same_file(a, outer))
+}
+
+/// A hidden, unique sibling name under which a destination being
+/// replaced is kept until its replacement is in place (`.NAME.old-PID-N`).
+pub(crate) fn old_sibling(path: &Path) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}.old-{}-{n}", std::process::id()))
+}
+
+/// The process id in `entry` when it is `.{name}.{tag}-PID-N`, followed by
+/// nothing or (with `suffix_ok`) by `.` and anything (a temporary's sidecar).
+fn leftover_pid(entry: &str, name: &str, tag: &str, suffix_ok: bool) -> Option<u32> {
+    let rest = entry.strip_prefix('.')?.strip_prefix(name)?;
+    let rest = rest
+        .strip_prefix('.')?
+        .strip_prefix(tag)?
+        .strip_prefix('-')?;
+    let (pid, rest) = rest.split_once('-')?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let tail = &rest[digits..];
+    let tail_ok = tail.is_empty() || (suffix_ok && tail.starts_with('.'));
+    if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) || digits == 0 || !tail_ok {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Whether process `pid` may still be running. Without `/proc` (not
+/// Linux) every process counts as live, so nothing is ever swept.
+fn pid_is_live(pid: u32) -> bool {
+    pid == std::process::id()
+        || !Path::new("/proc/self").exists()
+        || Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Removes a file, or a directory and everything in it.
+fn remove_any(p: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => fs::remove_dir_all(p),
+        Ok(_) => fs::remove_file(p),
+        Err(e) => Err(e),
+    }
+}
+
+/// Cleans up after writers of `dst` that were killed: temporaries named
+/// `.NAME.tmp-PID-N` (and their sidecars, `.NAME.tmp-PID-N.*`) of `dst` and
+/// of each of `also` (its sidecar) whose PID is not a live process are
+/// removed; and a destination left aside by an interrupted replacement
+/// (`.NAME.old-PID-N`, dead PID) is put back when `dst` is missing, and
+/// removed when `dst` exists (its replacement was in place). Live writers'
+/// files are never touched.
+///
+/// # Errors
+/// I/O errors while restoring a destination; failures to remove a
+/// leftover are ignored (the next write retries).
+pub(crate) fn sweep_leftovers(dst: &Path, also: &[&Path], durable: bool) -> Result<()> {
+    let dir = parent(dst);
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let file_name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    let Some(name) = file_name(dst) else {
+        return Ok(());
+    };
+    let names: Vec<String> = std::iter::once(Some(name.clone()))
+        .chain(also.iter().map(|p| file_name(p)))
+        .flatten()
+        .collect();
+    let mut olds = Vec::new();
+    for e in entries.flatten() {
+        let entry = e.file_name().to_string_lossy().into_owned();
+        let stale_tmp = names
+            .iter()
+            .any(|n| leftover_pid(&entry, n, "tmp", true).is_some_and(|pid| !pid_is_live(pid)));
+        if stale_tmp {
+            let _ = remove_any(&e.path());
+        } else if leftover_pid(&entry, &name, "old", false).is_some_and(|pid| !pid_is_live(pid)) {
+            let modified = e.metadata().and_then(|m| m.modified()).ok();
+            olds.push((modified, e.path()));
+        }
+    }
+    // The newest one left aside is the destination as it was last.
+    olds.sort();
+    if let Some((_, newest)) = olds.last() {
+        if fs::symlink_metadata(dst).is_err() {
+            rename(newest, dst, durable)?;
+            olds.pop();
+        }
+    }
+    for (_, p) in olds {
+        let _ = remove_any(&p);
+    }
+    Ok(())
+}
+
+/// A data file and the sidecar next to it (which may not exist); `None`
+/// for a format that has none (Parquet, Arrow IPC).
+#[derive(Clone, Copy)]
+pub(crate) struct Pair<'a> {
+    /// The data file.
+    pub data: &'a Path,
+    /// Its sidecar's path.
+    pub sidecar: Option<&'a Path>,
+}
+
+/// Moves the finished array file `new` — data, and sidecar if it has one —
+/// to `dst`, so that a crash at any moment leaves, at `dst`, the old pair,
+/// the new pair, or data without a sidecar (which readers refuse with a
+/// clear "no sidecar" error for a raw file; a `.npy` file describes itself):
+/// never one file's header over the other's data. The protocol:
+///
+/// 1. remove `dst`'s sidecar, if any (and fsync the directory);
+/// 2. rename the new data over `dst`;
+/// 3. rename the new sidecar, if any, into place.
+///
+/// With [`Replace::NoClobber`], an existing `dst` or sidecar is
+/// [`ErrorKind::AlreadyExists`] instead (hard links, so two writers cannot
+/// both win). Every raw + sidecar commit goes through here. When
+/// `durable`, the files are fsynced before and the directory after.
+///
+/// # Errors
+/// I/O errors; `AlreadyExists` as above.
+pub(crate) fn commit_pair(
+    new: Pair<'_>,
+    dst: Pair<'_>,
+    mode: Replace,
+    durable: bool,
+) -> Result<()> {
+    let new_sidecar = new.sidecar.filter(|p| fs::symlink_metadata(p).is_ok());
+    if durable {
+        for p in [Some(new.data), new_sidecar].into_iter().flatten() {
+            File::open(p)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::io(p, "fsync", e))?;
+        }
+    }
+    let linked = |from: &Path, to: &Path| {
+        fs::hard_link(from, to).map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => ErrorKind::AlreadyExists.at(to),
+            _ => Error::io(to, "create", e),
+        })?;
+        let _ = fs::remove_file(from);
+        Ok::<(), Error>(())
+    };
+    match mode {
+        Replace::NoClobber => {
+            if let Some(sc) = dst.sidecar.filter(|p| fs::symlink_metadata(p).is_ok()) {
+                return Err(ErrorKind::AlreadyExists.at(sc));
+            }
+            linked(new.data, dst.data)?;
+            pause_point("data-placed");
+            if let (Some(from), Some(to)) = (new_sidecar, dst.sidecar) {
+                if let Err(e) = linked(from, to) {
+                    // The data just linked is ours: take it back.
+                    let _ = fs::remove_file(dst.data);
+                    return Err(e);
+                }
+            }
+        }
+        Replace::Overwrite => {
+            if let Some(sc) = dst.sidecar {
+                match fs::remove_file(sc) {
+                    Ok(()) if durable => sync_parent(sc)?,
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(Error::io(sc, "remove old sidecar", e)),
+                }
+            }
+            pause_point("sidecar-removed");
+            fs::rename(new.data, dst.data)
+                .map_err(|e| Error::io(dst.data, "rename into place", e))?;
+            pause_point("data-placed");
+            if let (Some(from), Some(to)) = (new_sidecar, dst.sidecar) {
+                if durable {
+                    // The data's new name is durable before the sidecar's.
+                    sync_parent(dst.data)?;
+                }
+                fs::rename(from, to).map_err(|e| Error::io(to, "rename into place", e))?;
+            }
+        }
+    }
+    if durable {
+        sync_parent(dst.data)?;
+        if parent(new.data) != parent(dst.data) {
+            sync_parent(new.data)?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +485,91 @@ mod tests {
         assert!(dir.path().join("sub/e").is_dir());
         let e = rename(&a, &dir.path().join("c"), false).unwrap_err();
         assert!(matches!(e.kind(), ErrorKind::NotFound), "{e}");
+    }
+
+    #[test]
+    fn only_regular_files_open_and_a_fifo_does_not_block() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let e = open_regular(&fifo, false).unwrap_err();
+        assert!(
+            matches!(e.kind(), ErrorKind::NotRegularFile { what: "FIFO" }),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .ends_with("pipe: is a FIFO, not a regular file"),
+            "{e}"
+        );
+        let e = open_regular(dir.path(), false).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::IsDirectory), "{e}");
+        let e = open_regular(Path::new("/dev/null"), false).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::NotRegularFile { .. }), "{e}");
+        let f = dir.path().join("f");
+        fs::write(&f, b"x").unwrap();
+        open_regular(&f, true).unwrap();
+    }
+
+    #[test]
+    fn leftovers_are_recognised_only_by_their_exact_name() {
+        assert_eq!(
+            leftover_pid(".a.f32.tmp-12-0", "a.f32", "tmp", false),
+            Some(12)
+        );
+        assert_eq!(
+            leftover_pid(".a.f32.tmp-12-3.mmarrow.json", "a.f32", "tmp", true),
+            Some(12)
+        );
+        assert_eq!(
+            leftover_pid(".a.f32.tmp-12-3.mmarrow.json", "a.f32", "tmp", false),
+            None
+        );
+        assert_eq!(leftover_pid(".t.old-7-1", "t", "old", false), Some(7));
+        for other in [
+            ".a.f32.tmp-12-",
+            ".a.f32.tmp--0",
+            ".a.f32.tmp-x-0",
+            ".b.f32.tmp-1-0",
+            "a.f32.tmp-1-0",
+            ".a.f32.tmp-1-0x",
+        ] {
+            assert_eq!(leftover_pid(other, "a.f32", "tmp", true), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn commit_pair_replaces_data_and_sidecar_and_removes_a_stale_sidecar() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n);
+        for (n, b) in [
+            ("t", "new"),
+            ("t.sc", "new-sc"),
+            ("d", "old"),
+            ("d.sc", "old-sc"),
+        ] {
+            fs::write(p(n), b).unwrap();
+        }
+        let (t, tsc, d, dsc) = (p("t"), p("t.sc"), p("d"), p("d.sc"));
+        let pair = |data, sidecar| Pair {
+            data,
+            sidecar: Some(sidecar),
+        };
+        let e = commit_pair(pair(&t, &tsc), pair(&d, &dsc), Replace::NoClobber, true).unwrap_err();
+        assert!(matches!(e.kind(), ErrorKind::AlreadyExists), "{e}");
+        commit_pair(pair(&t, &tsc), pair(&d, &dsc), Replace::Overwrite, true).unwrap();
+        assert_eq!(fs::read(&d).unwrap(), b"new");
+        assert_eq!(fs::read(&dsc).unwrap(), b"new-sc");
+        assert!(!t.exists() && !tsc.exists());
+        // New data without a sidecar (a .npy) removes the old sidecar.
+        fs::write(&t, b"npy").unwrap();
+        commit_pair(pair(&t, &tsc), pair(&d, &dsc), Replace::Overwrite, false).unwrap();
+        assert_eq!(fs::read(&d).unwrap(), b"npy");
+        assert!(!dsc.exists());
     }
 
     #[test]

@@ -42,6 +42,13 @@
 //! length and never truncate committed data; do not let other programs
 //! truncate or rewrite a file while it is open.
 //!
+//! A program can at least say what happened: [`sigbus::install_handler`]
+//! turns the `SIGBUS` of a truncated map into one line naming the file
+//! (`mmarrow: FILE: the file was truncated while mapped (SIGBUS)`), removes
+//! the temporary outputs of conversions in progress and exits with a code of
+//! its choice. It is process-wide and not to be combined with other `SIGBUS`
+//! handlers; the `mmarrow` tool installs it (exit code 2).
+//!
 //! The decision, taken once for the whole crate: opening a file-backed map
 //! is a *safe* operation ([`open()`], [`Table::open`]), as numpy.memmap makes
 //! it in Python, and the hazard above is the documented contract of every
@@ -54,7 +61,7 @@
 //!
 //! # Features
 //! - `cli` (default): builds the `mmarrow` command-line tool and its
-//!   dependencies (clap, indicatif, ctrlc). The library needs none of them:
+//!   dependencies (clap, indicatif, signal-hook). The library needs none of them:
 //!   depend on it with `default-features = false`.
 //! - `test-helpers`, `bench-helpers`: build the helper programs of the test
 //!   suites (`tests/helpers/`) and of `benches/append_vs_dd.sh`
@@ -74,6 +81,7 @@ mod fsutil;
 pub mod map;
 pub mod open;
 pub mod shape;
+pub mod sigbus;
 pub mod table;
 pub mod write;
 

@@ -14,9 +14,9 @@ use crate::error::{Error, ErrorKind, Result, ResultExt, ShapeDisplay};
 use crate::format::npy::{NpyHeader, NPY_MAGIC};
 use crate::format::sidecar::{sidecar_path, Sidecar};
 use crate::format::{ArrayHeader, HeaderSource, SidecarWrite};
-use crate::fsutil::{is_npy_path, read_at_most, ReadAt};
+use crate::fsutil::{is_npy_path, open_regular, read_at_most, ReadAt};
 use crate::map;
-use crate::shape::{byte_count, Order, ShapeSpec};
+use crate::shape::{byte_count, check_row_fits_arrow, Order, ShapeSpec};
 
 /// How a file is opened, as numpy.memmap's `mode`.
 ///
@@ -220,7 +220,7 @@ impl OpenOptions {
             }
             .at(path));
         }
-        let mut file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+        let mut file = open_regular(path, false)?;
         let r = self.resolve(path, &mut file)?;
         if r.end > r.file_len {
             return Err(r.too_short(path));
@@ -243,18 +243,28 @@ impl OpenOptions {
     /// Reads what describes `path` (sidecar, `.npy` header or options),
     /// checks the options against it and resolves the shape.
     pub(crate) fn resolve(&self, path: &Path, file: &mut File) -> Result<Resolved> {
-        let meta = file.metadata().map_err(|e| Error::io(path, "stat", e))?;
-        if meta.is_dir() {
-            return Err(ErrorKind::IsDirectory.at(path));
-        }
-        let file_len = meta.len();
-        let (source, header) = self.resolve_header(path, file, file_len)?;
-        let nbytes = byte_count(&header.shape, &header.dtype)?;
+        let len = |file: &File| -> Result<u64> {
+            let meta = file.metadata().map_err(|e| Error::io(path, "stat", e))?;
+            if meta.is_dir() {
+                return Err(ErrorKind::IsDirectory.at(path));
+            }
+            Ok(meta.len())
+        };
+        // The header (sidecar or `.npy`) is read *before* the file's length:
+        // writers extend the data first and commit the header last, so a
+        // length taken after the header is at least what that header
+        // commits. Taken before, a commit in between would make a valid
+        // file look too short.
+        let (source, header) = self.resolve_header(path, file, &len).in_file(path)?;
+        let file_len = len(file)?;
+        let nbytes = byte_count(&header.shape, &header.dtype).in_file(path)?;
+        check_row_fits_arrow(&header.shape, &header.dtype).in_file(path)?;
         let overflow = || {
-            Error::new(ErrorKind::ShapeOverflow {
+            ErrorKind::ShapeOverflow {
                 shape: ShapeDisplay(&header.shape).to_string(),
                 dtype: header.dtype.typestr(),
-            })
+            }
+            .at(path)
         };
         let end = header.offset.checked_add(nbytes).ok_or_else(overflow)?;
         if usize::try_from(end).is_err() {
@@ -282,7 +292,7 @@ impl OpenOptions {
         &self,
         path: &Path,
         file: &mut File,
-        file_len: u64,
+        len: &dyn Fn(&File) -> Result<u64>,
     ) -> Result<(HeaderSource, ArrayHeader)> {
         let sidecar = match self.sidecar {
             SidecarUse::Read => Sidecar::read(sidecar_path(path))?,
@@ -292,7 +302,7 @@ impl OpenOptions {
             let h = self.check_agrees(path, s.header, "sidecar")?;
             return Ok((HeaderSource::Sidecar, h));
         }
-        if is_npy_path(path) || (self.dtype.is_none() && starts_with_npy_magic(file, file_len)) {
+        if is_npy_path(path) || (self.dtype.is_none() && starts_with_npy_magic(file, len(file)?)) {
             // One small positioned read covers ordinary headers; longer ones
             // continue from the file.
             let mut head = [0u8; 512];
@@ -321,7 +331,7 @@ impl OpenOptions {
             .clone()
             .unwrap_or_else(|| ShapeSpec::from_signed(&[-1]).expect("-1 is valid"));
         let offset = self.offset.unwrap_or(0);
-        let shape = resolve_shape(path, &dtype, &spec, offset, file_len)?;
+        let shape = resolve_shape(path, &dtype, &spec, offset, len(file)?)?;
         let header = ArrayHeader {
             order: self.order.unwrap_or_default(),
             offset,

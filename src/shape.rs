@@ -260,6 +260,39 @@ pub(crate) fn byte_count(shape: &[u64], dtype: &Dtype) -> Result<u64> {
         .ok_or_else(|| overflow(shape, dtype))
 }
 
+/// The largest list size Arrow has (`FixedSizeList` sizes are `i32`).
+pub(crate) const MAX_ARROW_LIST: u64 = i32::MAX as u64;
+
+/// Checks that one row of `shape` (`shape[1..]`, times 2 for complex
+/// values, which become pairs) fits an Arrow `FixedSizeList`, as a whole and
+/// per dimension (the nested layout has one list level per dimension).
+///
+/// # Errors
+/// [`ErrorKind::InvalidShape`] naming the row's element count.
+pub(crate) fn check_row_fits_arrow(shape: &[u64], dtype: &Dtype) -> Result<()> {
+    let row = shape.get(1..).unwrap_or(&[]);
+    let pair = if dtype.kind() == crate::dtype::Kind::Complex {
+        2
+    } else {
+        1
+    };
+    let elements = row
+        .iter()
+        .try_fold(pair, |a: u64, &d| a.checked_mul(d))
+        .unwrap_or(u64::MAX);
+    let widest = row.iter().copied().max().unwrap_or(0);
+    if elements > MAX_ARROW_LIST || widest > MAX_ARROW_LIST {
+        return Err(Error::new(ErrorKind::InvalidShape {
+            shape: ShapeDisplay(shape).to_string(),
+            reason: format!(
+                "a row of {} elements does not fit an Arrow list (at most {MAX_ARROW_LIST} per row and per dimension)",
+                if elements == u64::MAX { "more than 2^64".to_string() } else { elements.to_string() }
+            ),
+        }));
+    }
+    Ok(())
+}
+
 fn overflow(shape: &[u64], dtype: &Dtype) -> Error {
     Error::new(ErrorKind::ShapeOverflow {
         shape: ShapeDisplay(shape).to_string(),
@@ -270,6 +303,30 @@ fn overflow(shape: &[u64], dtype: &Dtype) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rows_wider_than_an_arrow_list_are_refused() {
+        let f4 = Dtype::parse("f4").unwrap();
+        let c8 = Dtype::parse("c8").unwrap();
+        check_row_fits_arrow(&[2, 1 << 30], &f4).unwrap();
+        check_row_fits_arrow(&[2, i32::MAX as u64], &f4).unwrap();
+        for shape in [
+            &[2, 4294967297][..],
+            &[0, 4294967297],
+            &[2, 65536, 65536],
+            &[2, 0, 4294967297],
+            &[1, u64::MAX, u64::MAX],
+        ] {
+            let e = check_row_fits_arrow(shape, &f4).unwrap_err();
+            assert!(matches!(e.kind(), ErrorKind::InvalidShape { .. }), "{e}");
+            assert!(e.to_string().contains("does not fit an Arrow list"), "{e}");
+        }
+        // Complex values are pairs: half the elements fit.
+        assert!(check_row_fits_arrow(&[2, i32::MAX as u64], &c8).is_err());
+        check_row_fits_arrow(&[2, (1 << 30) - 1], &c8).unwrap();
+        check_row_fits_arrow(&[], &f4).unwrap();
+        check_row_fits_arrow(&[5], &f4).unwrap();
+    }
 
     fn spec(s: &str) -> ShapeSpec {
         s.parse().unwrap()

@@ -8,12 +8,12 @@ use arrow_ipc::reader::FileReader;
 use arrow_ipc::writer::FileWriter;
 
 use super::options::{check_row_group_rows, ConvertOptions, DEFAULT_ROW_GROUP_BYTES};
-use super::output::{ConvertSummary, Output};
+use super::output::{ConvertSummary, Output, Writes};
 use super::sink::ArraySink;
 use super::source::Source;
 use super::spec::{array_spec, open_input, pick_column};
 use crate::array::MmArray;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{name_panic, Error, ErrorKind, Result};
 use crate::table::Table;
 
 /// Writes `source` as an Arrow IPC file (`.arrow`/`.feather` v2) of record
@@ -39,7 +39,9 @@ pub fn to_ipc(
     dst: impl AsRef<Path>,
     o: &ConvertOptions,
 ) -> Result<ConvertSummary> {
-    write_ipc(Source::Array(source), dst.as_ref(), o)
+    name_panic(source.path(), "writing Arrow IPC", || {
+        write_ipc(Source::Array(source), dst.as_ref(), o)
+    })
 }
 
 /// Writes the table `table` as an Arrow IPC file, as [`to_ipc`] does for arrays.
@@ -51,19 +53,28 @@ pub fn table_to_ipc(
     dst: impl AsRef<Path>,
     o: &ConvertOptions,
 ) -> Result<ConvertSummary> {
-    write_ipc(Source::Table(table), dst.as_ref(), o)
+    name_panic(table.path(), "writing Arrow IPC", || {
+        write_ipc(Source::Table(table), dst.as_ref(), o)
+    })
 }
 
 fn write_ipc(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
     check_row_group_rows(o.row_group_rows)?;
-    Output::file(dst, o)?.write(|out| {
+    Output::file(dst, Writes::Ipc, source.path(), o)?.write(|out| {
         let schema = source.schema()?;
         let row_bytes = source.row_bytes();
         let batch_rows = o
             .row_group_rows
             .unwrap_or((DEFAULT_ROW_GROUP_BYTES / row_bytes).max(1));
         let file = File::create(out.path()).map_err(|e| Error::io(out.path(), "create", e))?;
-        let mut w = FileWriter::try_new(BufWriter::with_capacity(4 << 20, file), &schema)?;
+        // Arrow's writer reports the output's I/O errors without a file:
+        // name the output (the user's destination, once Output relocates it).
+        let wr = |e: arrow_schema::ArrowError| match e {
+            arrow_schema::ArrowError::IoError(_, io) => Error::io(out.path(), "write", io),
+            e => Error::from(e).in_file(out.path()),
+        };
+        let mut w =
+            FileWriter::try_new(BufWriter::with_capacity(4 << 20, file), &schema).map_err(wr)?;
         let n = source.rows();
         o.start(n, n * row_bytes);
         let mut start = 0;
@@ -71,14 +82,15 @@ fn write_ipc(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<Conve
         while start < n {
             let end = (start + batch_rows).min(n);
             let batch = source.batch(start..end)?;
-            w.write(&batch)?;
+            w.write(&batch).map_err(wr)?;
             o.advance(end - start, (end - start) * row_bytes);
             groups += 1;
             start = end;
         }
-        w.finish()?;
+        w.finish().map_err(wr)?;
         let file = w
-            .into_inner()?
+            .into_inner()
+            .map_err(wr)?
             .into_inner()
             .map_err(|e| Error::io(out.path(), "write", e.into_error()))?;
         out.sync(&file)?;
@@ -110,13 +122,17 @@ pub fn from_ipc(
     o: &ConvertOptions,
 ) -> Result<ConvertSummary> {
     let (src, dst) = (src.as_ref(), dst.as_ref());
+    name_panic(src, "reading Arrow IPC", || from_ipc_at(src, dst, o))
+}
+
+fn from_ipc_at(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
     let bad = |reason: String| ErrorKind::Format { reason }.at(src);
     let reader = ipc_reader(src)?;
     let schema = reader.schema();
     let col = pick_column(&schema, o, &bad)?;
     let field = schema.field(col).clone();
     let spec = array_spec(&field).map_err(|r| bad(format!("column {:?} {r}", field.name())))?;
-    Output::file(dst, o)?.write(|out| {
+    Output::file(dst, Writes::Array, src, o)?.write(|out| {
         let mut sink = ArraySink::new(src, field, spec, out, dst);
         // IPC files do not say their row count up front.
         o.start(0, 0);
@@ -131,8 +147,50 @@ pub fn from_ipc(
 }
 
 /// Opens the Arrow IPC file `src` for reading.
+/// Checks the file's trailer before arrow-ipc trusts it: `ARROW1` at both
+/// ends and a footer length that fits inside the file (arrow-ipc allocates
+/// the footer length it reads, so a corrupt one would allocate gigabytes).
+fn check_footer(src: &Path, file: &File) -> Result<()> {
+    const MAGIC: &[u8; 6] = b"ARROW1";
+    let bad = |reason: String| {
+        ErrorKind::Format {
+            reason: format!("not a readable Arrow IPC file: {reason}"),
+        }
+        .at(src)
+    };
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io(src, "stat", e))?
+        .len();
+    // "ARROW1" + 2 padding bytes, the body, footer, i32 footer length, "ARROW1".
+    if len < 8 + 4 + 6 {
+        return Err(bad(format!("{len} bytes are too few for an IPC file")));
+    }
+    let mut head = [0u8; 6];
+    let mut tail = [0u8; 10];
+    let (h, t) = (
+        crate::fsutil::read_at_most(file, &mut head, 0),
+        crate::fsutil::read_at_most(file, &mut tail, len - 10),
+    );
+    let (h, t) = (
+        h.map_err(|e| Error::io(src, "read", e))?,
+        t.map_err(|e| Error::io(src, "read", e))?,
+    );
+    if h < 6 || &head != MAGIC || t < 10 || &tail[4..] != MAGIC {
+        return Err(bad("it does not start and end with ARROW1".into()));
+    }
+    let footer = i32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]);
+    if footer <= 0 || footer as u64 > len - 8 - 10 {
+        return Err(bad(format!(
+            "its footer length {footer} does not fit in its {len} bytes"
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn ipc_reader(src: &Path) -> Result<FileReader<std::io::BufReader<File>>> {
     let file = open_input(src)?;
+    check_footer(src, &file)?;
     FileReader::try_new(std::io::BufReader::new(file), None).map_err(|e| {
         ErrorKind::Format {
             reason: format!("not a readable Arrow IPC file: {e}"),

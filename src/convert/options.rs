@@ -134,6 +134,7 @@ pub struct ConvertOptions {
     pub(crate) threads: usize,
     pub(crate) overwrite: bool,
     pub(crate) column: Option<String>,
+    pub(crate) int96_unit: Option<arrow_schema::TimeUnit>,
     pub(crate) table: bool,
     pub(crate) source_format: Option<Format>,
     pub(crate) destination_format: Option<Format>,
@@ -151,6 +152,7 @@ impl Default for ConvertOptions {
             threads: 0,
             overwrite: false,
             column: None,
+            int96_unit: None,
             table: false,
             source_format: None,
             destination_format: None,
@@ -218,6 +220,16 @@ impl ConvertOptions {
     /// array file.
     pub fn column(mut self, name: impl Into<String>) -> Self {
         self.column = Some(name.into());
+        self
+    }
+
+    /// The unit Parquet INT96 timestamps (Spark's legacy type) are read in,
+    /// as pyarrow's `coerce_int96_timestamp_unit`. Without it they are read
+    /// as nanoseconds, and a value outside what int64 nanoseconds can hold
+    /// (before 1677-09-21 or after 2262-04-11) is an error naming the column
+    /// and row, never a silently wrapped date.
+    pub fn int96_unit(mut self, unit: arrow_schema::TimeUnit) -> Self {
+        self.int96_unit = Some(unit);
         self
     }
 

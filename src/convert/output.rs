@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use super::options::ConvertOptions;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::sidecar::sidecar_path;
-use crate::fsutil::{self, temp_sibling};
+use crate::fsutil::{self, temp_sibling, Pair, Replace};
 
 /// What a conversion did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,30 +51,87 @@ fn remove(p: &Path) {
     }
 }
 
+/// What an [`Output`] writes, which decides what overwriting may replace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Writes {
+    /// A Parquet file.
+    Parquet,
+    /// An Arrow IPC file.
+    Ipc,
+    /// An array file: `.npy` by the destination's extension, raw + sidecar
+    /// otherwise.
+    Array,
+    /// A table directory.
+    Table,
+}
+
+impl Writes {
+    /// The signature ([`signature`]) of a file of this format, `None` for
+    /// raw data (which has none).
+    fn signature(self, dst: &Path) -> Option<&'static str> {
+        match self {
+            Writes::Parquet => Some("a Parquet file"),
+            Writes::Ipc => Some("an Arrow IPC file"),
+            Writes::Array if crate::fsutil::is_npy_path(dst) => Some("a .npy file"),
+            Writes::Array | Writes::Table => None,
+        }
+    }
+}
+
+/// What the first bytes of `path` say it is: Parquet, Arrow IPC, `.npy`,
+/// or `None` (raw data, or anything else).
+fn signature(path: &Path) -> Result<Option<&'static str>> {
+    let f = File::open(path).map_err(|e| Error::io(path, "open", e))?;
+    let mut head = [0u8; 8];
+    let n = fsutil::read_at_most(&f, &mut head, 0).map_err(|e| Error::io(path, "read", e))?;
+    let head = &head[..n];
+    Ok(if head.starts_with(b"PAR1") {
+        Some("a Parquet file")
+    } else if head.starts_with(b"ARROW1") {
+        Some("an Arrow IPC file")
+    } else if head.starts_with(b"\x93NUMPY") {
+        Some("a .npy file")
+    } else {
+        None
+    })
+}
+
 /// A destination being written under a temporary sibling name.
+///
+/// The contract (`docs/FORMAT.md` §4.3): the destination is created, or —
+/// with [`ConvertOptions::overwrite`] — replaced, only once the output is
+/// complete; overwriting replaces only a file of the format being written
+/// (or an empty file) or a real mmarrow table that holds nothing but its
+/// own files; the destination is never one of the inputs; a kill at any
+/// moment leaves the old destination or the new one (a table left aside,
+/// `.NAME.old-PID-N`, is put back or removed by the next write to it), and
+/// the temporaries of killed writers (`.NAME.tmp-PID-N`) are removed by the
+/// next write to the same destination.
 pub(crate) struct Output {
     dst: PathBuf,
     tmp: PathBuf,
+    writes: Writes,
     done: bool,
     durable: bool,
+    overwrite: bool,
 }
 
 impl Output {
-    /// Checks `dst` (not a directory; absent unless `o.overwrite`) and picks
-    /// a temporary name next to it.
-    pub fn file(dst: &Path, o: &ConvertOptions) -> Result<Self> {
-        Self::new(dst, o, false)
+    /// Checks `dst` (see [`Output`]) against the source file `src` and
+    /// picks a temporary name next to it, for a file in format `writes`.
+    pub fn file(dst: &Path, writes: Writes, src: &Path, o: &ConvertOptions) -> Result<Self> {
+        Self::new(dst, writes, src, o)
     }
 
-    /// For a table directory: `dst` may be an existing table when
-    /// `o.overwrite` is set; it is replaced at the end.
-    pub fn table(dst: &Path, o: &ConvertOptions) -> Result<Self> {
-        Self::new(dst, o, true)
+    /// For a table directory read from `src`: `dst` may be an existing
+    /// table when `o.overwrite` is set; it is replaced at the end.
+    pub fn table(dst: &Path, src: &Path, o: &ConvertOptions) -> Result<Self> {
+        Self::new(dst, Writes::Table, src, o)
     }
 
-    fn new(dst: &Path, o: &ConvertOptions, table: bool) -> Result<Self> {
-        let overwrite = o.overwrite;
-        let parent = match dst.components().as_path().parent() {
+    fn new(dst: &Path, writes: Writes, src: &Path, o: &ConvertOptions) -> Result<Self> {
+        let dst = dst.components().as_path();
+        let parent = match dst.parent() {
             Some(p) if !p.as_os_str().is_empty() => p,
             _ => Path::new("."),
         };
@@ -84,26 +141,20 @@ impl Output {
             }
             .at(dst));
         }
-        match std::fs::metadata(dst) {
-            Ok(m) if m.is_dir() && !(table && overwrite && crate::table::is_table(dst)) => {
-                return Err(if table {
-                    ErrorKind::AlreadyExists.at(dst)
-                } else {
-                    ErrorKind::IsDirectory.at(dst)
-                })
-            }
-            Ok(_) if !overwrite => return Err(ErrorKind::AlreadyExists.at(dst)),
-            _ => {}
-        }
-        let tmp = temp_sibling(dst.components().as_path());
+        fsutil::sweep_leftovers(dst, &[&sidecar_path(dst)], o.durable)?;
+        crate::write::check_not_an_input(dst, &[src])?;
+        check_replaceable(dst, writes, o.overwrite)?;
+        let tmp = temp_sibling(dst);
         if let Ok(mut list) = ACTIVE.lock() {
             list.push(tmp.clone());
         }
         Ok(Output {
             dst: dst.to_path_buf(),
             tmp,
+            writes,
             done: false,
             durable: o.durable,
+            overwrite: o.overwrite,
         })
     }
 
@@ -122,7 +173,7 @@ impl Output {
 
     /// `e`, about the destination if it is about the temporary output.
     fn name_dst(&self, e: Error) -> Error {
-        let dst = self.dst.components().as_path();
+        let dst = self.dst.as_path();
         let named = match e.path() {
             Some(p) if p == sidecar_path(&self.tmp) => sidecar_path(dst),
             Some(p) => match p.strip_prefix(&self.tmp) {
@@ -170,23 +221,112 @@ impl Output {
         Ok(())
     }
 
-    /// Renames the finished (and fsynced) temporary file — and its sidecar,
-    /// if it has one — into place.
+    /// Moves the finished (and fsynced) temporary output into place: a
+    /// file (and its sidecar) by [`fsutil::commit_pair`], a table by
+    /// [`Output::commit_table`].
     fn commit(&mut self) -> Result<()> {
-        if self.tmp.is_dir() && self.dst.is_dir() {
-            // Replacing a table: not atomic (a directory cannot be renamed
-            // over a non-empty one), but never partial.
-            std::fs::remove_dir_all(&self.dst)
-                .map_err(|e| Error::io(&self.dst, "remove old table", e))?;
+        if self.writes == Writes::Table {
+            return self.commit_table();
         }
-        fsutil::rename(&self.tmp, &self.dst, self.durable)?;
-        let tmp_sc = sidecar_path(&self.tmp);
-        if tmp_sc.exists() {
-            fsutil::rename(&tmp_sc, &sidecar_path(&self.dst), self.durable)?;
-        }
+        let mode = if self.overwrite {
+            Replace::Overwrite
+        } else {
+            Replace::NoClobber
+        };
+        let (tmp_sc, dst_sc) = (sidecar_path(&self.tmp), sidecar_path(&self.dst));
+        let array = self.writes == Writes::Array;
+        let new = Pair {
+            data: &self.tmp,
+            sidecar: array.then_some(tmp_sc.as_path()),
+        };
+        let dst = Pair {
+            data: &self.dst,
+            sidecar: array.then_some(dst_sc.as_path()),
+        };
+        fsutil::commit_pair(new, dst, mode, self.durable)?;
         self.done = true;
         Ok(())
     }
+
+    /// Replaces a table so that a kill at any moment leaves the old table
+    /// or the new one: the old one is renamed aside to `.NAME.old-PID-N`
+    /// (under its writer lock, so a table being appended to is never
+    /// replaced), the new one renamed into place, then the old one removed.
+    /// A directory cannot be renamed over a non-empty one, hence the aside;
+    /// after a kill between the two renames, the next write to the
+    /// destination puts the old table back ([`fsutil::sweep_leftovers`]).
+    fn commit_table(&mut self) -> Result<()> {
+        let dst = self.dst.clone();
+        let aside = match std::fs::symlink_metadata(&dst) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(&dst, "stat", e)),
+            Ok(_) => {
+                // Checked again: files may have appeared since the start.
+                check_replaceable(&dst, Writes::Table, self.overwrite)?;
+                let lock = crate::table::lock_for_replacement(&dst)?;
+                let old = fsutil::old_sibling(&dst);
+                fsutil::rename(&dst, &old, self.durable)?;
+                Some((old, lock))
+            }
+        };
+        fsutil::pause_point("table-aside");
+        if let Err(e) = fsutil::rename(&self.tmp, &dst, self.durable) {
+            if let Some((old, _)) = &aside {
+                let _ = std::fs::rename(old, &dst);
+            }
+            return Err(e);
+        }
+        self.done = true;
+        fsutil::pause_point("table-placed");
+        if let Some((old, lock)) = aside {
+            drop(lock);
+            // A failure leaves a leftover that the next write removes.
+            let _ = std::fs::remove_dir_all(&old);
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a destination that writing `writes` there would wrongly
+/// destroy; see [`Output`].
+fn check_replaceable(dst: &Path, writes: Writes, overwrite: bool) -> Result<()> {
+    let meta = match std::fs::metadata(dst) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let sc = sidecar_path(dst);
+            if writes == Writes::Array && !overwrite && sc.exists() {
+                return Err(ErrorKind::AlreadyExists.at(sc));
+            }
+            return Ok(());
+        }
+        Err(e) => return Err(Error::io(dst, "stat", e)),
+    };
+    let refuse = |reason: String| Err(ErrorKind::NotReplaceable { reason }.at(dst));
+    if meta.is_dir() {
+        return match writes {
+            Writes::Table if overwrite => crate::table::check_replaceable(dst),
+            Writes::Table => Err(ErrorKind::AlreadyExists.at(dst)),
+            _ => Err(ErrorKind::IsDirectory.at(dst)),
+        };
+    }
+    if !overwrite {
+        return Err(ErrorKind::AlreadyExists.at(dst));
+    }
+    if writes == Writes::Table {
+        return refuse("it is a file, not an mmarrow table".into());
+    }
+    if !meta.is_file() {
+        return refuse("it is not a regular file".into());
+    }
+    let (found, want) = (signature(dst)?, writes.signature(dst));
+    if meta.len() == 0 || found == want {
+        return Ok(());
+    }
+    refuse(format!(
+        "it is {}, and this writes {} (only a file of the format written, or an empty file, is replaced)",
+        found.unwrap_or("raw data"),
+        want.unwrap_or("a raw array file")
+    ))
 }
 
 impl Drop for Output {
@@ -253,7 +393,12 @@ mod tests {
     fn errors_about_the_temporary_output_name_the_destination() {
         let dir = tempfile::tempdir().unwrap();
         let dst = dir.path().join("cache");
-        let out = Output::table(&dst, &ConvertOptions::new()).unwrap();
+        let out = Output::table(
+            &dst,
+            &dir.path().join("src.parquet"),
+            &ConvertOptions::new(),
+        )
+        .unwrap();
         let about = |p: PathBuf| out.name_dst(ErrorKind::NotFound.at(p));
         assert_eq!(about(out.path().to_path_buf()).path(), Some(dst.as_path()));
         assert_eq!(

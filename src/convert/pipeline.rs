@@ -95,6 +95,9 @@ fn run<S, C: Send>(
     unit: &(impl Fn(&mut S, usize) -> Result<()> + Sync),
 ) -> Result<()> {
     let worker = || {
+        // Workers run decoders and encoders of other crates: a panic there
+        // becomes the run's error (path-less; the conversion names the file).
+        let _catching = crate::error::CatchScope::enter();
         let _guard = PanicGuard(shared);
         let mut state = match init() {
             Ok(s) => s,
@@ -105,7 +108,7 @@ fn run<S, C: Send>(
             if k >= units {
                 return;
             }
-            if let Err(e) = unit(&mut state, k) {
+            if let Err(e) = crate::error::catch_panic(None, "converting", || unit(&mut state, k)) {
                 return shared.fail(Some(e));
             }
         }
@@ -285,6 +288,37 @@ mod tests {
             .unwrap_err();
             assert_eq!(e.to_string(), "consume 5");
             assert_eq!(seen, (0..=5).collect::<Vec<_>>(), "{threads} threads");
+        }
+    }
+
+    #[test]
+    fn a_panicking_unit_becomes_the_error_and_stops_the_run() {
+        for threads in [1, 2, 3] {
+            let e = ordered(
+                threads,
+                100,
+                |k| {
+                    if k == 3 {
+                        panic!("decoder bug at {k}");
+                    }
+                    Ok(k)
+                },
+                |_, _| Ok(()),
+            )
+            .unwrap_err();
+            assert!(matches!(e.kind(), ErrorKind::Panicked { .. }), "{e}");
+            assert!(e.to_string().contains("decoder bug at 3"), "{e}");
+            let e = unordered(
+                threads,
+                10,
+                || Ok(()),
+                |(), k| {
+                    assert!(k != 4, "worker bug");
+                    Ok(())
+                },
+            )
+            .unwrap_err();
+            assert!(e.to_string().contains("worker bug"), "{e}");
         }
     }
 

@@ -17,6 +17,14 @@ pub(crate) enum Source<'a> {
 }
 
 impl Source<'_> {
+    /// The array file or table directory.
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            Source::Array(a) => a.path(),
+            Source::Table(t) => t.path(),
+        }
+    }
+
     pub fn rows(&self) -> u64 {
         match self {
             Source::Array(a) => a.len(),

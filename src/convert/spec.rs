@@ -127,9 +127,138 @@ pub(crate) fn open_parquet(src: &Path) -> Result<(File, ArrowReaderMetadata)> {
     Ok((file, meta))
 }
 
+/// [`open_parquet`] for a conversion that reads the values: INT96
+/// timestamps are read in [`ConvertOptions::int96_unit`], or else as
+/// nanoseconds after a check that every value fits them.
+pub(crate) fn open_parquet_for_reading(
+    src: &Path,
+    o: &ConvertOptions,
+) -> Result<(File, ArrowReaderMetadata)> {
+    let (file, meta) = open_parquet(src)?;
+    let int96 = int96_columns(&meta);
+    if int96.is_empty() {
+        return Ok((file, meta));
+    }
+    let Some(unit) = o.int96_unit else {
+        check_int96_range(src, &file, &meta, &int96)?;
+        return Ok((file, meta));
+    };
+    let meta = with_int96_unit(&meta, &int96, unit).map_err(|e| {
+        ErrorKind::Format {
+            reason: format!("reading INT96 as {unit:?}: {e}"),
+        }
+        .at(src)
+    })?;
+    Ok((file, meta))
+}
+
+/// The top-level columns (arrow field indices) stored as Parquet INT96.
+fn int96_columns(meta: &ArrowReaderMetadata) -> Vec<usize> {
+    let descr = meta.metadata().file_metadata().schema_descr();
+    meta.schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            descr.columns().iter().any(|c| {
+                c.physical_type() == PhysicalType::INT96
+                    && c.path().parts().len() == 1
+                    && c.path().parts()[0] == *f.name()
+            })
+        })
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// `meta` with the INT96 columns `cols` read as timestamps of `unit`.
+fn with_int96_unit(
+    meta: &ArrowReaderMetadata,
+    cols: &[usize],
+    unit: TimeUnit,
+) -> std::result::Result<ArrowReaderMetadata, parquet::errors::ParquetError> {
+    let fields: Vec<arrow_schema::FieldRef> = meta
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            if cols.contains(&i) {
+                std::sync::Arc::new(
+                    f.as_ref()
+                        .clone()
+                        .with_data_type(arrow_schema::DataType::Timestamp(unit, None)),
+                )
+            } else {
+                f.clone()
+            }
+        })
+        .collect();
+    let schema = arrow_schema::Schema::new(fields).with_metadata(meta.schema().metadata().clone());
+    ArrowReaderMetadata::try_new(
+        meta.metadata().clone(),
+        ArrowReaderOptions::new().with_schema(std::sync::Arc::new(schema)),
+    )
+}
+
+/// Fails, naming the column and row, when an INT96 value of `cols` does
+/// not fit int64 nanoseconds (arrow's default reading wraps it silently).
+/// Reads those columns once as seconds, which hold every INT96 value.
+fn check_int96_range(
+    src: &Path,
+    file: &File,
+    meta: &ArrowReaderMetadata,
+    cols: &[usize],
+) -> Result<()> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::TimestampSecondType;
+    use arrow_array::Array;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::arrow::ProjectionMask;
+    // Seconds whose nanoseconds fit i64 whatever their fraction.
+    const LIMIT: i64 = i64::MAX / 1_000_000_000 - 1;
+    let bad = |e: &dyn std::fmt::Display| {
+        ErrorKind::Format {
+            reason: format!("checking INT96 timestamps: {e}"),
+        }
+        .at(src)
+    };
+    let secs = with_int96_unit(meta, cols, TimeUnit::Second).map_err(|e| bad(&e))?;
+    let f = file.try_clone().map_err(|e| Error::io(src, "open", e))?;
+    let mask = ProjectionMask::roots(
+        secs.metadata().file_metadata().schema_descr(),
+        cols.iter().copied(),
+    );
+    let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, secs.clone())
+        .with_projection(mask)
+        .build()
+        .map_err(|e| bad(&e))?;
+    let mut row0 = 0u64;
+    for batch in reader {
+        let batch = batch.map_err(|e| bad(&e))?;
+        for (c, field) in batch.columns().iter().zip(batch.schema().fields()) {
+            let v = c.as_primitive::<TimestampSecondType>();
+            if let Some(i) =
+                (0..v.len()).find(|&i| v.is_valid(i) && v.value(i).unsigned_abs() > LIMIT as u64)
+            {
+                return Err(ErrorKind::Format {
+                    reason: format!(
+                        "column {:?} row {}: INT96 timestamp {} s from 1970 does not fit int64 nanoseconds (1677-2262); read it with a coarser unit (--int96-unit us, ms or s)",
+                        field.name(),
+                        row0 + i as u64,
+                        v.value(i)
+                    ),
+                }
+                .at(src));
+            }
+        }
+        row0 += batch.num_rows() as u64;
+    }
+    Ok(())
+}
+
 /// Opens a conversion's input file, refusing directories.
 pub(crate) fn open_input(src: &Path) -> Result<File> {
-    let file = File::open(src).map_err(|e| Error::io(src, "open", e))?;
+    let file = crate::fsutil::open_regular(src, false)?;
     if file
         .metadata()
         .map_err(|e| Error::io(src, "stat", e))?

@@ -10,8 +10,8 @@ use super::ipc::ipc_reader;
 use super::options::ConvertOptions;
 use super::output::{ConvertSummary, Output};
 use super::pipeline;
-use super::spec::open_parquet;
-use crate::error::{Error, ErrorKind, Result};
+use super::spec::{open_parquet, open_parquet_for_reading};
+use crate::error::{name_panic, Error, ErrorKind, Result};
 use crate::table::{TableWriter, TableWriterOptions};
 use crate::write::Durability;
 
@@ -21,7 +21,19 @@ use crate::write::Durability;
 /// # Errors
 /// [`ErrorKind::Format`] for a file that is not Parquet; I/O errors.
 pub fn parquet_schema(src: impl AsRef<Path>) -> Result<arrow_schema::SchemaRef> {
-    Ok(open_parquet(src.as_ref())?.1.schema().clone())
+    let src = src.as_ref();
+    name_panic(src, "reading Parquet metadata", || {
+        Ok(open_parquet(src)?.1.schema().clone())
+    })
+}
+
+/// Refuses, naming the input, a source with columns a table cannot hold
+/// (every such column listed with its type), before any output exists.
+fn holdable(src: &Path, schema: &arrow_schema::Schema) -> Result<()> {
+    match crate::table::manifest::unsupported_columns(schema) {
+        Some(reason) => Err(ErrorKind::Format { reason }.at(src)),
+        None => Ok(()),
+    }
 }
 
 fn format_err(src: &Path, reason: String) -> Error {
@@ -61,15 +73,20 @@ pub fn parquet_to_table(
     o: &ConvertOptions,
 ) -> Result<ConvertSummary> {
     let (src, dst) = (src.as_ref(), dst.as_ref());
-    let (_, meta) = open_parquet(src)?;
+    name_panic(src, "reading Parquet", || parquet_to_table_at(src, dst, o))
+}
+
+fn parquet_to_table_at(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
+    let (_, meta) = open_parquet_for_reading(src, o)?;
     let schema = meta.schema().clone();
+    holdable(src, &schema)?;
     let groups = meta.metadata().num_row_groups();
     let total: u64 = meta
         .metadata()
         .row_groups()
         .iter()
         .fold(0u64, |n, g| n.saturating_add(g.num_rows().max(0) as u64));
-    Output::table(dst, o)?.write(|out| {
+    Output::table(dst, src, o)?.write(|out| {
         let mut w = table_writer(out.path(), schema)?;
         o.start(total, 0);
         let decode = |k: usize| -> Result<Vec<RecordBatch>> {
@@ -108,8 +125,13 @@ pub fn ipc_to_table(
     o: &ConvertOptions,
 ) -> Result<ConvertSummary> {
     let (src, dst) = (src.as_ref(), dst.as_ref());
+    name_panic(src, "reading Arrow IPC", || ipc_to_table_at(src, dst, o))
+}
+
+fn ipc_to_table_at(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
     let reader = ipc_reader(src)?;
-    Output::table(dst, o)?.write(|out| {
+    holdable(src, &reader.schema())?;
+    Output::table(dst, src, o)?.write(|out| {
         let mut w = table_writer(out.path(), reader.schema())?;
         let mut groups = 0;
         for b in reader {

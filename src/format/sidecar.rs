@@ -216,10 +216,18 @@ impl Sidecar {
     /// [`MAX_SIDECAR_BYTES`].
     pub fn read(path: impl AsRef<Path>) -> Result<Option<Self>> {
         let path = path.as_ref();
-        let mut file = match std::fs::File::open(path) {
+        let mut file = match fsutil::open_regular(path, false) {
             Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(path, "open sidecar", e)),
+            Err(e) => {
+                return match e.kind() {
+                    ErrorKind::NotFound => Ok(None),
+                    ErrorKind::IsDirectory => Err(ErrorKind::InvalidSidecar {
+                        reason: "is a directory".into(),
+                    }
+                    .at(path)),
+                    _ => Err(e),
+                }
+            }
         };
         // Sidecars are small: one read into a stack buffer usually suffices.
         let mut small = [0u8; 1024];

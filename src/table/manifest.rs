@@ -63,6 +63,28 @@ pub(crate) enum Layout {
     Variable { offset_width: usize },
 }
 
+/// Every column of `schema` that a table cannot hold, as
+/// `"name" (type): why`, joined with `; ` (`None` when all can be held).
+pub(crate) fn unsupported_columns(schema: &arrow_schema::Schema) -> Option<String> {
+    let bad: Vec<String> = schema
+        .fields()
+        .iter()
+        .filter_map(|f| {
+            layout_of(f.data_type())
+                .err()
+                .map(|why| format!("{:?} ({}): {why}", f.name(), f.data_type()))
+        })
+        .collect();
+    (!bad.is_empty()).then(|| {
+        format!(
+            "{} column{} a table cannot hold: {}",
+            bad.len(),
+            if bad.len() == 1 { "" } else { "s" },
+            bad.join("; ")
+        )
+    })
+}
+
 /// The layout of a supported type, or why it is not supported.
 pub(crate) fn layout_of(t: &DataType) -> std::result::Result<Layout, String> {
     Ok(match t {
@@ -71,7 +93,10 @@ pub(crate) fn layout_of(t: &DataType) -> std::result::Result<Layout, String> {
         DataType::LargeUtf8 | DataType::LargeBinary => Layout::Variable { offset_width: 8 },
         DataType::FixedSizeList(item, n) => match layout_of(item.data_type())? {
             Layout::Fixed { width } => Layout::Fixed {
-                width: width * *n as usize,
+                width: usize::try_from(*n)
+                    .ok()
+                    .and_then(|n| width.checked_mul(n))
+                    .ok_or_else(|| format!("a list of {n} {} overflows", item.data_type()))?,
             },
             _ => return Err(format!("lists of {} are not supported", item.data_type())),
         },
@@ -167,7 +192,7 @@ fn type_to_json(t: &DataType) -> Value {
     }
 }
 
-fn type_from_json(v: &Value) -> std::result::Result<DataType, String> {
+fn type_from_json(v: &Value, depth: usize) -> std::result::Result<DataType, String> {
     let name = v
         .get("name")
         .and_then(Value::as_str)
@@ -202,24 +227,46 @@ fn type_from_json(v: &Value) -> std::result::Result<DataType, String> {
         "large_binary" => DataType::LargeBinary,
         "date32" => DataType::Date32,
         "date64" => DataType::Date64,
-        "fixed_size_binary" => DataType::FixedSizeBinary(
-            i32::try_from(int("width")?).map_err(|_| "width out of range")?,
-        ),
-        "decimal128" => DataType::Decimal128(
-            u8::try_from(int("precision")?).map_err(|_| "precision out of range")?,
-            i8::try_from(int("scale")?).map_err(|_| "scale out of range")?,
-        ),
+        "fixed_size_binary" => {
+            let width = i32::try_from(int("width")?)
+                .ok()
+                .filter(|w| *w >= 0)
+                .ok_or("fixed_size_binary width must be between 0 and 2147483647")?;
+            DataType::FixedSizeBinary(width)
+        }
+        "decimal128" => {
+            let precision = u8::try_from(int("precision")?)
+                .ok()
+                .filter(|p| (1..=arrow_schema::DECIMAL128_MAX_PRECISION).contains(p))
+                .ok_or("decimal128 precision must be between 1 and 38")?;
+            let scale = i8::try_from(int("scale")?)
+                .ok()
+                .filter(|s| *s <= precision as i8)
+                .ok_or("decimal128 scale must be at most its precision")?;
+            DataType::Decimal128(precision, scale)
+        }
         "duration" => DataType::Duration(unit()?),
-        "timestamp" => DataType::Timestamp(
-            unit()?,
-            v.get("timezone").and_then(Value::as_str).map(Into::into),
-        ),
+        "timestamp" => {
+            let tz = match v.get("timezone") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(tz)) => {
+                    // The zone must be one Arrow can apply (an IANA name or a
+                    // fixed offset), or every reader of the column fails later.
+                    tz.parse::<arrow_array::timezone::Tz>().map_err(|_| {
+                        format!("time zone {tz:?} is not an IANA name or a +HH:MM offset")
+                    })?;
+                    Some(tz.as_str().into())
+                }
+                Some(other) => return Err(format!("time zone {other} is not a string")),
+            };
+            DataType::Timestamp(unit()?, tz)
+        }
         "fixed_size_list" => {
             let size = i32::try_from(int("size")?).map_err(|_| "size out of range")?;
             if size < 0 {
                 return Err("negative list size".into());
             }
-            let item = field_from_json(v.get("item").ok_or("list lacks an item")?, 1)?;
+            let item = field_from_json(v.get("item").ok_or("list lacks an item")?, depth + 1)?;
             DataType::FixedSizeList(item.into(), size)
         }
         other => return Err(format!("unknown type {other:?}")),
@@ -247,7 +294,7 @@ fn field_from_json(v: &Value, depth: usize) -> std::result::Result<Field, String
         .get("name")
         .and_then(Value::as_str)
         .ok_or("field lacks a name")?;
-    let t = type_from_json(v.get("type").ok_or("field lacks a type")?)?;
+    let t = type_from_json(v.get("type").ok_or("field lacks a type")?, depth)?;
     let nullable = v.get("nullable").and_then(Value::as_bool).unwrap_or(true);
     let metadata: HashMap<String, String> = match v.get("metadata") {
         Some(m) => serde_json::from_value(m.clone()).map_err(|e| format!("metadata: {e}"))?,
@@ -374,7 +421,15 @@ impl Manifest {
                     field.name()
                 )));
             }
-            let null_count = c.get("null_count").and_then(Value::as_u64).unwrap_or(0);
+            let null_count = match c.get("null_count") {
+                None => 0,
+                Some(n) => n.as_u64().ok_or_else(|| {
+                    bad(format!(
+                        "column {:?}: null_count {n} is not a non-negative integer",
+                        field.name()
+                    ))
+                })?,
+            };
             if files.validity.is_none() && null_count > 0 || null_count > rows {
                 return Err(bad(format!(
                     "column {:?}: invalid null_count",
@@ -406,20 +461,25 @@ impl Manifest {
     /// As [`Manifest::from_json`], plus I/O errors and a size cap.
     pub fn read(dir: impl AsRef<Path>) -> Result<Self> {
         let path = dir.as_ref().join(MANIFEST_NAME);
-        let meta = std::fs::metadata(&path).map_err(|e| Error::io(&path, "open manifest", e))?;
-        if meta.len() > MAX_MANIFEST_BYTES {
+        let file = crate::fsutil::open_regular(&path, false)?;
+        let mut text = String::new();
+        use std::io::Read;
+        (&file)
+            .take(MAX_MANIFEST_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidData => ErrorKind::InvalidManifest {
+                    reason: "not UTF-8".into(),
+                }
+                .at(path.clone()),
+                _ => Error::io(&path, "read manifest", e),
+            })?;
+        if text.len() as u64 > MAX_MANIFEST_BYTES {
             return Err(ErrorKind::InvalidManifest {
                 reason: format!("larger than {MAX_MANIFEST_BYTES} bytes"),
             }
             .at(path));
         }
-        let text = std::fs::read_to_string(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::InvalidData => ErrorKind::InvalidManifest {
-                reason: "not UTF-8".into(),
-            }
-            .at(path.clone()),
-            _ => Error::io(&path, "read manifest", e),
-        })?;
         Manifest::from_json(&text).in_file(&path)
     }
 }
@@ -475,7 +535,7 @@ mod tests {
             DataType::FixedSizeBinary(3),
             DataType::FixedSizeList(item.into(), 768),
         ] {
-            assert_eq!(type_from_json(&type_to_json(&t)).unwrap(), t);
+            assert_eq!(type_from_json(&type_to_json(&t), 0).unwrap(), t);
         }
     }
 

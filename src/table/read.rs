@@ -1,6 +1,5 @@
 //! Opening tables: each projected column's files mapped, zero-copy arrays.
 
-use std::fs::File;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -23,6 +22,9 @@ enum Validation {
     Full,
     /// Sizes and the ends of offsets only: O(columns). See [`TableOptions::trusted`].
     Ends(map::Trusted),
+    /// The checks of [`Validation::Ends`], building no array (safe: nothing
+    /// unvalidated is ever handed out). See [`check_structure`].
+    Structure,
 }
 
 /// Options for opening a table: a projection, and how much to validate.
@@ -117,7 +119,7 @@ impl TableOptions {
         let rows = manifest.rows as usize;
         let mut columns = Vec::with_capacity(entries.len());
         for c in &entries {
-            columns.push(open_column(dir, &canonical, c, rows, self.validation)?);
+            columns.extend(open_column(dir, &canonical, c, rows, self.validation)?);
         }
         let schema = Arc::new(
             Schema::new(entries.iter().map(|c| c.field.clone()).collect::<Vec<_>>())
@@ -229,7 +231,83 @@ impl Table {
 /// # Errors
 /// The first problem found, as [`Table::open`] reports it.
 pub fn verify_table(dir: impl AsRef<Path>) -> Result<Table> {
-    TableOptions::new().open(dir)
+    let dir = dir.as_ref();
+    let table = TableOptions::new().open(dir)?;
+    let schema = table.schema();
+    for (field, column) in schema.fields().iter().zip(table.columns()) {
+        check_values(field.name(), column)
+            .map_err(|reason| ErrorKind::InvalidManifest { reason }.at(dir))?;
+    }
+    Ok(table)
+}
+
+/// Runs the checks of a table open that take time independent of the row
+/// count — the manifest's every field; every file it names exists inside
+/// the directory, is a regular file and is long enough for the committed
+/// rows; the ends of every offsets file — without building any array.
+/// Returns the manifest. `mmarrow info` runs it; [`verify_table`] runs
+/// everything.
+///
+/// ```
+/// # fn main() -> mmarrow::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let t = dir.path().join("t");
+/// # let batch = arrow_array::RecordBatch::try_from_iter([("x", std::sync::Arc::new(arrow_array::Int64Array::from(vec![1, 2])) as _)])?;
+/// # let mut w = mmarrow::TableWriter::create(&t, batch.schema())?;
+/// # w.append(&batch)?; w.commit()?; drop(w);
+/// let m = mmarrow::table::check_structure(&t)?;
+/// assert_eq!(m.rows, 2);
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// As [`Table::open`], for the checks above.
+pub fn check_structure(dir: impl AsRef<Path>) -> Result<Manifest> {
+    let dir = dir.as_ref();
+    let manifest = Manifest::read(dir)?;
+    let canonical = dir
+        .canonicalize()
+        .map_err(|e| Error::io(dir, "resolve directory", e))?;
+    for c in &manifest.columns {
+        open_column(
+            dir,
+            &canonical,
+            c,
+            manifest.rows as usize,
+            Validation::Structure,
+        )?;
+    }
+    Ok(manifest)
+}
+
+/// Checks what Arrow's own validation leaves to the reader: decimal values
+/// that fit their declared precision.
+fn check_values(name: &str, column: &ArrayRef) -> std::result::Result<(), String> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Decimal128Type, Decimal256Type, DecimalType};
+    use arrow_array::{Array, ArrowPrimitiveType, PrimitiveArray};
+    fn first_too_wide<T: DecimalType + ArrowPrimitiveType>(
+        a: &PrimitiveArray<T>,
+        precision: u8,
+    ) -> Option<usize> {
+        (0..a.len())
+            .find(|&i| a.is_valid(i) && !T::is_valid_decimal_precision(a.value(i), precision))
+    }
+    let bad = match column.data_type() {
+        DataType::Decimal128(p, _) => {
+            first_too_wide(column.as_primitive::<Decimal128Type>(), *p).map(|i| (i, *p))
+        }
+        DataType::Decimal256(p, _) => {
+            first_too_wide(column.as_primitive::<Decimal256Type>(), *p).map(|i| (i, *p))
+        }
+        _ => None,
+    };
+    match bad {
+        Some((row, p)) => Err(format!(
+            "column {name:?} row {row}: value has more than the {p} digits its type declares"
+        )),
+        None => Ok(()),
+    }
 }
 
 fn short(path: &Path, what: &str, need: u64, have: u64) -> Error {
@@ -239,10 +317,18 @@ fn short(path: &Path, what: &str, need: u64, have: u64) -> Error {
     .at(path)
 }
 
+/// A row count whose bytes overflow the address space: no file can hold it.
+fn too_many(path: &Path, rows: usize) -> Error {
+    ErrorKind::InvalidManifest {
+        reason: format!("{rows} rows of this column need more bytes than a file can hold"),
+    }
+    .at(path)
+}
+
 /// Maps a whole column file.
 fn map_file(dir: &Path, canonical: &Path, name: &str) -> Result<(PathBuf, Buffer)> {
     let path = resolve_in(dir, canonical, name)?;
-    let file = File::open(&path).map_err(|e| Error::io(&path, "open column file", e))?;
+    let file = crate::fsutil::open_regular(&path, false)?;
     let len = file
         .metadata()
         .map_err(|e| Error::io(&path, "stat", e))?
@@ -257,7 +343,7 @@ fn open_column(
     c: &ColumnEntry,
     rows: usize,
     validation: Validation,
-) -> Result<ArrayRef> {
+) -> Result<Option<ArrayRef>> {
     let layout = layout_of(c.field.data_type()).map_err(|r| {
         ErrorKind::InvalidManifest {
             reason: format!("column {:?}: {r}", c.field.name()),
@@ -282,7 +368,9 @@ fn open_column(
     let mut err_path = values_path.clone();
     let builder = match layout {
         Layout::Fixed { width } => {
-            let need = rows * width;
+            let need = rows
+                .checked_mul(width)
+                .ok_or_else(|| too_many(&values_path, rows))?;
             if values.len() < need {
                 return Err(short(
                     &values_path,
@@ -312,7 +400,10 @@ fn open_column(
             let (path, offsets) = map_file(dir, canonical, name)?;
             // Offsets are what full validation checks in this column.
             err_path = path.clone();
-            let need = (rows + 1) * offset_width;
+            let need = rows
+                .checked_add(1)
+                .and_then(|n| n.checked_mul(offset_width))
+                .ok_or_else(|| too_many(&path, rows))?;
             if offsets.len() < need {
                 return Err(short(&path, "offsets", need as u64, offsets.len() as u64));
             }
@@ -325,7 +416,14 @@ fn open_column(
                 }
             };
             let (first, last) = (read(0), read(rows));
-            if first < 0 || last < first || last as u64 > values.len() as u64 {
+            // docs/FORMAT.md §5: the first offset is 0 (appends rebase).
+            if first != 0 {
+                return Err(ErrorKind::InvalidManifest {
+                    reason: format!("the first offset is {first}; a table's offsets start at 0"),
+                }
+                .at(path));
+            }
+            if last < first || last as u64 > values.len() as u64 {
                 return Err(ErrorKind::InvalidManifest {
                     reason: format!(
                         "offsets run from {first} to {last}, outside the {}-byte values file",
@@ -341,6 +439,7 @@ fn open_column(
         }
     };
     let data = match validation {
+        Validation::Structure => return Ok(None),
         Validation::Full => {
             // The bitmap is counted once, by Arrow's validation, against the
             // manifest's count. With a count of 0 the bitmap is still
@@ -386,7 +485,7 @@ fn open_column(
             &vouched,
         ),
     };
-    Ok(make_array(data))
+    Ok(Some(make_array(data)))
 }
 
 /// Array data of `rows` fixed-width values of type `t` (through any

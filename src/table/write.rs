@@ -22,7 +22,7 @@ use crate::fsutil::{sync_parent, write_atomic_with, Replace};
 use crate::write::Durability;
 
 /// The lock file inside a table directory (one writer at a time).
-const LOCK_NAME: &str = ".lock";
+pub(crate) const LOCK_NAME: &str = ".lock";
 
 /// Appends record batches to a table directory, crash-safely.
 ///
@@ -291,13 +291,8 @@ impl TableWriter {
         overwrite: bool,
         durability: Durability,
     ) -> Result<Self> {
-        for f in schema.fields() {
-            layout_of(f.data_type()).map_err(|r| {
-                ErrorKind::InvalidRequest {
-                    reason: format!("column {:?}: {r}", f.name()),
-                }
-                .at(dir)
-            })?;
+        if let Some(reason) = super::manifest::unsupported_columns(&schema) {
+            return Err(ErrorKind::InvalidRequest { reason }.at(dir));
         }
         match std::fs::read_dir(dir) {
             Ok(mut entries) => {
@@ -306,6 +301,8 @@ impl TableWriter {
                     if !(overwrite && is_table) {
                         return Err(ErrorKind::AlreadyExists.at(dir));
                     }
+                    // Only a real table holding nothing but its own files.
+                    super::check_replaceable(dir)?;
                     // Take the old table's lock before removing it.
                     let lock = File::open(dir.join(LOCK_NAME))
                         .map_err(|e| Error::io(dir, "open lock", e))?;

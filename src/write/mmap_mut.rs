@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::array::MmArray;
 use crate::dtype::{Dtype, Element};
-use crate::error::{Error, ErrorKind, Result, ShapeDisplay};
+use crate::error::{Error, ErrorKind, Result, ResultExt, ShapeDisplay};
 use crate::format::npy::encode_header;
 use crate::format::sidecar::{sidecar_path, Sidecar};
 use crate::format::{ArrayHeader, HeaderSource};
@@ -14,7 +14,7 @@ use crate::fsutil::FileExt;
 use crate::fsutil::{is_npy_path, write_atomic, Replace};
 use crate::map;
 use crate::open::{Mode, OpenOptions};
-use crate::shape::{byte_count, Order};
+use crate::shape::{byte_count, check_row_fits_arrow, Order};
 
 use super::lock::{create_locked, lock_exclusive};
 
@@ -52,7 +52,7 @@ pub struct MmArrayMut {
     header: ArrayHeader,
     mode: Mode,
     /// The map of the file's first `offset + nbytes` bytes (`None` when empty).
-    map: Option<memmap2::MmapMut>,
+    map: Option<map::MapMut>,
     /// Keeps the writer lock (for `r+`/`w+`).
     _file: File,
 }
@@ -116,6 +116,7 @@ impl OpenOptions {
             .as_ref()
             .map_or(self.offset.unwrap_or(0), |h| h.len() as u64);
         let nbytes = byte_count(&shape, &dtype)?;
+        check_row_fits_arrow(&shape, &dtype).in_file(path)?;
         let end = offset.checked_add(nbytes).ok_or_else(|| {
             Error::new(ErrorKind::ShapeOverflow {
                 shape: ShapeDisplay(&shape).to_string(),
@@ -123,55 +124,105 @@ impl OpenOptions {
             })
         })?;
         let sc_path = sidecar_path(path);
-        let file = create_locked(path, self.overwrite)?;
-        let io = |op, e| Error::io(path, op, e);
-        // Zero-filled and sparse where the filesystem allows.
-        file.set_len(end).map_err(|e| io("set length", e))?;
-        let header = ArrayHeader {
-            order,
-            offset,
-            ..ArrayHeader::new(dtype, shape)
-        };
-        if let Some(h) = &npy_header {
-            // A sidecar left from an earlier file would override the new header.
-            super::writer::remove_stale_sidecar(&sc_path, true)?;
-            file.write_all_at(h, 0).map_err(|e| io("write header", e))?;
-        } else {
-            let s = Sidecar::new(header.clone());
-            write_atomic(
-                &sc_path,
-                format!("{}\n", s.to_json()).as_bytes(),
-                Replace::Overwrite,
-            )?;
-        }
-        let map = if nbytes == 0 {
-            None
-        } else {
-            Some(map::map_mut(&file, path, end, false)?)
-        };
-        Ok(MmArrayMut {
-            path: path.to_path_buf(),
-            source: if is_npy {
-                HeaderSource::Npy {
-                    version: (npy_header.as_ref().map_or(1, |h| h[6]), 0),
+        // Built under a temporary name (`.NAME.tmp-PID-N`) and moved into
+        // place once sized and headed (`fsutil::commit_pair`), so a failure
+        // or a kill (disk full, SIGXFSZ under `ulimit -f`) never leaves a
+        // partial file at `path` that blocks a rerun, and a failed
+        // replacement keeps the old file. Killed runs' temporaries are
+        // removed here.
+        crate::fsutil::sweep_leftovers(path, &[&sc_path], true)?;
+        if !self.overwrite {
+            for p in [path, sc_path.as_path()] {
+                if std::fs::symlink_metadata(p).is_ok() {
+                    return Err(ErrorKind::AlreadyExists.at(p));
                 }
+            }
+        }
+        // A file another writer holds is never replaced: its lock is held
+        // until the new file is in place.
+        let _old = match crate::fsutil::open_regular(path, true) {
+            Ok(f) => {
+                lock_exclusive(&f, path)?;
+                Some(f)
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound) => None,
+            Err(e) => return Err(e),
+        };
+        let tmp = crate::fsutil::temp_sibling(path);
+        let tmp_sc = sidecar_path(&tmp);
+        let made = (|| -> Result<MmArrayMut> {
+            let file = create_locked(&tmp, false)?;
+            let io = |op, e| Error::io(path, op, e);
+            // Zero-filled and sparse where the filesystem allows.
+            file.set_len(end).map_err(|e| io("set length", e))?;
+            let header = ArrayHeader {
+                order,
+                offset,
+                ..ArrayHeader::new(dtype, shape)
+            };
+            if let Some(h) = &npy_header {
+                file.write_all_at(h, 0).map_err(|e| io("write header", e))?;
             } else {
-                HeaderSource::Sidecar
-            },
-            header,
-            mode: Mode::Create,
-            map,
-            _file: file,
+                let s = Sidecar::new(header.clone());
+                write_atomic(
+                    &tmp_sc,
+                    format!("{}\n", s.to_json()).as_bytes(),
+                    Replace::Overwrite,
+                )?;
+            }
+            let map = if nbytes == 0 {
+                None
+            } else {
+                Some(map::map_mut(&file, path, end, false)?)
+            };
+            let mode = if self.overwrite {
+                Replace::Overwrite
+            } else {
+                Replace::NoClobber
+            };
+            // Replaces a stale sidecar too, which would override a .npy header.
+            crate::fsutil::commit_pair(
+                crate::fsutil::Pair {
+                    data: &tmp,
+                    sidecar: Some(&tmp_sc),
+                },
+                crate::fsutil::Pair {
+                    data: path,
+                    sidecar: Some(&sc_path),
+                },
+                mode,
+                true,
+            )?;
+            Ok(MmArrayMut {
+                path: path.to_path_buf(),
+                source: if is_npy {
+                    HeaderSource::Npy {
+                        version: (npy_header.as_ref().map_or(1, |h| h[6]), 0),
+                    }
+                } else {
+                    HeaderSource::Sidecar
+                },
+                header,
+                mode: Mode::Create,
+                map,
+                _file: file,
+            })
+        })();
+        made.map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            let _ = std::fs::remove_file(&tmp_sc);
+            // Errors about the temporary name are about `path`.
+            match e.path() {
+                Some(p) if p == tmp => e.into_kind().at(path),
+                Some(p) if p == tmp_sc => e.into_kind().at(sc_path),
+                _ => e,
+            }
         })
     }
 
     fn existing(&self, path: &Path) -> Result<MmArrayMut> {
         let writes = self.mode == Mode::ReadWrite;
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(writes)
-            .open(path)
-            .map_err(|e| Error::io(path, "open", e))?;
+        let mut file = crate::fsutil::open_regular(path, writes)?;
         let r = self.resolve(path, &mut file)?;
         if writes {
             lock_exclusive(&file, path)?;

@@ -15,7 +15,7 @@ mod writer;
 
 pub(crate) use lock::lock_exclusive;
 pub use mmap_mut::MmArrayMut;
-pub use writer::{ArrayWriter, OutputFormat, WriterOptions};
+pub use writer::{check_not_an_input, ArrayWriter, OutputFormat, WriterOptions};
 
 /// How durable a commit is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -130,48 +130,63 @@ impl WriterOptions {
         shape.extend_from_slice(&self.row_shape);
         let row_bytes = row_bytes(path, &self.dtype, &self.row_shape)?;
         let sc_path = sidecar_path(path);
+        // Temporaries of killed writers of this file are removed.
+        crate::fsutil::sweep_leftovers(path, &[&sc_path], self.durability == Durability::Fsync)?;
         let file = create_locked(path, self.overwrite)?;
-        let mut header = Header::default();
-        let offset;
-        if npy {
-            // A sidecar left from an earlier file would override the new header.
-            remove_stale_sidecar(&sc_path, true)?;
-            let h = encode_header(&self.dtype, &shape, Order::C, None).expect("fresh header fits");
-            file.write_all_at(&h, 0)
-                .map_err(|e| Error::io(path, "write header", e))?;
-            offset = h.len() as u64;
-            header.npy = Some(NpyRecord {
-                len: offset,
-                major: h[6],
-            });
-        } else {
-            let s = Sidecar::new(ArrayHeader {
-                name: self.name.clone(),
-                metadata: self.metadata.clone(),
-                ..ArrayHeader::new(self.dtype, shape)
-            });
-            offset = 0;
-            header.sidecar = Some((s, sc_path));
+        let made = (|| -> Result<ArrayWriter> {
+            let mut header = Header::default();
+            let offset;
+            if npy {
+                // A sidecar left from an earlier file would override the new header.
+                remove_stale_sidecar(&sc_path, true)?;
+                let h =
+                    encode_header(&self.dtype, &shape, Order::C, None).expect("fresh header fits");
+                file.write_all_at(&h, 0)
+                    .map_err(|e| Error::io(path, "write header", e))?;
+                offset = h.len() as u64;
+                header.npy = Some(NpyRecord {
+                    len: offset,
+                    major: h[6],
+                });
+            } else {
+                let s = Sidecar::new(ArrayHeader {
+                    name: self.name.clone(),
+                    metadata: self.metadata.clone(),
+                    ..ArrayHeader::new(self.dtype, shape)
+                });
+                offset = 0;
+                header.sidecar = Some((s, sc_path.clone()));
+            }
+            let mut w = ArrayWriter {
+                path: path.to_path_buf(),
+                file,
+                dtype: self.dtype,
+                row_shape: self.row_shape.clone(),
+                row_bytes,
+                offset,
+                header,
+                committed_rows: 0,
+                written: 0,
+                buf: Vec::new(),
+                durability: self.durability,
+            };
+            // The empty array is committed from the start: a reader sees zero rows.
+            w.write_header(0)?;
+            if w.durability == Durability::Fsync {
+                crate::fsutil::sync_parent(path)?;
+            }
+            Ok(w)
+        })();
+        if made.is_err() {
+            // Nothing is committed yet: remove what was created, so that a
+            // failure (disk full, file size limit) never leaves a file that
+            // blocks a rerun with "already exists".
+            let _ = std::fs::remove_file(path);
+            if !npy {
+                let _ = std::fs::remove_file(&sc_path);
+            }
         }
-        let mut w = ArrayWriter {
-            path: path.to_path_buf(),
-            file,
-            dtype: self.dtype,
-            row_shape: self.row_shape.clone(),
-            row_bytes,
-            offset,
-            header,
-            committed_rows: 0,
-            written: 0,
-            buf: Vec::new(),
-            durability: self.durability,
-        };
-        // The empty array is committed from the start: a reader sees zero rows.
-        w.write_header(0)?;
-        if w.durability == Durability::Fsync {
-            crate::fsutil::sync_parent(path)?;
-        }
-        Ok(w)
+        made
     }
 }
 
@@ -241,12 +256,14 @@ impl ArrayWriter {
     /// or 0-D array (which cannot grow along the first axis).
     pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Self> {
         let path = path.as_ref();
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| Error::io(path, "open", e))?;
+        let mut file = crate::fsutil::open_regular(path, true)?;
         lock_exclusive(&file, path)?;
+        // Temporaries of killed writers of this file are removed.
+        crate::fsutil::sweep_leftovers(
+            path,
+            &[&sidecar_path(path)],
+            durability == Durability::Fsync,
+        )?;
         let r = OpenOptions::new().resolve(path, &mut file)?;
         if r.end > r.file_len {
             return Err(r.too_short(path));
@@ -576,6 +593,55 @@ impl Drop for ArrayWriter {
     }
 }
 
+/// Refuses to write `output` when it, or its sidecar, is one of `inputs` or
+/// an input's sidecar — the same file by device and inode, so through hard
+/// links and symlinks too — or when one lies inside the other (a table
+/// directory): writing it would destroy the input, which may be mapped
+/// while the output is written. Writers that take inputs check this before
+/// they create or truncate anything.
+///
+/// ```
+/// # fn main() -> mmarrow::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// let a = dir.path().join("a.f32");
+/// std::fs::write(&a, [0u8; 8]).unwrap();
+/// std::fs::hard_link(&a, dir.path().join("b.f32")).unwrap();
+/// let e = mmarrow::write::check_not_an_input(dir.path().join("b.f32"), &[&a]).unwrap_err();
+/// assert!(matches!(e.kind(), mmarrow::ErrorKind::OutputIsInput { .. }));
+/// mmarrow::write::check_not_an_input(dir.path().join("c.f32"), &[&a])?;
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// [`ErrorKind::OutputIsInput`], about the output (or its sidecar), naming
+/// the input.
+pub fn check_not_an_input<P: AsRef<Path>>(output: impl AsRef<Path>, inputs: &[P]) -> Result<()> {
+    use crate::fsutil::{is_inside, same_file};
+    let output = output.as_ref();
+    let out_sc = sidecar_path(output);
+    for input in inputs {
+        let input = input.as_ref();
+        let in_sc = sidecar_path(input);
+        for o in [output, out_sc.as_path()] {
+            for i in [input, in_sc.as_path()] {
+                if same_file(o, i) {
+                    return Err(ErrorKind::OutputIsInput {
+                        input: i.to_path_buf(),
+                    }
+                    .at(o));
+                }
+            }
+        }
+        if is_inside(output, input) || is_inside(input, output) {
+            return Err(ErrorKind::OutputIsInput {
+                input: input.to_path_buf(),
+            }
+            .at(output));
+        }
+    }
+    Ok(())
+}
+
 /// Removes a sidecar that would override a new `.npy` file's header, or
 /// refuses to when overwriting was not requested.
 pub(crate) fn remove_stale_sidecar(sc_path: &Path, overwrite: bool) -> Result<()> {
@@ -589,6 +655,10 @@ pub(crate) fn remove_stale_sidecar(sc_path: &Path, overwrite: bool) -> Result<()
 }
 
 fn row_bytes(path: &Path, dtype: &Dtype, row_shape: &[u64]) -> Result<u64> {
+    let shape: Vec<u64> = std::iter::once(0)
+        .chain(row_shape.iter().copied())
+        .collect();
+    crate::shape::check_row_fits_arrow(&shape, dtype).map_err(|e| e.in_file(path))?;
     let b = byte_count(row_shape, dtype)?;
     if b == 0 {
         return Err(ErrorKind::InvalidRequest {

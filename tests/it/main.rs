@@ -3,9 +3,16 @@
 mod bad_input;
 #[cfg(feature = "cli")] // runs the `mmarrow` binary, built only with `cli`
 mod cli;
+#[cfg(feature = "cli")] // runs the `mmarrow` binary
+mod cli_messages;
 mod common;
+mod concurrency;
 mod convert;
 mod crash;
+mod hardening_inputs;
+mod hardening_output;
+#[cfg(feature = "cli")] // runs the `mmarrow` binary
+mod signals;
 mod table;
 mod views;
 mod write;

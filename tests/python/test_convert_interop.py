@@ -767,7 +767,12 @@ def test_existing_destination_needs_force(mm, tmp_path, good_parquet, direction)
     assert dst.read_bytes() == b"precious" and dst.stat().st_mtime_ns == before.st_mtime_ns
     assert_no_output(dst, existed=True)
     assert not sidecar_path(dst).exists()
-    # --force replaces it.
+    # --force replaces only a file of the format written (or an empty one).
+    if direction != "from-parquet-raw":
+        proc = mm.cli(cmd, source, dst, "-q", "--force")
+        assert_cli_error(proc, dst, "will not be replaced")
+        assert dst.read_bytes() == b"precious"
+        dst.write_bytes(b"")
     run_ok(mm, cmd, source, dst, "-q", "--force")
     if dst.suffix == ".parquet":
         assert_arrow_matches(pq.read_table(dst).column(0), src)

@@ -1,10 +1,10 @@
 //! `mmarrow cat`: concatenate array files along the first axis.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use mmarrow::shape::Order;
-use mmarrow::write::{Durability, WriterOptions};
+use mmarrow::write::{ArrayWriter, Durability, WriterOptions};
 use mmarrow::{Error, ErrorKind, MmArray};
 
 use crate::CliError;
@@ -23,8 +23,22 @@ pub(crate) struct Args {
     /// Replace an existing output file.
     #[arg(long)]
     pub force: bool,
+    /// Add the rows to the end of an existing output (same dtype and row
+    /// shape), e.g. to continue one a killed run left; created if missing.
+    #[arg(long, conflicts_with = "force")]
+    pub append: bool,
+    /// Commit (make durable and visible) every this many bytes, so a kill
+    /// keeps what was copied.
+    #[arg(long, default_value_t = 64 << 20, hide = true)]
+    pub commit_every: u64,
 }
 
+/// Copies the inputs' rows through the crash-safe ArrayWriter, committing
+/// every `--commit-every` bytes: after a kill the output holds the rows
+/// committed so far (a whole-row prefix of the concatenation; `mmarrow
+/// info` shows how many), which `--append` can continue. After an error, an
+/// output this run created is removed (nothing blocks a rerun); with
+/// `--append`, the rows committed before the error stay.
 pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
     let inputs: Vec<MmArray> = a
         .inputs
@@ -32,20 +46,37 @@ pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
         .map(mmarrow::open)
         .collect::<Result<_, _>>()?;
     check_compatible(&inputs)?;
-    check_not_an_input(&a.out, &a.inputs)?;
+    // By file identity, before anything is created or truncated.
+    mmarrow::write::check_not_an_input(&a.out, &a.inputs)?;
     let first = &inputs[0];
-    let mut w = WriterOptions::new(*first.dtype(), first.row_shape())
-        .overwrite(a.force)
-        .durability(Durability::Fsync)
-        .create(&a.out)?;
+    let existing = std::fs::symlink_metadata(&a.out).is_ok();
+    let (mut w, created) = if a.append && existing {
+        let w = ArrayWriter::open(&a.out, Durability::Fsync)?;
+        check_appendable(&w, first)?;
+        (w, false)
+    } else {
+        let w = WriterOptions::new(*first.dtype(), first.row_shape())
+            .overwrite(a.force)
+            .durability(Durability::Fsync)
+            .create(&a.out)?;
+        (w, true)
+    };
+    let before = w.committed_rows();
     let result = (|| {
         let row_bytes = first.row_elements() * first.dtype().itemsize() as u64;
         let rows_per_chunk = (CHUNK_BYTES / row_bytes.max(1)).max(1);
+        let mut pending = 0u64;
         for input in &inputs {
             let mut start = 0;
             while start < input.len() {
                 let end = (start + rows_per_chunk).min(input.len());
                 w.append_bytes(input.slice(start..end)?.data_buffer().as_slice())?;
+                pending += (end - start) * row_bytes;
+                if pending >= a.commit_every {
+                    w.commit()?;
+                    pending = 0;
+                    pause_point("cat-committed");
+                }
                 start = end;
             }
         }
@@ -53,23 +84,64 @@ pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
     })();
     match result {
         Ok(array) => {
+            let what = if created { "wrote" } else { "appended to" };
             writeln!(
                 out,
-                "wrote {}: {} {} from {} files",
+                "{what} {}: {} rows from {} files, now {} {}",
                 a.out.display(),
+                array.len() - before,
+                inputs.len(),
                 array.dtype(),
                 crate::info::shape_text(array.shape()),
-                inputs.len()
             )?;
             Ok(())
         }
         Err(e) => {
-            // No partial output: remove what this command created.
-            let _ = std::fs::remove_file(&a.out);
-            let _ = std::fs::remove_file(mmarrow::format::sidecar_path(&a.out));
+            if created {
+                // No partial output from an error: remove what this run created.
+                let _ = std::fs::remove_file(&a.out);
+                let _ = std::fs::remove_file(mmarrow::format::sidecar_path(&a.out));
+            }
             Err(e.into())
         }
     }
+}
+
+/// Refuses to append rows of another dtype or row shape than the output's.
+fn check_appendable(w: &ArrayWriter, first: &MmArray) -> Result<(), Error> {
+    if w.dtype() != first.dtype() {
+        return Err(ErrorKind::TypeMismatch {
+            expected: w.dtype().typestr(),
+            given: format!(
+                "{} (the dtype of {})",
+                first.dtype().typestr(),
+                first.path().display()
+            ),
+        }
+        .at(w.path()));
+    }
+    if w.row_shape() != first.row_shape() {
+        return Err(ErrorKind::RowShapeMismatch {
+            expected: format!("{:?}", w.row_shape()),
+            given: format!("{:?} (as in {})", first.row_shape(), first.path().display()),
+        }
+        .at(w.path()));
+    }
+    Ok(())
+}
+
+/// Test hook (feature `test-helpers`): as the library's, stops here to be
+/// killed when `MMARROW_TEST_PAUSE_AT` names `step`.
+fn pause_point(step: &str) {
+    #[cfg(feature = "test-helpers")]
+    if std::env::var_os("MMARROW_TEST_PAUSE_AT").is_some_and(|s| s == step) {
+        eprintln!("mmarrow-test: paused at {step}");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    }
+    #[cfg(not(feature = "test-helpers"))]
+    let _ = step;
 }
 
 fn check_compatible(inputs: &[MmArray]) -> Result<(), Error> {
@@ -104,22 +176,6 @@ fn check_compatible(inputs: &[MmArray]) -> Result<(), Error> {
                 given: format!("{:?}", a.row_shape()),
             }
             .at(a.path()));
-        }
-    }
-    Ok(())
-}
-
-/// Refuses to write over one of the inputs (which is mapped while we write).
-fn check_not_an_input(out: &Path, inputs: &[PathBuf]) -> Result<(), Error> {
-    let Ok(out_c) = out.canonicalize() else {
-        return Ok(()); // does not exist yet
-    };
-    for i in inputs {
-        if i.canonicalize().is_ok_and(|c| c == out_c) {
-            return Err(ErrorKind::InvalidRequest {
-                reason: "the output is also an input".into(),
-            }
-            .at(out));
         }
     }
     Ok(())

@@ -71,3 +71,27 @@ impl From<Layout> for TensorLayout {
         }
     }
 }
+
+/// `text` with control characters (newlines, tabs, terminal escape
+/// sequences) shown as Rust escapes, for printing text that came from a
+/// file or the command line: a name cannot drive the terminal or split a
+/// line.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// [`printable`] for a path.
+pub(crate) fn printable_path(path: &std::path::Path) -> String {
+    printable(&path.display().to_string()).into_owned()
+}

@@ -47,6 +47,10 @@ pub(crate) struct ConvertArgs {
     /// Write a table directory (from-parquet does so by itself for several columns).
     #[arg(long)]
     pub table: bool,
+    /// Read Parquet INT96 timestamps (Spark's legacy type) in this unit: ns,
+    /// us, ms or s (default ns, and an error for values ns cannot hold).
+    #[arg(long, value_name = "UNIT", value_parser = ["ns", "us", "ms", "s"])]
+    pub int96_unit: Option<String>,
 }
 
 /// Which conversion to run.
@@ -107,6 +111,15 @@ pub(crate) fn run(a: ConvertArgs, dir: Direction, out: &mut impl Write) -> Resul
     if let Some(c) = &a.column {
         o = o.column(c.clone());
     }
+    if let Some(u) = &a.int96_unit {
+        use arrow_schema::TimeUnit;
+        o = o.int96_unit(match u.as_str() {
+            "s" => TimeUnit::Second,
+            "ms" => TimeUnit::Millisecond,
+            "us" => TimeUnit::Microsecond,
+            _ => TimeUnit::Nanosecond,
+        });
+    }
     o = match dir {
         Direction::ToParquet => o.destination_format(Format::Parquet),
         Direction::FromParquet => o.source_format(Format::Parquet),
@@ -115,12 +128,6 @@ pub(crate) fn run(a: ConvertArgs, dir: Direction, out: &mut impl Write) -> Resul
     let bar = Arc::new(Bar {
         bar: Mutex::new(None),
         rows: Mutex::new((0, 0)),
-    });
-    // Ctrl-C: remove the temporary output, so nothing partial is left.
-    let _ = ctrlc::set_handler(|| {
-        mmarrow::convert::remove_temporary_outputs();
-        eprintln!("mmarrow: interrupted; no output written");
-        std::process::exit(130);
     });
     if !a.quiet && std::io::stderr().is_terminal() {
         o = o.progress(bar.clone());

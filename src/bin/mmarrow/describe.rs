@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use mmarrow::format::sidecar_path;
 use mmarrow::shape::Order;
 
-use crate::common::parse_order;
+use crate::common::{parse_order, printable_path};
 use crate::CliError;
 
 /// Arguments of `mmarrow describe`.
@@ -43,7 +43,7 @@ pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
     writeln!(
         out,
         "{}: {} {} order {} offset {}",
-        sidecar_path(&a.path).display(),
+        printable_path(&sidecar_path(&a.path)),
         array.dtype(),
         crate::info::shape_text(array.shape()),
         array.order(),

@@ -10,7 +10,7 @@ use arrow_cast::display::{ArrayFormatter, FormatOptions};
 use arrow_schema::{Field, Schema};
 use mmarrow::array::{ArrowOptions, BoolLayout};
 
-use crate::common::{ArrayArgs, Layout};
+use crate::common::{printable, ArrayArgs, Layout};
 use crate::CliError;
 
 /// Arguments of `mmarrow head`.
@@ -42,7 +42,12 @@ pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
     let array = a.array.options()?.open(&a.array.path)?;
     let n = a.rows.min(array.len());
     // Display only: a big-endian or misaligned file is copied, but only the rows shown.
-    let view = array.slice(0..n)?.to_arrow_compatible();
+    // A 0-d array is one scalar, shown whole (it has no rows to slice).
+    let view = if array.shape().is_empty() {
+        array.to_arrow_compatible()
+    } else {
+        array.slice(0..n)?.to_arrow_compatible()
+    };
     // bool shows as true/false (a copy of the shown rows only).
     let options = ArrowOptions::new()
         .tensor(a.layout.into())
@@ -70,7 +75,11 @@ fn render(batch: &RecordBatch, max_items: usize) -> Result<String, CliError> {
             .map(|i| cell(col.as_ref(), i, max_items, &fmt))
             .collect::<Result<_, _>>()
             .map_err(mmarrow::Error::from)?;
-        fields.push(Field::new(f.name(), arrow_schema::DataType::Utf8, false));
+        fields.push(Field::new(
+            printable(f.name()),
+            arrow_schema::DataType::Utf8,
+            false,
+        ));
         columns.push(Arc::new(StringArray::from(cells)));
     }
     let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
@@ -116,18 +125,5 @@ fn cell(
     }
     let f = ArrayFormatter::try_new(col, fmt)?;
     // One table line per row: control characters are shown escaped.
-    let text = f.value(i).to_string();
-    if text.chars().any(char::is_control) {
-        return Ok(text
-            .chars()
-            .flat_map(|c| -> Box<dyn Iterator<Item = char>> {
-                if c.is_control() {
-                    Box::new(c.escape_default())
-                } else {
-                    Box::new(std::iter::once(c))
-                }
-            })
-            .collect());
-    }
-    Ok(text)
+    Ok(printable(&f.value(i).to_string()).into_owned())
 }

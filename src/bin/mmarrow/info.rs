@@ -7,7 +7,7 @@ use mmarrow::format::{sidecar_path, HeaderSource, EXTENSION_METADATA_KEY, EXTENS
 use mmarrow::MmArray;
 use serde_json::json;
 
-use crate::common::{ArrayArgs, Layout};
+use crate::common::{printable, printable_path, ArrayArgs, Layout};
 use crate::CliError;
 
 /// Arguments of `mmarrow info`.
@@ -34,7 +34,7 @@ pub(crate) fn shape_text(shape: &[u64]) -> String {
 
 fn source_text(a: &MmArray) -> String {
     match a.source() {
-        HeaderSource::Sidecar => format!("sidecar {}", sidecar_path(a.path()).display()),
+        HeaderSource::Sidecar => format!("sidecar {}", printable_path(&sidecar_path(a.path()))),
         HeaderSource::Npy { version } => {
             format!(".npy header (format {}.{})", version.0, version.1)
         }
@@ -80,9 +80,9 @@ pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
         writeln!(out, "{doc}")?;
         return Ok(());
     }
-    writeln!(out, "path:      {}", array.path().display())?;
+    writeln!(out, "path:      {}", printable_path(array.path()))?;
     writeln!(out, "described: {}", source_text(&array))?;
-    writeln!(out, "name:      {}", array.name())?;
+    writeln!(out, "name:      {}", printable(&array.name()))?;
     writeln!(
         out,
         "dtype:     {} ({})",
@@ -96,11 +96,12 @@ pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
     match (&arrow_type, &ext_name) {
         (Some(t), Some(n)) => writeln!(
             out,
-            "arrow:     {t} [{n}{}]",
+            "arrow:     {t} [{}{}]",
+            printable(n),
             ext_meta
                 .as_deref()
                 .filter(|m| !m.is_empty())
-                .map(|m| format!(" {m}"))
+                .map(|m| format!(" {}", printable(m)))
                 .unwrap_or_default()
         )?,
         (Some(t), None) => writeln!(out, "arrow:     {t}")?,
@@ -108,17 +109,22 @@ pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
     }
     match &blocker {
         None => writeln!(out, "zero-copy: yes")?,
-        Some(e) => writeln!(out, "zero-copy: no: {e}")?,
+        Some(e) => writeln!(out, "zero-copy: no: {}", printable(&e.to_string()))?,
     }
     for (k, v) in array.metadata() {
-        writeln!(out, "meta:      {k} = {v}")?;
+        writeln!(
+            out,
+            "meta:      {} = {}",
+            printable(k),
+            printable(&v.to_string())
+        )?;
     }
     Ok(())
 }
 
 fn table_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
     let dir = &a.array.path;
-    let m = mmarrow::format::Manifest::read(dir)?;
+    let m = mmarrow::table::check_structure(dir)?;
     let files = |c: &mmarrow::format::ColumnEntry| {
         [
             &c.files.validity,
@@ -156,7 +162,7 @@ fn table_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
         writeln!(out, "{doc}")?;
         return Ok(());
     }
-    writeln!(out, "path:      {}", dir.display())?;
+    writeln!(out, "path:      {}", printable_path(dir))?;
     writeln!(
         out,
         "table:     {} rows, {} columns",
@@ -166,13 +172,13 @@ fn table_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
     let width = m
         .columns
         .iter()
-        .map(|c| c.field.name().len())
+        .map(|c| printable(c.field.name()).chars().count())
         .max()
         .unwrap_or(4);
     let twidth = m
         .columns
         .iter()
-        .map(|c| c.field.data_type().to_string().chars().count())
+        .map(|c| printable(&c.field.data_type().to_string()).chars().count())
         .max()
         .unwrap_or(4);
     for c in &m.columns {
@@ -184,14 +190,14 @@ fn table_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
         writeln!(
             out,
             "  {:width$}  {:twidth$}  {:22}  {}",
-            c.field.name(),
-            c.field.data_type().to_string(),
+            printable(c.field.name()),
+            printable(&c.field.data_type().to_string()),
             nulls,
-            files(c).join(" "),
+            printable(&files(c).join(" ")),
         )?;
     }
     for (k, v) in &m.metadata {
-        writeln!(out, "meta:      {k} = {v}")?;
+        writeln!(out, "meta:      {} = {}", printable(k), printable(v))?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::common::printable_path;
 use crate::CliError;
 
 /// Arguments of `mmarrow verify`.
@@ -18,7 +19,7 @@ pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
         writeln!(
             out,
             "{}: ok, {} rows, {} columns",
-            a.path.display(),
+            printable_path(&a.path),
             t.num_rows(),
             t.schema().fields().len()
         )?;
@@ -29,7 +30,7 @@ pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
         writeln!(
             out,
             "{}: ok, {} rows of {}{}",
-            a.path.display(),
+            printable_path(&a.path),
             array.len(),
             array.dtype(),
             if array.zero_copy_blocker().is_some() {

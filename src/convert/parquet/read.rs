@@ -16,11 +16,11 @@ use parquet::file::metadata::ParquetMetaData;
 
 use super::read_pages::{read_pages, Chunk};
 use crate::convert::options::ConvertOptions;
-use crate::convert::output::{ConvertSummary, Flusher, Output};
+use crate::convert::output::{ConvertSummary, Flusher, Output, Writes};
 use crate::convert::pipeline;
 use crate::convert::sink::{fixed_lists, nulls_error, ArraySink};
-use crate::convert::spec::{array_spec, open_parquet, pick_column, ArraySpec};
-use crate::error::{Error, ErrorKind, Result};
+use crate::convert::spec::{array_spec, open_parquet_for_reading, pick_column, ArraySpec};
+use crate::error::{name_panic, Error, ErrorKind, Result};
 use crate::write::ArrayWriter;
 
 /// Converts one column of the Parquet file `src` to the array file `dst`
@@ -61,8 +61,12 @@ pub fn from_parquet(
     o: &ConvertOptions,
 ) -> Result<ConvertSummary> {
     let (src, dst) = (src.as_ref(), dst.as_ref());
+    name_panic(src, "reading Parquet", || from_parquet_at(src, dst, o))
+}
+
+fn from_parquet_at(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
     let bad = |reason: String| ErrorKind::Format { reason }.at(src);
-    let (_, meta) = open_parquet(src)?;
+    let (_, meta) = open_parquet_for_reading(src, o)?;
     let schema = meta.schema().clone();
     let col = pick_column(&schema, o, &bad)?;
     let field = schema.field(col).clone();
@@ -75,7 +79,7 @@ pub fn from_parquet(
         .fold(0u64, |n, g| n.saturating_add(g.num_rows().max(0) as u64));
     let leaves = leaves_of(&pq_meta, col, &schema);
     let known_shape = !spec.row_shape.contains(&0);
-    Output::file(dst, o)?.write(|out| {
+    Output::file(dst, Writes::Array, src, o)?.write(|out| {
         o.start(total_rows, total_rows.saturating_mul(spec.row_bytes_hint()));
         let read = Read {
             src,

@@ -21,10 +21,10 @@ use parquet::schema::types::SchemaDescriptor;
 use super::write_pages;
 use crate::array::MmArray;
 use crate::convert::options::{check_row_group_rows, ConvertOptions, DEFAULT_ROW_GROUP_BYTES};
-use crate::convert::output::{ConvertSummary, Flusher, Output};
+use crate::convert::output::{ConvertSummary, Flusher, Output, Writes};
 use crate::convert::pipeline;
 use crate::convert::source::Source;
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{name_panic, Error, ErrorKind, Result};
 use crate::table::Table;
 
 /// Writes `source` to the Parquet file `dst`.
@@ -73,7 +73,9 @@ pub fn to_parquet(
     dst: impl AsRef<Path>,
     o: &ConvertOptions,
 ) -> Result<ConvertSummary> {
-    write_parquet(Source::Array(source), dst.as_ref(), o)
+    name_panic(source.path(), "writing Parquet", || {
+        write_parquet(Source::Array(source), dst.as_ref(), o)
+    })
 }
 
 /// Writes the table `table` to the Parquet file `dst`, as [`to_parquet`]
@@ -88,7 +90,9 @@ pub fn table_to_parquet(
     dst: impl AsRef<Path>,
     o: &ConvertOptions,
 ) -> Result<ConvertSummary> {
-    write_parquet(Source::Table(table), dst.as_ref(), o)
+    name_panic(table.path(), "writing Parquet", || {
+        write_parquet(Source::Table(table), dst.as_ref(), o)
+    })
 }
 
 /// Everything both writers share: the stored schema, row groups, writer
@@ -161,9 +165,45 @@ fn pq_err(e: parquet::errors::ParquetError, path: &Path) -> Error {
     .at(path)
 }
 
+/// Refuses columns that Parquet cannot hold before anything is written, with
+/// the column named (the parquet crate would panic on some of them).
+fn check_writable(schema: &arrow_schema::Schema) -> std::result::Result<(), String> {
+    fn zero_width(t: &arrow_schema::DataType) -> bool {
+        use arrow_schema::DataType as T;
+        match t {
+            T::FixedSizeBinary(0) => true,
+            T::List(f)
+            | T::LargeList(f)
+            | T::FixedSizeList(f, _)
+            | T::ListView(f)
+            | T::LargeListView(f)
+            | T::Map(f, _) => zero_width(f.data_type()),
+            T::Struct(fs) => fs.iter().any(|f| zero_width(f.data_type())),
+            T::Dictionary(_, v) => zero_width(v),
+            _ => false,
+        }
+    }
+    let bad: Vec<String> = schema
+        .fields()
+        .iter()
+        .filter(|f| zero_width(f.data_type()))
+        .map(|f| format!("{:?} ({})", f.name(), f.data_type()))
+        .collect();
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "cannot write to Parquet: fixed_size_binary(0) has no Parquet form (FIXED_LEN_BYTE_ARRAY needs a length of at least 1); columns: {}",
+            bad.join(", ")
+        ))
+    }
+}
+
 fn write_parquet(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
     check_row_group_rows(o.row_group_rows)?;
-    Output::file(dst, o)?.write(|out| {
+    check_writable(source.schema()?.as_ref())
+        .map_err(|reason| ErrorKind::Format { reason }.at(source.path()))?;
+    Output::file(dst, Writes::Parquet, source.path(), o)?.write(|out| {
         let plan = Plan::new(&source, o, out.path())?;
         let fast = match source {
             Source::Array(a) => {
