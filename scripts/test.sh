@@ -8,12 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 echo "== cargo test"
-# --features test-helpers: the same feature set as the build below, so the
+# --features test-helpers,fault-injection (helper programs; the named failure
+# points of tests/it/faults.rs): the same feature set as the build below, so the
 # library is compiled once.
-cargo test --quiet --features test-helpers
+cargo test --quiet --features test-helpers,fault-injection
 # The Python suite drives these debug builds: the CLI and the helper programs
 # of tests/helpers (examples gated by the test-helpers feature).
-cargo build --quiet --bins --examples --features test-helpers
+cargo build --quiet --bins --examples --features test-helpers,fault-injection
 
 echo "== python venv"
 req=tests/python/requirements.txt

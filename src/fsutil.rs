@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) use std::os::unix::fs::FileExt;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::fault;
 
 /// What to do when the destination exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,30 +50,33 @@ pub(crate) fn write_atomic_with(
 ) -> Result<()> {
     let tmp = temp_sibling(path);
     let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
+        let mut f = fault::point("atomic.create", &tmp)
+            .and_then(|()| OpenOptions::new().write(true).create_new(true).open(&tmp))
             .map_err(|e| Error::io(&tmp, "create temporary file", e))?;
-        f.write_all(bytes)
+        fault::point("atomic.write", &tmp)
+            .and_then(|()| f.write_all(bytes))
             .map_err(|e| Error::io(&tmp, "write temporary file", e))?;
         if durable {
-            f.sync_all().map_err(|e| Error::io(&tmp, "fsync", e))?;
+            fault::point("atomic.fsync", &tmp)
+                .and_then(|()| f.sync_all())
+                .map_err(|e| Error::io(&tmp, "fsync", e))?;
         }
         match mode {
-            Replace::Overwrite => {
-                fs::rename(&tmp, path).map_err(|e| Error::io(path, "rename into place", e))
-            }
+            Replace::Overwrite => fault::point("atomic.rename", path)
+                .and_then(|()| fs::rename(&tmp, path))
+                .map_err(|e| Error::io(path, "rename into place", e)),
             Replace::NoClobber => {
                 // link(2) fails if the destination exists, so two writers
                 // cannot both believe they created it.
-                let r = fs::hard_link(&tmp, path).map_err(|e| {
-                    ErrorKind::Io {
-                        op: "create",
-                        source: e,
-                    }
-                    .at(path)
-                });
+                let r = fault::point("atomic.link", path)
+                    .and_then(|()| fs::hard_link(&tmp, path))
+                    .map_err(|e| {
+                        ErrorKind::Io {
+                            op: "create",
+                            source: e,
+                        }
+                        .at(path)
+                    });
                 let _ = fs::remove_file(&tmp);
                 r
             }
@@ -94,11 +98,14 @@ pub(crate) fn write_atomic_with(
 /// is another), so the new name survives a power cut.
 pub(crate) fn rename(from: &Path, to: &Path, durable: bool) -> Result<()> {
     if durable {
-        File::open(from)
+        fault::point("rename.fsync", from)
+            .and_then(|()| File::open(from))
             .and_then(|f| f.sync_all())
             .map_err(|e| Error::io(from, "fsync", e))?;
     }
-    fs::rename(from, to).map_err(|e| Error::io(to, "rename into place", e))?;
+    fault::point("rename", to)
+        .and_then(|()| fs::rename(from, to))
+        .map_err(|e| Error::io(to, "rename into place", e))?;
     if durable {
         sync_parent(to)?;
         if parent(from) != parent(to) {
@@ -123,7 +130,8 @@ pub(crate) fn sync_parent(path: &Path) -> Result<()> {
 
 /// fsyncs the directory `dir` itself, so the entries created or renamed in it are durable.
 pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir)
+    fault::point("sync_dir", dir)
+        .and_then(|()| File::open(dir))
         .and_then(|d| d.sync_all())
         .map_err(|e| Error::io(dir, "fsync directory", e))
 }
@@ -423,7 +431,7 @@ pub(crate) fn commit_pair(
         }
         Replace::Overwrite => {
             if let Some(sc) = dst.sidecar {
-                match fs::remove_file(sc) {
+                match fault::point("pair.remove_sidecar", sc).and_then(|()| fs::remove_file(sc)) {
                     Ok(()) if durable => sync_parent(sc)?,
                     Ok(()) => {}
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -431,7 +439,8 @@ pub(crate) fn commit_pair(
                 }
             }
             pause_point("sidecar-removed");
-            fs::rename(new.data, dst.data)
+            fault::point("pair.rename_data", dst.data)
+                .and_then(|()| fs::rename(new.data, dst.data))
                 .map_err(|e| Error::io(dst.data, "rename into place", e))?;
             pause_point("data-placed");
             if let (Some(from), Some(to)) = (new_sidecar, dst.sidecar) {
@@ -439,7 +448,9 @@ pub(crate) fn commit_pair(
                     // The data's new name is durable before the sidecar's.
                     sync_parent(dst.data)?;
                 }
-                fs::rename(from, to).map_err(|e| Error::io(to, "rename into place", e))?;
+                fault::point("pair.rename_sidecar", to)
+                    .and_then(|()| fs::rename(from, to))
+                    .map_err(|e| Error::io(to, "rename into place", e))?;
             }
         }
     }

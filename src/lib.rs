@@ -76,6 +76,10 @@ pub mod array;
 pub mod convert;
 pub mod dtype;
 pub mod error;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
+#[cfg(not(feature = "fault-injection"))]
+mod fault;
 pub mod format;
 mod fsutil;
 pub mod map;

@@ -17,6 +17,7 @@ use arrow_schema::{DataType, SchemaRef};
 use super::manifest::{layout_of, ColumnEntry, ColumnFiles, Layout, Manifest, MANIFEST_NAME};
 use super::read::Table;
 use crate::error::{Error, ErrorKind, Result};
+use crate::fault;
 use crate::fsutil::FileExt;
 use crate::fsutil::{sync_parent, write_atomic_with, Replace};
 use crate::write::Durability;
@@ -59,6 +60,9 @@ pub struct TableWriter {
     manifest: Manifest,
     columns: Vec<ColumnWriter>,
     pending_rows: u64,
+    /// True when committed rows are on disk but writing the manifest that
+    /// records them failed: the next commit writes it again.
+    manifest_stale: bool,
     durability: Durability,
     _lock: File,
 }
@@ -121,8 +125,8 @@ impl BitFile {
         b.append_packed_range(src.offset()..src.offset() + src.len(), src.values());
         let out = b.finish();
         let bytes = &out.values()[..(partial + src.len()).div_ceil(8)];
-        self.file
-            .write_all_at(bytes, self.bits / 8)
+        fault::point("table.append_bits", &self.path)
+            .and_then(|()| self.file.write_all_at(bytes, self.bits / 8))
             .map_err(io(&self.path, "append"))?;
         self.bits += src.len() as u64;
         self.last = *bytes.last().expect("non-empty");
@@ -165,8 +169,11 @@ impl OffsetFile {
                 out.extend_from_slice(&v.to_le_bytes());
             }
         }
-        self.file
-            .write_all_at(&out, self.entries * self.width as u64)
+        fault::point("table.append_offsets", &self.path)
+            .and_then(|()| {
+                self.file
+                    .write_all_at(&out, self.entries * self.width as u64)
+            })
             .map_err(io(&self.path, "append"))?;
         self.entries += offsets.len() as u64 - 1;
         self.last += offsets[offsets.len() - 1] - base;
@@ -192,8 +199,8 @@ impl OffsetFile {
 
 impl ValueFile {
     fn append(&mut self, bytes: &[u8]) -> Result<()> {
-        self.file
-            .write_all_at(bytes, self.len)
+        fault::point("table.append_values", &self.path)
+            .and_then(|()| self.file.write_all_at(bytes, self.len))
             .map_err(io(&self.path, "append"))?;
         self.len += bytes.len() as u64;
         Ok(())
@@ -472,6 +479,7 @@ impl TableWriter {
             manifest,
             columns,
             pending_rows: 0,
+            manifest_stale: false,
             durability,
             _lock: lock,
         })
@@ -614,7 +622,7 @@ impl TableWriter {
     /// # Errors
     /// I/O errors; the rows stay pending.
     pub fn commit(&mut self) -> Result<u64> {
-        if self.pending_rows == 0 {
+        if self.pending_rows == 0 && !self.manifest_stale {
             return Ok(self.manifest.rows);
         }
         let durable = self.durability == Durability::Fsync;
@@ -627,7 +635,9 @@ impl TableWriter {
                     Some((&w.values.file, &w.values.path)),
                 ];
                 for (f, p) in files.into_iter().flatten() {
-                    f.sync_data().map_err(|e| Error::io(p, "fsync", e))?;
+                    fault::point("table.fsync", p)
+                        .and_then(|()| f.sync_data())
+                        .map_err(|e| Error::io(p, "fsync", e))?;
                 }
             }
         }
@@ -636,14 +646,20 @@ impl TableWriter {
         for (c, w) in next.columns.iter_mut().zip(&self.columns) {
             c.null_count = w.nulls;
         }
+        // From here the rows are on disk and are never discarded: a manifest
+        // write that fails may already be visible (renamed, with only the
+        // directory fsync failing), so the writer keeps the rows as
+        // committed and the next commit writes the manifest again.
+        self.manifest = next;
+        self.pending_rows = 0;
+        self.manifest_stale = true;
         write_atomic_with(
             &self.dir.join(MANIFEST_NAME),
-            next.to_json().as_bytes(),
+            self.manifest.to_json().as_bytes(),
             Replace::Overwrite,
             durable,
         )?;
-        self.manifest = next;
-        self.pending_rows = 0;
+        self.manifest_stale = false;
         Ok(self.manifest.rows)
     }
 

@@ -16,6 +16,7 @@ use arrow_schema::DataType;
 use crate::array::MmArray;
 use crate::dtype::{Dtype, Element, Kind};
 use crate::error::{Error, ErrorKind, Result, ShapeDisplay};
+use crate::fault;
 use crate::format::npy::{encode_header, NpyHeader};
 use crate::format::sidecar::{sidecar_path, Sidecar};
 use crate::format::{ArrayHeader, HeaderSource};
@@ -168,6 +169,7 @@ impl WriterOptions {
                 committed_rows: 0,
                 written: 0,
                 buf: Vec::new(),
+                header_stale: false,
                 durability: self.durability,
             };
             // The empty array is committed from the start: a reader sees zero rows.
@@ -235,6 +237,9 @@ pub struct ArrayWriter {
     written: u64,
     /// Bytes of uncommitted rows not yet written.
     buf: Vec<u8>,
+    /// True when a commit's rows are on disk (fsynced) but writing the
+    /// header that records them failed: the next commit rewrites it.
+    header_stale: bool,
     durability: Durability,
 }
 
@@ -317,6 +322,7 @@ impl ArrayWriter {
             committed_rows: l.len(),
             written: 0,
             buf: Vec::new(),
+            header_stale: false,
             durability,
         })
     }
@@ -455,7 +461,9 @@ impl ArrayWriter {
     pub(crate) fn reserve(&mut self, rows: u64) -> Result<()> {
         self.write_buffered()?;
         let end = self.committed_end() + self.written + rows * self.row_bytes;
-        if let Err(e) = self.file.set_len(end) {
+        if let Err(e) =
+            fault::point("array.extend", &self.path).and_then(|()| self.file.set_len(end))
+        {
             self.discard_pending();
             return Err(Error::io(&self.path, "extend", e));
         }
@@ -477,8 +485,8 @@ impl ArrayWriter {
             }
             .at(self.path.clone()));
         }
-        self.file
-            .write_all_at(bytes, self.committed_end() + pos)
+        fault::point("array.write_at", &self.path)
+            .and_then(|()| self.file.write_all_at(bytes, self.committed_end() + pos))
             .map_err(|e| Error::io(&self.path, "write", e))
     }
 
@@ -499,7 +507,9 @@ impl ArrayWriter {
 
     fn write_pending(&mut self, bytes: &[u8]) -> Result<()> {
         let pos = self.committed_end() + self.written;
-        match self.file.write_all_at(bytes, pos) {
+        match fault::point("array.append", &self.path)
+            .and_then(|()| self.file.write_all_at(bytes, pos))
+        {
             Ok(()) => {
                 self.written += bytes.len() as u64;
                 Ok(())
@@ -524,21 +534,32 @@ impl ArrayWriter {
     /// docs). Returns the committed row count.
     ///
     /// # Errors
-    /// I/O errors; the rows stay pending and a later `commit` may retry.
+    /// I/O errors. One before the rows reach the disk leaves them pending
+    /// (a later `commit` may retry; dropping the writer discards them). One
+    /// while recording them in the header leaves them on disk and possibly
+    /// visible already: the writer keeps them (as [`ArrayWriter::committed_rows`])
+    /// and a later `commit` writes the header again.
     pub fn commit(&mut self) -> Result<u64> {
         self.write_buffered()?;
-        if self.written == 0 {
+        if self.written == 0 && !self.header_stale {
             return Ok(self.committed_rows);
         }
-        if self.durability == Durability::Fsync {
-            self.file
-                .sync_data()
+        if self.written > 0 && self.durability == Durability::Fsync {
+            fault::point("array.fsync", &self.path)
+                .and_then(|()| self.file.sync_data())
                 .map_err(|e| Error::io(&self.path, "fsync", e))?;
         }
+        // From here the rows are on disk and are never discarded: a header
+        // write that fails may already be visible (a renamed sidecar whose
+        // directory fsync failed, a `.npy` header written but not synced),
+        // so readers may see these rows. The writer keeps them, and the
+        // next commit writes the header again.
         let rows = self.committed_rows + self.written / self.row_bytes;
-        self.write_header(rows)?;
         self.committed_rows = rows;
         self.written = 0;
+        self.header_stale = true;
+        self.write_header(rows)?;
+        self.header_stale = false;
         Ok(rows)
     }
 
@@ -556,12 +577,12 @@ impl ArrayWriter {
                     ) }.at(self.path.clone()))?;
             // One small write inside the first page; the data it describes
             // is already on disk.
-            self.file
-                .write_all_at(&h, 0)
+            fault::point("array.npy_header", &self.path)
+                .and_then(|()| self.file.write_all_at(&h, 0))
                 .map_err(|e| Error::io(&self.path, "write header", e))?;
             if durable {
-                self.file
-                    .sync_data()
+                fault::point("array.npy_fsync", &self.path)
+                    .and_then(|()| self.file.sync_data())
                     .map_err(|e| Error::io(&self.path, "fsync", e))?;
             }
         }

@@ -9,6 +9,8 @@ mod common;
 mod concurrency;
 mod convert;
 mod crash;
+#[cfg(feature = "fault-injection")] // needs the named failure points
+mod faults;
 mod hardening_inputs;
 mod hardening_output;
 #[cfg(feature = "cli")] // runs the `mmarrow` binary
