@@ -185,6 +185,37 @@ fn check_footer(src: &Path, file: &File) -> Result<()> {
             "its footer length {footer} does not fit in its {len} bytes"
         )));
     }
+    // Every block the footer lists must lie inside the file: arrow-ipc
+    // allocates a block's lengths before reading it.
+    let mut buf = vec![0u8; footer as usize];
+    let start = len - 10 - footer as u64;
+    let n = crate::fsutil::read_at_most(file, &mut buf, start)
+        .map_err(|e| Error::io(src, "read", e))?;
+    if n < buf.len() {
+        return Err(bad("its footer is truncated".into()));
+    }
+    let f = arrow_ipc::root_as_footer(&buf)
+        .map_err(|e| bad(format!("its footer is malformed: {e}")))?;
+    let blocks = f
+        .dictionaries()
+        .into_iter()
+        .flatten()
+        .chain(f.recordBatches().into_iter().flatten());
+    for (i, b) in blocks.enumerate() {
+        let end = u64::try_from(b.offset())
+            .ok()
+            .zip(u64::try_from(b.metaDataLength()).ok())
+            .zip(u64::try_from(b.bodyLength()).ok())
+            .and_then(|((o, m), body)| o.checked_add(m)?.checked_add(body));
+        if end.is_none_or(|e| e > start) {
+            return Err(bad(format!(
+                "block {i} of its footer (offset {}, {} + {} bytes) lies outside its {len} bytes",
+                b.offset(),
+                b.metaDataLength(),
+                b.bodyLength()
+            )));
+        }
+    }
     Ok(())
 }
 

@@ -27,6 +27,7 @@
 // parquet/{page, stats} — parquet/{read_pages, write_pages} —
 // parquet/{read, write} — ipc — table_io — this file.
 mod format;
+mod inspect;
 mod ipc;
 mod options;
 mod output;
@@ -40,6 +41,7 @@ mod table_io;
 use std::path::Path;
 
 pub use format::Format;
+pub use inspect::{inspect, FileSummary};
 pub use ipc::{from_ipc, table_to_ipc, to_ipc};
 pub use options::{Compression, ConvertOptions, Progress, DEFAULT_ROW_GROUP_BYTES};
 pub use output::{remove_temporary_outputs, ConvertSummary};

@@ -460,3 +460,149 @@ fn int96_timestamps_outside_nanoseconds_are_an_error_or_read_in_a_coarser_unit()
         [(2_458_850 - EPOCH) as i64 * 86_400_000_000_000 + 43_200_000_000_001]
     );
 }
+
+#[cfg(feature = "cli")]
+#[test]
+fn info_describes_parquet_and_arrow_ipc_files() {
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    use std::sync::Arc;
+    let d = Dir::new();
+    let batch = RecordBatch::try_from_iter([
+        ("id", Arc::new(Int64Array::from(vec![1, 2, 3])) as ArrayRef),
+        (
+            "s",
+            Arc::new(StringArray::from(vec![Some("a"), None, Some("c")])) as ArrayRef,
+        ),
+    ])
+    .unwrap();
+    let pq = d.path("data.bin"); // named neither .parquet nor .arrow: the magic decides
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_compression(parquet::basic::Compression::SNAPPY)
+        .set_max_row_group_row_count(Some(2))
+        .build();
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&pq).unwrap(),
+        batch.schema(),
+        Some(props),
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let ipc = d.path("data.arrow");
+    let mut w = arrow_ipc::writer::FileWriter::try_new(
+        std::fs::File::create(&ipc).unwrap(),
+        &batch.schema(),
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.finish().unwrap();
+    let run = |p: &Path, json: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mmarrow"));
+        c.arg("info").arg(p);
+        if json {
+            c.arg("--json");
+        }
+        c.output().unwrap()
+    };
+    let out = run(&pq, false);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("parquet: 3 rows, 2 row groups, 2 columns"),
+        "{text}"
+    );
+    assert!(text.contains("codecs:    snappy"), "{text}");
+    assert!(
+        text.contains("id: Int64") && text.contains("s: Utf8"),
+        "{text}"
+    );
+    let out = run(&ipc, true);
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["kind"], "arrow-ipc");
+    assert_eq!(doc["rows"], 3);
+    assert_eq!(doc["columns"][1]["name"], "s");
+    // A truncated Parquet file: one line naming it, exit 2.
+    let bytes = std::fs::read(&pq).unwrap();
+    std::fs::write(&pq, &bytes[..bytes.len() - 9]).unwrap();
+    let out = run(&pq, false);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("data.bin") && err.lines().count() == 1,
+        "{err}"
+    );
+}
+
+/// The Arrow IPC files of apache/arrow-testing on which arrow-ipc panics
+/// or allocates gigabytes (tests/corpus/peers/arrow-testing/README.md).
+fn arrow_testing_files() -> Vec<std::path::PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/peers/arrow-testing");
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "arrow"))
+        .collect();
+    v.sort();
+    assert_eq!(v.len(), 5);
+    v
+}
+
+#[test]
+fn ipc_files_that_crash_arrow_ipc_are_typed_errors_naming_the_file() {
+    use mmarrow::convert::{from_ipc, inspect, ipc_to_table, ConvertOptions};
+    let d = Dir::new();
+    for src in arrow_testing_files() {
+        let o = ConvertOptions::new().overwrite(true);
+        for (what, r) in [
+            ("from_ipc", from_ipc(&src, d.path("a.f4"), &o).map(|_| ())),
+            (
+                "ipc_to_table",
+                ipc_to_table(&src, d.path("t"), &o).map(|_| ()),
+            ),
+            ("inspect", inspect(&src).map(|_| ())),
+        ] {
+            let e = r.expect_err(what);
+            assert_eq!(e.path(), Some(src.as_path()), "{what}: {e}");
+            assert!(e.is_user_error(), "{what}: {e}");
+        }
+        assert_eq!(
+            std::fs::read_dir(d.dir.path()).unwrap().count(),
+            0,
+            "nothing left"
+        );
+    }
+}
+
+#[cfg(feature = "cli")]
+#[test]
+fn the_cli_reports_ipc_files_that_crash_arrow_ipc_in_one_line() {
+    let d = Dir::new();
+    for src in arrow_testing_files() {
+        for args in [
+            vec!["info".to_string(), src.display().to_string()],
+            vec![
+                "convert".to_string(),
+                src.display().to_string(),
+                d.path("t").display().to_string(),
+                "--table".to_string(),
+            ],
+        ] {
+            let out = Command::new(env!("CARGO_BIN_EXE_mmarrow"))
+                .args(&args)
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+            assert!(
+                err.starts_with("mmarrow: ")
+                    && err.contains(src.file_name().unwrap().to_str().unwrap()),
+                "{err}"
+            );
+        }
+    }
+}

@@ -26,6 +26,14 @@ pub(crate) struct ArrayArgs {
 }
 
 impl ArrayArgs {
+    /// True when no option describes the file (it must describe itself).
+    pub fn is_unannotated(&self) -> bool {
+        self.dtype.is_none()
+            && self.shape.is_none()
+            && self.offset.is_none()
+            && self.order.is_none()
+    }
+
     /// The library options these arguments describe.
     pub fn options(&self) -> mmarrow::Result<OpenOptions> {
         let mut o = OpenOptions::new();

@@ -46,6 +46,9 @@ pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
     if mmarrow::table::is_table(&a.array.path) {
         return table_info(&a, out);
     }
+    if a.array.is_unannotated() && is_parquet_or_ipc(&a.array.path) {
+        return file_info(&a, out);
+    }
     let array = a.array.options()?.open(&a.array.path)?;
     let options = ArrowOptions::new().tensor(a.layout.into());
     let blocker = array.zero_copy_blocker();
@@ -198,6 +201,75 @@ fn table_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
     }
     for (k, v) in &m.metadata {
         writeln!(out, "meta:      {} = {}", printable(k), printable(v))?;
+    }
+    Ok(())
+}
+
+/// A Parquet or Arrow IPC file (by its first bytes) without a sidecar.
+fn is_parquet_or_ipc(path: &std::path::Path) -> bool {
+    use std::io::Read;
+    // Only a regular file is opened here (a FIFO would block the open):
+    // anything else goes to the array path, which refuses it clearly.
+    if sidecar_path(path).exists() || !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let mut head = [0u8; 6];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    (n >= 4 && &head[..4] == b"PAR1") || (n == 6 && &head == b"ARROW1")
+}
+
+/// `mmarrow info` of a Parquet or Arrow IPC file: format, rows, row groups
+/// (or batches), codecs and the Arrow schema.
+fn file_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
+    let s = mmarrow::convert::inspect(&a.array.path)?;
+    let format = match s.format {
+        mmarrow::convert::Format::Parquet => "parquet",
+        _ => "arrow-ipc",
+    };
+    let fields: Vec<(String, String, bool)> = s
+        .schema
+        .fields()
+        .iter()
+        .map(|f| (f.name().clone(), f.data_type().to_string(), f.is_nullable()))
+        .collect();
+    if a.json {
+        let doc = json!({
+            "kind": format,
+            "path": a.array.path.display().to_string(),
+            "rows": s.rows,
+            "groups": s.groups,
+            "codecs": s.codecs,
+            "columns": fields.iter().map(|(n, t, nullable)| json!({"name": n, "type": t, "nullable": nullable})).collect::<Vec<_>>(),
+        });
+        writeln!(out, "{doc}")?;
+        return Ok(());
+    }
+    let groups = if format == "parquet" {
+        "row groups"
+    } else {
+        "batches"
+    };
+    writeln!(out, "path:      {}", printable_path(&a.array.path))?;
+    writeln!(
+        out,
+        "{format}: {} rows, {} {groups}, {} columns",
+        s.rows,
+        s.groups,
+        fields.len()
+    )?;
+    if !s.codecs.is_empty() {
+        writeln!(out, "codecs:    {}", s.codecs.join(", "))?;
+    }
+    for (name, t, nullable) in &fields {
+        writeln!(
+            out,
+            "  {}: {}{}",
+            printable(name),
+            printable(t),
+            if *nullable { "" } else { " not null" }
+        )?;
     }
     Ok(())
 }

@@ -66,7 +66,33 @@ impl From<std::io::Error> for CliError {
     }
 }
 
+/// Panics caught by the library's boundaries (a Parquet or IPC decoder
+/// fed a malformed file) print nothing: the error that follows is the one
+/// line. Any other panic is an internal error: one line, then exit 101.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        if mmarrow::error::panic_is_caught() {
+            return;
+        }
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "mmarrow: internal error (a bug, please report it): {}{at}",
+            common::printable(&msg)
+        );
+    }));
+}
+
 fn main() -> ExitCode {
+    install_panic_hook();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
