@@ -256,7 +256,11 @@ impl TableWriterOptions {
     }
 
     /// Whether an existing *table* directory may be replaced. A non-empty
-    /// directory that is not a table is never touched.
+    /// directory that is not a table (or that holds files its manifest does
+    /// not name) is never touched. The replacement is crash-safe: the new,
+    /// empty table is made in a hidden sibling and renamed into place after
+    /// the old one is renamed aside, so a kill at any moment leaves one of
+    /// the two, and the next write cleans up.
     pub fn overwrite(mut self, overwrite: bool) -> Self {
         self.overwrite = overwrite;
         self
@@ -301,7 +305,14 @@ impl TableWriter {
         if let Some(reason) = super::manifest::unsupported_columns(&schema) {
             return Err(ErrorKind::InvalidRequest { reason }.at(dir));
         }
-        match std::fs::read_dir(dir) {
+        // An existing table is replaced so that a kill at any moment leaves
+        // the old table or the new, empty one: the new one is made complete
+        // in a temporary sibling, the old one renamed aside under its lock,
+        // the new one renamed into place, then the old one removed (as
+        // `convert --force` replaces a table). Leftovers of an interrupted
+        // replacement are put back or removed first.
+        crate::fsutil::sweep_leftovers(dir, &[], durability == Durability::Fsync)?;
+        let replace = match std::fs::read_dir(dir) {
             Ok(mut entries) => {
                 if entries.next().is_some() {
                     let is_table = dir.join(MANIFEST_NAME).exists();
@@ -310,24 +321,59 @@ impl TableWriter {
                     }
                     // Only a real table holding nothing but its own files.
                     super::check_replaceable(dir)?;
-                    // Take the old table's lock before removing it.
-                    let lock = File::open(dir.join(LOCK_NAME))
-                        .map_err(|e| Error::io(dir, "open lock", e))?;
-                    crate::write::lock_exclusive(&lock, dir)?;
-                    std::fs::remove_dir_all(dir)
-                        .map_err(|e| Error::io(dir, "remove old table", e))?;
+                    true
+                } else {
+                    false
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
             Err(e) => return Err(Error::io(dir, "read directory", e)),
+        };
+        if !replace {
+            return Self::create_in(dir, &schema, durability);
         }
+        let tmp = crate::fsutil::temp_sibling(dir);
+        let made = Self::create_in(&tmp, &schema, durability).and_then(|w| {
+            drop(w);
+            Self::place(&tmp, dir, durability)
+        });
+        if made.is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        made?;
+        Self::open(dir, durability)
+    }
+
+    /// Moves the finished empty table `tmp` over the table `dst` (see
+    /// `create_impl`).
+    fn place(tmp: &Path, dst: &Path, durability: Durability) -> Result<()> {
+        let durable = durability == Durability::Fsync;
+        // Take the old table's writer lock so a table being appended to is
+        // never replaced.
+        let lock = super::lock_for_replacement(dst)?;
+        let old = crate::fsutil::old_sibling(dst);
+        crate::fsutil::rename(dst, &old, durable)?;
+        crate::fsutil::pause_point("writer-aside");
+        if let Err(e) = crate::fsutil::rename(tmp, dst, durable) {
+            let _ = std::fs::rename(&old, dst);
+            return Err(e);
+        }
+        drop(lock);
+        // A failure leaves a leftover that the next write removes.
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
+    }
+
+    /// Creates the table files and an empty manifest in `dir` (missing or
+    /// empty).
+    fn create_in(dir: &Path, schema: &SchemaRef, durability: Durability) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create directory", e))?;
         let lock =
             File::create(dir.join(LOCK_NAME)).map_err(|e| Error::io(dir, "create lock", e))?;
         crate::write::lock_exclusive(&lock, dir)?;
         let mut columns = Vec::new();
         for (i, f) in schema.fields().iter().enumerate() {
-            let layout = layout_of(f.data_type()).expect("checked above");
+            let layout = layout_of(f.data_type()).expect("checked by create_impl");
             let files = ColumnFiles {
                 validity: f.is_nullable().then(|| format!("c{i}.validity")),
                 offsets: matches!(layout, Layout::Variable { .. }).then(|| format!("c{i}.offsets")),

@@ -269,6 +269,69 @@ fn every_fault_in_a_table_commit_leaves_the_last_commit() {
     assert!(points >= 5, "only {points} points");
 }
 
+/// A table of 5 rows replaced by `TableWriterOptions::overwrite` with one
+/// of 3 rows. `committed` is the stage reached: 0 nothing, 1 the old table
+/// committed, 2 the new one created, 3 its rows committed.
+fn overwrite_scenario(dir: &Path) -> Outcome {
+    let path = dir.join("t");
+    let mut stage = 0;
+    let mut run = || -> mmarrow::Result<()> {
+        let mut w = TableWriter::create(&path, table_batch(0, 1).schema())?;
+        w.append(&table_batch(0, 5))?;
+        w.commit()?;
+        drop(w);
+        stage = 1;
+        let mut w = mmarrow::table::TableWriterOptions::new()
+            .overwrite(true)
+            .create(&path, table_batch(0, 1).schema())?;
+        stage = 2;
+        w.append(&table_batch(0, 3))?;
+        w.commit()?;
+        stage = 3;
+        Ok(())
+    };
+    let failed = run().is_err();
+    Outcome {
+        committed: stage,
+        attempted: stage,
+        failed,
+    }
+}
+
+fn check_overwrite(dir: &Path, out: &Outcome, what: &str) {
+    let path = dir.join("t");
+    no_leftovers(dir, what);
+    let visible = match mmarrow::table::verify_table(&path) {
+        Ok(t) => t.num_rows(),
+        Err(e) => {
+            assert_eq!(out.committed, 0, "{what}: the old table was lost: {e}");
+            return;
+        }
+    };
+    // Before the new table is in place the old one stays whole; after, the
+    // new one (empty, or with its rows once their commit returned).
+    let allowed: &[u64] = match out.committed {
+        0 => &[0, 5],
+        1 => &[5, 0],
+        2 => &[0, 3],
+        _ => &[3],
+    };
+    assert!(
+        allowed.contains(&visible),
+        "{what}: {visible} rows at stage {}",
+        out.committed
+    );
+    let t = Table::open(&path).unwrap();
+    same_rows(&t.to_record_batch().unwrap(), visible, what);
+}
+
+#[test]
+fn every_fault_in_a_table_overwrite_leaves_the_old_table_or_the_new_one() {
+    let (injected, points) = inject(&overwrite_scenario, &check_overwrite);
+    println!("table overwrite: {injected} faults injected at {points} points");
+    assert!(points >= 5, "only {points} points");
+}
+
 /// The conversions' input, made once outside every armed directory.
 fn conversion_input() -> &'static Path {
     static INPUT: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
