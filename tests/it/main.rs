@@ -1,5 +1,6 @@
 //! Integration tests: one crate so the test binaries link once.
 
+mod bad_corpus;
 mod bad_input;
 #[cfg(feature = "cli")] // runs the `mmarrow` binary, built only with `cli`
 mod cli;
