@@ -402,7 +402,7 @@ fn x_values_path(dir: &Path) -> PathBuf {
         .iter()
         .find(|c| c.field.name() == SUM_COLUMN)
         .unwrap();
-    dir.join(&c.files.values)
+    dir.join(&c.node.buffers[0].file)
 }
 
 /// Nulls in `bits`, counted 64 bits at a time with the POPCNT instruction
@@ -550,7 +550,7 @@ fn cases<'a>(f: &'a Files, opened: &'a Table, floor: &'a Float64Array) -> Vec<Ca
             .values()
             .inner()
             .clone(),
-        opened.columns()[0].null_count(),
+        opened.columns().unwrap()[0].null_count(),
     );
     let x_data2 = x_data.clone();
     vec![

@@ -170,21 +170,108 @@ impl Trusted {
     }
 }
 
-/// Builds array data without validating offsets, UTF-8 or null counts,
-/// using `null_count` for the validity bitmap. Sizes and alignment were
-/// checked by the caller in O(1).
-pub(crate) fn build_trusted(
-    builder: arrow_data::ArrayDataBuilder,
-    nulls: Option<(arrow_buffer::BooleanBuffer, usize)>,
-    _vouched: &Trusted,
-) -> arrow_data::ArrayData {
-    // SAFETY: a `Trusted` exists only if a caller of an `unsafe fn` vouched
-    // for the offsets, UTF-8 and null count (`Trusted::vouch`); buffer sizes
-    // and alignment were checked by the caller.
-    unsafe {
-        let nulls = nulls.map(|(bits, n)| arrow_buffer::NullBuffer::new_unchecked(bits, n));
-        builder.nulls(nulls).build_unchecked()
+/// Array data assembled from mapped files whose *layout* has been checked
+/// (buffer sizes and alignment, child lengths, the ends of offsets: Arrow's
+/// O(1)-per-node `ArrayData::validate`) but whose *contents* have not
+/// (every offset, UTF-8, dictionary keys, union type ids, null counts).
+///
+/// It is sound to hold and to inspect as bytes; it is handed out as Arrow
+/// data only through [`Unvalidated::full`] (Arrow's full validation),
+/// [`Unvalidated::range`] (a row range, after a validator that must check
+/// everything `validate_full` would for that range), or
+/// [`Unvalidated::trusted`] (a caller of an `unsafe fn` vouched for it).
+#[derive(Debug, Clone)]
+pub(crate) struct Unvalidated(arrow_data::ArrayData);
+
+impl Unvalidated {
+    /// Builds the data, taking `nulls` from `null_count` without counting
+    /// the bitmap, and checks its layout.
+    ///
+    /// # Errors
+    /// Arrow's layout errors.
+    pub(crate) fn new(
+        builder: arrow_data::ArrayDataBuilder,
+    ) -> std::result::Result<Unvalidated, arrow_schema::ArrowError> {
+        // SAFETY: the data never leaves `Unvalidated` except through `full`
+        // (Arrow's full validation), `range` (a complete validator of the
+        // range) or `trusted` (vouched for by an `unsafe fn`'s caller). Until
+        // then it is only inspected: `validate` below and the validators
+        // are written for data that may be invalid (they check sizes before
+        // they index).
+        let data = unsafe { builder.build_unchecked() };
+        data.validate()?;
+        Ok(Unvalidated(data))
     }
+
+    /// The data, for reading lengths and offsets while validating.
+    pub(crate) fn peek(&self) -> &arrow_data::ArrayData {
+        &self.0
+    }
+
+    /// The whole data, after Arrow's full validation.
+    ///
+    /// # Errors
+    /// Arrow's validation errors.
+    pub(crate) fn full(
+        &self,
+    ) -> std::result::Result<arrow_data::ArrayData, arrow_schema::ArrowError> {
+        self.0.validate_full()?;
+        Ok(self.0.clone())
+    }
+
+    /// Elements `offset..offset + len`, after `validator` accepted them; the
+    /// validator must check everything Arrow's `validate_full` checks for
+    /// that slice (the table reader's range validator does).
+    ///
+    /// # Errors
+    /// The validator's.
+    pub(crate) fn range<E>(
+        &self,
+        offset: usize,
+        len: usize,
+        validator: impl FnOnce(&arrow_data::ArrayData) -> std::result::Result<(), E>,
+    ) -> std::result::Result<arrow_data::ArrayData, E> {
+        let slice = slice_data(&self.0, offset, len);
+        validator(&slice)?;
+        Ok(slice)
+    }
+
+    /// The whole data unvalidated, for a caller that vouched for it.
+    pub(crate) fn trusted(&self, _vouched: &Trusted) -> arrow_data::ArrayData {
+        self.0.clone()
+    }
+}
+
+/// Elements `offset..offset + len` of `d`, for every type in the form
+/// `StructArray::from(ArrayData)` expects: a struct's children are not
+/// sliced, its offset moves (`ArrayData::slice` slices them *and* moves the
+/// offset, which `StructArray` then applies twice).
+///
+/// # Panics
+/// If the range is outside `d`.
+pub(crate) fn slice_data(
+    d: &arrow_data::ArrayData,
+    offset: usize,
+    len: usize,
+) -> arrow_data::ArrayData {
+    assert!(
+        offset.checked_add(len).is_some_and(|end| end <= d.len()),
+        "slice out of range"
+    );
+    if !matches!(d.data_type(), arrow_schema::DataType::Struct(_)) {
+        return d.slice(offset, len);
+    }
+    let nulls = d.nulls().map(|n| n.slice(offset, len));
+    let builder = d
+        .clone()
+        .into_builder()
+        .offset(d.offset() + offset)
+        .len(len)
+        .nulls(nulls);
+    // SAFETY: the range lies inside `d` (asserted above) and nothing else
+    // changes: the result is valid exactly when `d` is, as for the other
+    // types' `ArrayData::slice`.
+    unsafe { builder.build_unchecked() }
 }
 
 /// Copies `bytes` into a new 64-byte-aligned buffer, byte-swapping each

@@ -47,14 +47,7 @@ impl Source<'_> {
     pub fn row_bytes(&self) -> u64 {
         match self {
             Source::Array(a) => (a.row_elements() * a.dtype().itemsize() as u64).max(1),
-            Source::Table(t) => {
-                let total: usize = t
-                    .columns()
-                    .iter()
-                    .map(|c| c.to_data().get_slice_memory_size().unwrap_or(0))
-                    .sum();
-                (total as u64 / t.num_rows().max(1)).max(1)
-            }
+            Source::Table(t) => (t.data_bytes() / t.num_rows().max(1)).max(1),
         }
     }
 

@@ -27,15 +27,6 @@ pub fn parquet_schema(src: impl AsRef<Path>) -> Result<arrow_schema::SchemaRef> 
     })
 }
 
-/// Refuses, naming the input, a source with columns a table cannot hold
-/// (every such column listed with its type), before any output exists.
-fn holdable(src: &Path, schema: &arrow_schema::Schema) -> Result<()> {
-    match crate::table::manifest::unsupported_columns(schema) {
-        Some(reason) => Err(ErrorKind::Format { reason }.at(src)),
-        None => Ok(()),
-    }
-}
-
 fn format_err(src: &Path, reason: String) -> Error {
     ErrorKind::Format { reason }.at(src)
 }
@@ -79,7 +70,6 @@ pub fn parquet_to_table(
 fn parquet_to_table_at(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
     let (_, meta) = open_parquet_for_reading(src, o)?;
     let schema = meta.schema().clone();
-    holdable(src, &schema)?;
     let groups = meta.metadata().num_row_groups();
     let total: u64 = meta
         .metadata()
@@ -130,7 +120,6 @@ pub fn ipc_to_table(
 
 fn ipc_to_table_at(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
     let reader = ipc_reader(src)?;
-    holdable(src, &reader.schema())?;
     Output::table(dst, src, o)?.write(|out| {
         let mut w = table_writer(out.path(), reader.schema())?;
         let mut groups = 0;

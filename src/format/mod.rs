@@ -10,7 +10,7 @@ pub(crate) mod tensor;
 
 pub use crate::dtype::{EXTENSION_METADATA_KEY, EXTENSION_NAME_KEY};
 pub use crate::table::manifest::{
-    ColumnEntry, ColumnFiles, Manifest, MANIFEST_NAME, TABLE_FORMAT_NAME, TABLE_FORMAT_VERSION,
+    BufferFile, ColumnEntry, Manifest, Node, MANIFEST_NAME, TABLE_FORMAT_NAME, TABLE_FORMAT_VERSION,
 };
 pub use header::{ArrayHeader, HeaderSource};
 pub use npy::{NpyHeader, MAX_NPY_HEADER_BYTES, NPY_MAGIC};

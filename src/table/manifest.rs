@@ -1,11 +1,16 @@
-//! The table manifest (format v1): schema, committed row count and the files
-//! of each column's buffers. See `docs/FORMAT.md` §5.
+//! The table manifest: schema, committed row count and, per column, the
+//! tree of its buffers' files ([`Node`]). Format v2 is written; v1 (flat
+//! columns) is read into the same tree. See `docs/FORMAT.md` §5.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use arrow_schema::{DataType, Field, Schema, TimeUnit};
-use serde_json::{json, Map, Value};
+use arrow_schema::{DataType, Field, Schema};
+use serde_json::{json, Value};
+
+pub(crate) use super::node::check_file_name;
+pub use super::node::{BufferFile, Node};
+use super::types::{field_from_json, field_to_json};
 
 use crate::error::{Error, ErrorKind, Result, ResultExt};
 
@@ -14,31 +19,28 @@ pub const MANIFEST_NAME: &str = "manifest.json";
 /// The value of the manifest's `format` field.
 pub const TABLE_FORMAT_NAME: &str = "mmarrow.table";
 /// The newest table format version this build reads and the one it writes.
-pub const TABLE_FORMAT_VERSION: u64 = 1;
+pub const TABLE_FORMAT_VERSION: u64 = 2;
+/// Features a manifest may list under `requires` that this build
+/// understands (none yet: the list is how later features — shards, for
+/// one — keep older readers from misreading a table).
+const KNOWN_REQUIREMENTS: &[&str] = &[];
 /// Manifests larger than this are refused before being parsed.
 const MAX_MANIFEST_BYTES: u64 = 16 << 20;
-
-/// The files holding one column's buffers, relative to the table directory.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct ColumnFiles {
-    /// Validity bitmap (LSB bit order), for nullable columns.
-    pub validity: Option<String>,
-    /// Offsets (i32, or i64 for large types), for variable-length columns.
-    pub offsets: Option<String>,
-    /// Values: fixed-width elements, a bitmap for Boolean, or the bytes of
-    /// variable-length values.
-    pub values: String,
-}
 
 /// One column of the manifest.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ColumnEntry {
     /// The Arrow field (name, type, nullability, metadata).
     pub field: Field,
-    /// Its buffer files.
-    pub files: ColumnFiles,
+    /// The tree of its buffers' files; the root's length is the table's rows.
+    pub node: Node,
+}
+
+impl ColumnEntry {
     /// Nulls among the committed rows.
-    pub null_count: u64,
+    pub fn null_count(&self) -> u64 {
+        self.node.null_count
+    }
 }
 
 /// A table manifest.
@@ -50,11 +52,13 @@ pub struct Manifest {
     pub columns: Vec<ColumnEntry>,
     /// Schema-level metadata.
     pub metadata: HashMap<String, String>,
+    /// The format version the manifest was read in (written: always the newest).
+    pub version: u64,
 }
 
-/// How a column's values are laid out.
+/// How a format v1 column's values are laid out (v1 held only these).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Layout {
+enum V1Layout {
     /// `width` bytes per row.
     Fixed { width: usize },
     /// One bit per row.
@@ -63,53 +67,23 @@ pub(crate) enum Layout {
     Variable { offset_width: usize },
 }
 
-/// Every column of `schema` that a table cannot hold, as
-/// `"name" (type): why`, joined with `; ` (`None` when all can be held).
-pub(crate) fn unsupported_columns(schema: &arrow_schema::Schema) -> Option<String> {
-    let bad: Vec<String> = schema
-        .fields()
-        .iter()
-        .filter_map(|f| {
-            layout_of(f.data_type())
-                .err()
-                .map(|why| format!("{:?} ({}): {why}", f.name(), f.data_type()))
-        })
-        .collect();
-    (!bad.is_empty()).then(|| {
-        format!(
-            "{} column{} a table cannot hold: {}",
-            bad.len(),
-            if bad.len() == 1 { "" } else { "s" },
-            bad.join("; ")
-        )
-    })
-}
-
-/// The layout of a supported type, or why it is not supported.
-pub(crate) fn layout_of(t: &DataType) -> std::result::Result<Layout, String> {
+/// The v1 layout of a type v1 could hold, or why not.
+fn v1_layout(t: &DataType) -> std::result::Result<V1Layout, String> {
     Ok(match t {
-        DataType::Boolean => Layout::Bits,
-        DataType::Utf8 | DataType::Binary => Layout::Variable { offset_width: 4 },
-        DataType::LargeUtf8 | DataType::LargeBinary => Layout::Variable { offset_width: 8 },
-        DataType::FixedSizeList(item, n) => match layout_of(item.data_type())? {
-            Layout::Fixed { width } => Layout::Fixed {
+        DataType::Boolean => V1Layout::Bits,
+        DataType::Utf8 | DataType::Binary => V1Layout::Variable { offset_width: 4 },
+        DataType::LargeUtf8 | DataType::LargeBinary => V1Layout::Variable { offset_width: 8 },
+        DataType::FixedSizeList(item, n) => match v1_layout(item.data_type())? {
+            V1Layout::Fixed { width } => V1Layout::Fixed {
                 width: usize::try_from(*n)
                     .ok()
                     .and_then(|n| width.checked_mul(n))
                     .ok_or_else(|| format!("a list of {n} {} overflows", item.data_type()))?,
             },
-            _ => return Err(format!("lists of {} are not supported", item.data_type())),
+            _ => return Err(format!("v1 lists of {} do not exist", item.data_type())),
         },
-        t => Layout::Fixed {
-            width: fixed_width(t).ok_or_else(|| format!("type {t} is not supported"))?,
-        },
-    })
-}
-
-fn fixed_width(t: &DataType) -> Option<usize> {
-    match t {
-        DataType::Decimal128(_, _) => Some(16),
-        DataType::FixedSizeBinary(n) => Some(*n as usize),
+        DataType::Decimal128(_, _) => V1Layout::Fixed { width: 16 },
+        DataType::FixedSizeBinary(n) => V1Layout::Fixed { width: *n as usize },
         DataType::Int8
         | DataType::Int16
         | DataType::Int32
@@ -124,183 +98,85 @@ fn fixed_width(t: &DataType) -> Option<usize> {
         | DataType::Date32
         | DataType::Date64
         | DataType::Timestamp(_, _)
-        | DataType::Duration(_) => t.primitive_width(),
-        _ => None,
-    }
-}
-
-/// The numpy typestr of a fixed-width column's values file elements, so
-/// that `np.memmap` can open it: [`Dtype::from_arrow`](crate::Dtype::from_arrow)
-/// of the stored values (dates as their integer counts, decimals as
-/// 16 raw bytes, fixed-size lists as their items).
-pub(crate) fn numpy_dtype(t: &DataType) -> Option<String> {
-    let stored = match t {
-        DataType::Date32 => DataType::Int32,
-        DataType::Date64 => DataType::Int64,
-        DataType::Decimal128(_, _) => return Some("|V16".into()),
-        DataType::FixedSizeList(item, _) => return numpy_dtype(item.data_type()),
-        t => t.clone(),
-    };
-    crate::Dtype::from_arrow(&stored).map(|d| d.typestr())
-}
-
-fn unit_of(s: &str) -> Option<TimeUnit> {
-    Some(match s {
-        "s" => TimeUnit::Second,
-        "ms" => TimeUnit::Millisecond,
-        "us" => TimeUnit::Microsecond,
-        "ns" => TimeUnit::Nanosecond,
-        _ => return None,
+        | DataType::Duration(_) => V1Layout::Fixed {
+            width: t.primitive_width().expect("fixed width"),
+        },
+        t => return Err(format!("type {t} is not in format v1")),
     })
 }
 
-fn type_to_json(t: &DataType) -> Value {
-    let simple = |n: &str| json!({ "name": n });
-    match t {
-        DataType::Boolean => simple("bool"),
-        DataType::Int8 => simple("int8"),
-        DataType::Int16 => simple("int16"),
-        DataType::Int32 => simple("int32"),
-        DataType::Int64 => simple("int64"),
-        DataType::UInt8 => simple("uint8"),
-        DataType::UInt16 => simple("uint16"),
-        DataType::UInt32 => simple("uint32"),
-        DataType::UInt64 => simple("uint64"),
-        DataType::Float16 => simple("float16"),
-        DataType::Float32 => simple("float32"),
-        DataType::Float64 => simple("float64"),
-        DataType::Utf8 => simple("utf8"),
-        DataType::LargeUtf8 => simple("large_utf8"),
-        DataType::Binary => simple("binary"),
-        DataType::LargeBinary => simple("large_binary"),
-        DataType::Date32 => simple("date32"),
-        DataType::Date64 => simple("date64"),
-        DataType::FixedSizeBinary(n) => json!({"name": "fixed_size_binary", "width": n}),
-        DataType::Decimal128(p, s) => json!({"name": "decimal128", "precision": p, "scale": s}),
-        DataType::Duration(u) => json!({"name": "duration", "unit": crate::dtype::unit_name(*u)}),
-        DataType::Timestamp(u, tz) => {
-            let mut v = json!({"name": "timestamp", "unit": crate::dtype::unit_name(*u)});
-            if let Some(tz) = tz {
-                v["timezone"] = json!(tz.as_ref());
-            }
-            v
-        }
-        DataType::FixedSizeList(item, n) => {
-            json!({"name": "fixed_size_list", "size": n, "item": field_to_json(item)})
-        }
-        other => json!({ "name": other.to_string() }), // never written: layout_of refuses it first
-    }
-}
-
-fn type_from_json(v: &Value, depth: usize) -> std::result::Result<DataType, String> {
-    let name = v
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or("type lacks a name")?;
-    let int = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_i64)
-            .ok_or(format!("{name} lacks {k}"))
-    };
-    let unit = || {
-        v.get("unit")
-            .and_then(Value::as_str)
-            .and_then(unit_of)
-            .ok_or(format!("{name} lacks a valid unit"))
-    };
-    Ok(match name {
-        "bool" => DataType::Boolean,
-        "int8" => DataType::Int8,
-        "int16" => DataType::Int16,
-        "int32" => DataType::Int32,
-        "int64" => DataType::Int64,
-        "uint8" => DataType::UInt8,
-        "uint16" => DataType::UInt16,
-        "uint32" => DataType::UInt32,
-        "uint64" => DataType::UInt64,
-        "float16" => DataType::Float16,
-        "float32" => DataType::Float32,
-        "float64" => DataType::Float64,
-        "utf8" => DataType::Utf8,
-        "large_utf8" => DataType::LargeUtf8,
-        "binary" => DataType::Binary,
-        "large_binary" => DataType::LargeBinary,
-        "date32" => DataType::Date32,
-        "date64" => DataType::Date64,
-        "fixed_size_binary" => {
-            let width = i32::try_from(int("width")?)
-                .ok()
-                .filter(|w| *w >= 0)
-                .ok_or("fixed_size_binary width must be between 0 and 2147483647")?;
-            DataType::FixedSizeBinary(width)
-        }
-        "decimal128" => {
-            let precision = u8::try_from(int("precision")?)
-                .ok()
-                .filter(|p| (1..=arrow_schema::DECIMAL128_MAX_PRECISION).contains(p))
-                .ok_or("decimal128 precision must be between 1 and 38")?;
-            let scale = i8::try_from(int("scale")?)
-                .ok()
-                .filter(|s| *s <= precision as i8)
-                .ok_or("decimal128 scale must be at most its precision")?;
-            DataType::Decimal128(precision, scale)
-        }
-        "duration" => DataType::Duration(unit()?),
-        "timestamp" => {
-            let tz = match v.get("timezone") {
-                None | Some(Value::Null) => None,
-                Some(Value::String(tz)) => {
-                    // The zone must be one Arrow can apply (an IANA name or a
-                    // fixed offset), or every reader of the column fails later.
-                    tz.parse::<arrow_array::timezone::Tz>().map_err(|_| {
-                        format!("time zone {tz:?} is not an IANA name or a +HH:MM offset")
-                    })?;
-                    Some(tz.as_str().into())
-                }
-                Some(other) => return Err(format!("time zone {other} is not a string")),
-            };
-            DataType::Timestamp(unit()?, tz)
-        }
-        "fixed_size_list" => {
-            let size = i32::try_from(int("size")?).map_err(|_| "size out of range")?;
-            if size < 0 {
-                return Err("negative list size".into());
-            }
-            let item = field_from_json(v.get("item").ok_or("list lacks an item")?, depth + 1)?;
-            DataType::FixedSizeList(item.into(), size)
-        }
-        other => return Err(format!("unknown type {other:?}")),
-    })
-}
-
-fn field_to_json(f: &Field) -> Value {
-    let mut v = json!({
-        "name": f.name(),
-        "type": type_to_json(f.data_type()),
-        "nullable": f.is_nullable(),
+/// The node tree of a v1 column: its validity, offsets and values files.
+fn v1_node(
+    t: &DataType,
+    rows: u64,
+    null_count: u64,
+    validity: Option<String>,
+    offsets: Option<String>,
+    values: String,
+) -> std::result::Result<Node, String> {
+    let bits = |n: u64| Some(n.div_ceil(8));
+    let validity = validity.map(|file| BufferFile {
+        file,
+        length: bits(rows),
     });
-    if !f.metadata().is_empty() {
-        let m: BTreeMap<_, _> = f.metadata().iter().collect();
-        v["metadata"] = json!(m);
-    }
-    v
-}
-
-fn field_from_json(v: &Value, depth: usize) -> std::result::Result<Field, String> {
-    if depth > 8 {
-        return Err("types nest too deeply".into());
-    }
-    let name = v
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or("field lacks a name")?;
-    let t = type_from_json(v.get("type").ok_or("field lacks a type")?, depth)?;
-    let nullable = v.get("nullable").and_then(Value::as_bool).unwrap_or(true);
-    let metadata: HashMap<String, String> = match v.get("metadata") {
-        Some(m) => serde_json::from_value(m.clone()).map_err(|e| format!("metadata: {e}"))?,
-        None => HashMap::new(),
-    };
-    Ok(Field::new(name, t, nullable).with_metadata(metadata))
+    let sized = |file: String, len: Option<u64>| BufferFile { file, length: len };
+    let overflow = || format!("{rows} rows of {t} overflow");
+    Ok(match (v1_layout(t)?, t) {
+        (V1Layout::Bits, _) => Node {
+            length: rows,
+            null_count,
+            validity,
+            buffers: vec![sized(values, bits(rows))],
+            ..Node::default()
+        },
+        (V1Layout::Variable { offset_width }, _) => {
+            let entries = rows.checked_add(1).ok_or_else(overflow)?;
+            Node {
+                length: rows,
+                null_count,
+                validity,
+                buffers: vec![
+                    sized(
+                        offsets.ok_or("offsets file missing")?,
+                        Some(
+                            entries
+                                .checked_mul(offset_width as u64)
+                                .ok_or_else(overflow)?,
+                        ),
+                    ),
+                    sized(values, None),
+                ],
+                ..Node::default()
+            }
+        }
+        (V1Layout::Fixed { .. }, DataType::FixedSizeList(item, n)) => {
+            let child_rows = rows.checked_mul(*n as u64).ok_or_else(overflow)?;
+            Node {
+                length: rows,
+                null_count,
+                validity,
+                children: vec![v1_node(
+                    item.data_type(),
+                    child_rows,
+                    0,
+                    None,
+                    None,
+                    values,
+                )?],
+                ..Node::default()
+            }
+        }
+        (V1Layout::Fixed { width }, _) => Node {
+            length: rows,
+            null_count,
+            validity,
+            buffers: vec![sized(
+                values,
+                Some(rows.checked_mul(width as u64).ok_or_else(overflow)?),
+            )],
+            ..Node::default()
+        },
+    })
 }
 
 impl Manifest {
@@ -315,29 +191,21 @@ impl Manifest {
         .with_metadata(self.metadata.clone())
     }
 
-    /// Serializes to pretty JSON.
+    /// Every file the manifest names.
+    pub fn files(&self) -> Vec<&str> {
+        self.columns.iter().flat_map(|c| c.node.files()).collect()
+    }
+
+    /// Serializes to pretty JSON, always in the newest format version.
     pub fn to_json(&self) -> String {
         let columns: Vec<Value> = self
             .columns
             .iter()
             .map(|c| {
-                let mut files = Map::new();
-                if let Some(v) = &c.files.validity {
-                    files.insert("validity".into(), json!(v));
-                }
-                if let Some(o) = &c.files.offsets {
-                    files.insert("offsets".into(), json!(o));
-                }
-                files.insert("values".into(), json!(c.files.values));
-                let mut v = json!({
+                json!({
                     "field": field_to_json(&c.field),
-                    "files": files,
-                    "null_count": c.null_count,
-                });
-                if let Some(d) = numpy_dtype(c.field.data_type()) {
-                    v["dtype"] = json!(d);
-                }
-                v
+                    "node": c.node.to_json(c.field.data_type()),
+                })
             })
             .collect();
         let metadata: BTreeMap<_, _> = self.metadata.iter().collect();
@@ -351,13 +219,14 @@ impl Manifest {
         serde_json::to_string_pretty(&doc).expect("manifest serializes") + "\n"
     }
 
-    /// Parses a manifest. Errors name no file: [`Manifest::read`] attaches
-    /// the manifest's path.
+    /// Parses a manifest (format v1 or v2). Errors name no file:
+    /// [`Manifest::read`] attaches the manifest's path.
     ///
     /// # Errors
     /// [`ErrorKind::UnsupportedVersion`] for a newer version, [`ErrorKind::InvalidManifest`]
     /// for anything malformed, including file names that are not plain names
-    /// inside the table directory.
+    /// inside the table directory, a file named twice, and a node tree that
+    /// does not have the shape its type requires.
     pub fn from_json(text: &str) -> Result<Self> {
         let bad = |reason: String| Error::new(ErrorKind::InvalidManifest { reason });
         let v: Value = serde_json::from_str(text).map_err(|e| bad(format!("not JSON: {e}")))?;
@@ -374,6 +243,20 @@ impl Manifest {
                 supported: TABLE_FORMAT_VERSION,
             }));
         }
+        match v.get("requires") {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(r)) => {
+                for f in r {
+                    let known = f.as_str().is_some_and(|f| KNOWN_REQUIREMENTS.contains(&f));
+                    if !known {
+                        return Err(bad(format!(
+                            "the table requires {f}, which this version of mmarrow does not support"
+                        )));
+                    }
+                }
+            }
+            Some(_) => return Err(bad("requires is not a list".into())),
+        }
         let rows = v
             .get("rows")
             .and_then(Value::as_u64)
@@ -386,61 +269,39 @@ impl Manifest {
         for (i, c) in cols.iter().enumerate() {
             let field = field_from_json(c.get("field").unwrap_or(&Value::Null), 0)
                 .map_err(|r| bad(format!("column {i}: {r}")))?;
-            let layout = layout_of(field.data_type())
-                .map_err(|r| bad(format!("column {:?}: {r}", field.name())))?;
-            let files = c
-                .get("files")
-                .ok_or_else(|| bad(format!("column {i}: no files")))?;
-            let name = |k: &str| -> Result<Option<String>> {
-                match files.get(k) {
-                    None | Some(Value::Null) => Ok(None),
-                    Some(Value::String(s)) => {
-                        check_file_name(s).map_err(|r| {
-                            bad(format!("column {:?}: {k} file {s:?} {r}", field.name()))
-                        })?;
-                        Ok(Some(s.clone()))
-                    }
-                    Some(_) => Err(bad(format!("column {i}: {k} is not a file name"))),
+            let node = if version == 1 {
+                v1_column(c, &field, rows).map_err(bad)?
+            } else {
+                let label = format!("column {:?}", field.name());
+                let node = Node::from_json(
+                    c.get("node").unwrap_or(&Value::Null),
+                    field.data_type(),
+                    &label,
+                    0,
+                )
+                .map_err(bad)?;
+                if node.length != rows {
+                    return Err(bad(format!(
+                        "{label}: {} rows, the table has {rows}",
+                        node.length
+                    )));
                 }
+                if !field.is_nullable() && node.validity.is_some() {
+                    return Err(bad(format!(
+                        "{label}: validity file on a non-nullable field"
+                    )));
+                }
+                node
             };
-            let files = ColumnFiles {
-                validity: name("validity")?,
-                offsets: name("offsets")?,
-                values: name("values")?
-                    .ok_or_else(|| bad(format!("column {:?}: no values file", field.name())))?,
-            };
-            if field.is_nullable() != files.validity.is_some() && files.validity.is_some() {
-                return Err(bad(format!(
-                    "column {:?}: validity file on a non-nullable field",
-                    field.name()
-                )));
+            columns.push(ColumnEntry { field, node });
+        }
+        let mut seen = HashSet::new();
+        for c in &columns {
+            for f in c.node.files() {
+                if !seen.insert(f) {
+                    return Err(bad(format!("file {f:?} is named twice")));
+                }
             }
-            if matches!(layout, Layout::Variable { .. }) != files.offsets.is_some() {
-                return Err(bad(format!(
-                    "column {:?}: offsets file missing or unexpected",
-                    field.name()
-                )));
-            }
-            let null_count = match c.get("null_count") {
-                None => 0,
-                Some(n) => n.as_u64().ok_or_else(|| {
-                    bad(format!(
-                        "column {:?}: null_count {n} is not a non-negative integer",
-                        field.name()
-                    ))
-                })?,
-            };
-            if files.validity.is_none() && null_count > 0 || null_count > rows {
-                return Err(bad(format!(
-                    "column {:?}: invalid null_count",
-                    field.name()
-                )));
-            }
-            columns.push(ColumnEntry {
-                field,
-                files,
-                null_count,
-            });
         }
         let metadata = match v.get("metadata") {
             Some(m) => {
@@ -452,6 +313,7 @@ impl Manifest {
             rows,
             columns,
             metadata,
+            version,
         })
     }
 
@@ -484,14 +346,6 @@ impl Manifest {
     }
 }
 
-/// File names in a manifest are plain names: no separators, no `..`, not absolute.
-fn check_file_name(s: &str) -> std::result::Result<(), &'static str> {
-    if s.is_empty() || s == "." || s == ".." || s.contains(['/', '\\', '\0']) {
-        return Err("is not a plain file name inside the table directory");
-    }
-    Ok(())
-}
-
 /// Resolves a manifest file name inside `dir`, refusing symlinks that lead
 /// out of it.
 pub(crate) fn resolve_in(dir: &Path, canonical_dir: &Path, name: &str) -> Result<PathBuf> {
@@ -514,30 +368,52 @@ pub(crate) fn resolve_in(dir: &Path, canonical_dir: &Path, name: &str) -> Result
     Ok(p)
 }
 
+/// A v1 column entry (`files` with validity, offsets, values) as a node tree.
+fn v1_column(c: &Value, field: &Field, rows: u64) -> std::result::Result<Node, String> {
+    let label = format!("column {:?}", field.name());
+    let layout = v1_layout(field.data_type()).map_err(|r| format!("{label}: {r}"))?;
+    let files = c.get("files").ok_or(format!("{label}: no files"))?;
+    let name = |k: &str| -> std::result::Result<Option<String>, String> {
+        match files.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => {
+                check_file_name(s).map_err(|r| format!("{label}: {k} file {s:?} {r}"))?;
+                Ok(Some(s.clone()))
+            }
+            Some(_) => Err(format!("{label}: {k} is not a file name")),
+        }
+    };
+    let (validity, offsets) = (name("validity")?, name("offsets")?);
+    let values = name("values")?.ok_or(format!("{label}: no values file"))?;
+    if !field.is_nullable() && validity.is_some() {
+        return Err(format!("{label}: validity file on a non-nullable field"));
+    }
+    if matches!(layout, V1Layout::Variable { .. }) != offsets.is_some() {
+        return Err(format!("{label}: offsets file missing or unexpected"));
+    }
+    let null_count = match c.get("null_count") {
+        None => 0,
+        Some(n) => n.as_u64().ok_or(format!(
+            "{label}: null_count {n} is not a non-negative integer"
+        ))?,
+    };
+    if validity.is_none() && null_count > 0 || null_count > rows {
+        return Err(format!("{label}: invalid null_count"));
+    }
+    v1_node(
+        field.data_type(),
+        rows,
+        null_count,
+        validity,
+        offsets,
+        values,
+    )
+    .map_err(|r| format!("{label}: {r}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn types_round_trip_through_json() {
-        let item = Field::new("item", DataType::Float32, true);
-        for t in [
-            DataType::Int8,
-            DataType::UInt64,
-            DataType::Float16,
-            DataType::Boolean,
-            DataType::Utf8,
-            DataType::LargeBinary,
-            DataType::Date32,
-            DataType::Timestamp(TimeUnit::Microsecond, Some("Europe/Paris".into())),
-            DataType::Duration(TimeUnit::Second),
-            DataType::Decimal128(38, 9),
-            DataType::FixedSizeBinary(3),
-            DataType::FixedSizeList(item.into(), 768),
-        ] {
-            assert_eq!(type_from_json(&type_to_json(&t), 0).unwrap(), t);
-        }
-    }
 
     #[test]
     fn refuses_file_names_outside_the_directory() {
@@ -548,7 +424,7 @@ mod tests {
     }
 
     #[test]
-    fn refuses_future_versions() {
+    fn refuses_future_versions_and_unknown_requirements() {
         let e =
             Manifest::from_json(r#"{"format":"mmarrow.table","version":9,"rows":0,"columns":[]}"#)
                 .unwrap_err();
@@ -556,5 +432,54 @@ mod tests {
             e.kind(),
             ErrorKind::UnsupportedVersion { found: 9, .. }
         ));
+        let e = Manifest::from_json(
+            r#"{"format":"mmarrow.table","version":2,"rows":0,"columns":[],"requires":["shards"]}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("shards"), "{e}");
+    }
+
+    #[test]
+    fn a_v1_manifest_reads_as_nodes_and_writes_as_v2() {
+        let v1 = r#"{"format":"mmarrow.table","version":1,"rows":3,"columns":[
+            {"field":{"name":"s","type":{"name":"utf8"},"nullable":true},
+             "files":{"validity":"c0.validity","offsets":"c0.offsets","values":"c0.values"},"null_count":1},
+            {"field":{"name":"e","type":{"name":"fixed_size_list","size":4,"item":{"name":"item","type":{"name":"float32"},"nullable":false}},"nullable":false},
+             "files":{"values":"c1.values"}}]}"#;
+        let m = Manifest::from_json(v1).unwrap();
+        assert_eq!(m.version, 1);
+        let s = &m.columns[0].node;
+        assert_eq!((s.length, s.null_count), (3, 1));
+        assert_eq!(s.buffers[0].length, Some(16));
+        assert_eq!(s.buffers[1].length, None);
+        let e = &m.columns[1].node;
+        assert_eq!(e.children[0].length, 12);
+        assert_eq!(e.children[0].buffers[0].length, Some(48));
+        // A writer that reopens a v1 table fills in the values length from
+        // the last offset; then the manifest is a v2 one.
+        let mut filled = m.clone();
+        filled.columns[0].node.buffers[1].length = Some(6);
+        let mut again = Manifest::from_json(&filled.to_json()).unwrap();
+        assert_eq!(again.version, TABLE_FORMAT_VERSION);
+        again.version = 1;
+        assert_eq!(again.columns, filled.columns);
+        assert!(m.to_json().contains(r#""dtype": "<f4""#));
+    }
+
+    #[test]
+    fn refuses_a_file_named_twice_and_a_wrong_shape() {
+        let two = r#"{"format":"mmarrow.table","version":2,"rows":1,"columns":[
+            {"field":{"name":"a","type":{"name":"int8"},"nullable":false},"node":{"length":1,"null_count":0,"buffers":[{"file":"x","length":1}]}},
+            {"field":{"name":"b","type":{"name":"int8"},"nullable":false},"node":{"length":1,"null_count":0,"buffers":[{"file":"x","length":1}]}}]}"#;
+        assert!(Manifest::from_json(two)
+            .unwrap_err()
+            .to_string()
+            .contains("twice"));
+        let shape = r#"{"format":"mmarrow.table","version":2,"rows":1,"columns":[
+            {"field":{"name":"a","type":{"name":"utf8"},"nullable":false},"node":{"length":1,"null_count":0,"buffers":[{"file":"x","length":1}]}}]}"#;
+        assert!(Manifest::from_json(shape)
+            .unwrap_err()
+            .to_string()
+            .contains("buffers"));
     }
 }

@@ -3,16 +3,20 @@
 //!
 //! ```text
 //! cache/
-//!   manifest.json   format, version, committed rows, schema, the files of each column
+//!   manifest.json   format, version, committed rows, schema, each column's tree of files
 //!   c0.values       int64 ids: a plain array file (np.memmap(dtype='<i8'))
 //!   c1.validity     validity bitmap of a nullable column (LSB bit order)
 //!   c1.offsets      i32 offsets of a string column (rows + 1 entries)
 //!   c1.values       the UTF-8 bytes
-//!   c2.values       a 768-wide float32 embedding: np.memmap(dtype='<f4', shape=(rows, 768))
+//!   c2.0.values     the items of a 768-wide float32 embedding column (a fixed-size
+//!                   list): np.memmap(dtype='<f4', shape=(rows, 768))
+//!   c3.offsets      a list<int32> column's offsets; c3.0.values its items
 //! ```
 //!
-//! Every numeric column is a plain array file that numpy and C can map; the
-//! manifest gives its numpy dtype. See `docs/FORMAT.md` §5.
+//! A column is the tree of its Arrow `ArrayData` ([`crate::format::Node`]), so
+//! every Arrow type can be held, and every numeric leaf is a plain array
+//! file that numpy and C can map; the manifest gives its numpy dtype. See
+//! `docs/FORMAT.md` §5.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -20,8 +24,11 @@ use std::path::Path;
 
 use crate::error::{Error, ErrorKind, Result};
 
+mod append;
 pub(crate) mod manifest;
+mod node;
 mod read;
+mod types;
 mod write;
 
 pub(crate) use manifest::MANIFEST_NAME;
@@ -50,11 +57,7 @@ pub(crate) fn check_replaceable(dir: &Path) -> Result<()> {
     let m = manifest::Manifest::read(dir)
         .map_err(|e| refuse(format!("a directory that is not an mmarrow table ({e})")))?;
     let mut owned: HashSet<&str> = [MANIFEST_NAME, write::LOCK_NAME].into();
-    for c in &m.columns {
-        owned.insert(&c.files.values);
-        owned.extend(c.files.validity.as_deref());
-        owned.extend(c.files.offsets.as_deref());
-    }
+    owned.extend(m.files());
     let manifest_tmp = format!(".{MANIFEST_NAME}.tmp-");
     for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, "read directory", e))? {
         let e = e.map_err(|e| Error::io(dir, "read directory", e))?;

@@ -2,29 +2,29 @@
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow_array::{make_array, ArrayRef, RecordBatch, RecordBatchOptions};
-use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer};
+use arrow_buffer::Buffer;
 use arrow_data::{ArrayData, ArrayDataBuilder};
-use arrow_schema::{DataType, Schema, SchemaRef};
+use arrow_schema::{DataType, Schema, SchemaRef, UnionMode};
 
-use super::manifest::{layout_of, resolve_in, ColumnEntry, Layout, Manifest};
+use super::manifest::{resolve_in, ColumnEntry, Manifest, Node};
+use super::node::Shape;
 use crate::error::{Error, ErrorKind, Result};
-use crate::map;
+use crate::map::{self, Unvalidated};
 
-/// How much of a table's data is checked when it is opened.
+/// How a table's contents are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 enum Validation {
-    /// Everything Arrow requires: offsets monotonic and in range, UTF-8,
-    /// null counts. O(rows) for variable-length and nullable columns.
+    /// The open checks the layout in O(columns); everything else Arrow
+    /// requires (every offset, UTF-8, dictionary keys, union type ids, null
+    /// counts) is checked where arrays are produced: a whole column once,
+    /// or each batch's rows as the batch is made.
     #[default]
-    Full,
-    /// Sizes and the ends of offsets only: O(columns). See [`TableOptions::trusted`].
-    Ends(map::Trusted),
-    /// The checks of [`Validation::Ends`], building no array (safe: nothing
-    /// unvalidated is ever handed out). See [`check_structure`].
-    Structure,
+    Lazy,
+    /// The layout only. See [`TableOptions::trusted`].
+    Trusted(map::Trusted),
 }
 
 /// Options for opening a table: a projection, and how much to validate.
@@ -55,7 +55,7 @@ pub struct TableOptions {
 }
 
 impl TableOptions {
-    /// All columns, fully validated.
+    /// All columns, validated where they are produced.
     pub fn new() -> Self {
         Self::default()
     }
@@ -66,9 +66,10 @@ impl TableOptions {
         self
     }
 
-    /// Opens in time independent of the row count: file sizes and the first
-    /// and last offsets are checked, but not every offset, not UTF-8, and
-    /// null counts are taken from the manifest.
+    /// Skips the content checks that the default open makes where arrays
+    /// are produced (every offset, UTF-8, dictionary keys, union type ids,
+    /// null counts from the manifest taken as they are); the layout is still
+    /// checked at open.
     ///
     /// # Safety
     /// The table's files must hold what mmarrow's [`crate::TableWriter`]
@@ -81,17 +82,20 @@ impl TableOptions {
     #[allow(unsafe_code)] // an unsafe API: the caller vouches for the files
     pub unsafe fn trusted(mut self) -> Self {
         // SAFETY: forwarded to our caller (this function's contract).
-        self.validation = Validation::Ends(unsafe { map::Trusted::vouch() });
+        self.validation = Validation::Trusted(unsafe { map::Trusted::vouch() });
         self
     }
 
-    /// Opens the table in directory `dir`.
+    /// Opens the table in directory `dir`: maps every file of the projected
+    /// columns and checks the manifest and the layout — each file exists
+    /// inside the directory, is regular and long enough, child lengths and
+    /// the ends of offsets agree — in time independent of the row count.
     ///
     /// # Errors
     /// [`ErrorKind::InvalidManifest`] for a bad manifest, a file outside the
     /// directory, a missing or short column file, offsets out of range;
     /// [`ErrorKind::UnsupportedVersion`]; [`ErrorKind::InvalidRequest`] for a
-    /// projection naming an unknown column; Arrow validation errors.
+    /// projection naming an unknown column.
     pub fn open(&self, dir: impl AsRef<Path>) -> Result<Table> {
         let dir = dir.as_ref();
         let manifest = Manifest::read(dir)?;
@@ -116,10 +120,9 @@ impl TableOptions {
                 })
                 .collect::<Result<_>>()?,
         };
-        let rows = manifest.rows as usize;
         let mut columns = Vec::with_capacity(entries.len());
         for c in &entries {
-            columns.extend(open_column(dir, &canonical, c, rows, self.validation)?);
+            columns.push(Column::open(dir, &canonical, c)?);
         }
         let schema = Arc::new(
             Schema::new(entries.iter().map(|c| c.field.clone()).collect::<Vec<_>>())
@@ -130,22 +133,446 @@ impl TableOptions {
             schema,
             rows: manifest.rows,
             columns,
+            validation: self.validation,
         })
     }
 }
 
+/// One opened column: its data with the layout checked, and what has been
+/// validated of it.
+#[derive(Debug)]
+struct Column {
+    name: String,
+    /// The first file of the column, named by content errors.
+    path: PathBuf,
+    data: Unvalidated,
+    /// Every node's data in preorder (self, children, dictionary), whole,
+    /// for nodes validated whole once (see [`needs_whole`]).
+    nodes: Vec<Unvalidated>,
+    /// Each node's validity bitmap when the manifest says it has no nulls
+    /// (Arrow then drops the bitmap; its bits are checked to be all set).
+    zero_null_bitmaps: Vec<Option<Buffer>>,
+    whole_checked: Vec<OnceLock<std::result::Result<(), String>>>,
+    /// The whole column, validated (first use of `columns()` and friends).
+    full: OnceLock<std::result::Result<ArrayRef, String>>,
+}
+
+/// Nodes whose elements can refer anywhere in their children: validated
+/// whole, once, rather than by range.
+fn needs_whole(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Dictionary(..)
+            | DataType::ListView(_)
+            | DataType::LargeListView(_)
+            | DataType::RunEndEncoded(..)
+            | DataType::Union(_, UnionMode::Dense)
+    )
+}
+
+/// Nodes in the tree of a type (self, children, dictionary).
+fn count_nodes(t: &DataType) -> usize {
+    let s = Shape::of(t);
+    1 + s
+        .children
+        .iter()
+        .map(|f| count_nodes(f.data_type()))
+        .sum::<usize>()
+        + s.dictionary.as_ref().map_or(0, count_nodes)
+}
+
+impl Column {
+    fn open(dir: &Path, canonical: &Path, c: &ColumnEntry) -> Result<Column> {
+        let mut nodes = Vec::new();
+        let mut zero = Vec::new();
+        let mut first = None;
+        let label = format!("column {:?}", c.field.name());
+        let data = open_node(
+            dir,
+            canonical,
+            &c.node,
+            c.field.data_type(),
+            &label,
+            &mut Opened {
+                nodes: &mut nodes,
+                zero_null_bitmaps: &mut zero,
+                first_path: &mut first,
+            },
+        )?;
+        let n = nodes.len();
+        Ok(Column {
+            name: c.field.name().clone(),
+            path: first.unwrap_or_else(|| dir.join(super::MANIFEST_NAME)),
+            data,
+            nodes,
+            zero_null_bitmaps: zero,
+            whole_checked: (0..n).map(|_| OnceLock::new()).collect(),
+            full: OnceLock::new(),
+        })
+    }
+
+    fn content_error(&self, e: impl std::fmt::Display) -> Error {
+        ErrorKind::InvalidManifest {
+            reason: format!("column {:?}: {e}", self.name),
+        }
+        .at(self.path.clone())
+    }
+
+    /// The whole column, fully validated once.
+    fn whole(&self, validation: Validation) -> Result<ArrayRef> {
+        if let Validation::Trusted(v) = validation {
+            return Ok(make_array(self.data.trusted(&v)));
+        }
+        let r = self.full.get_or_init(|| {
+            let data = self.data.full().map_err(|e| arrow_text(&e))?;
+            self.check_zero_null_bitmaps(&data, 0)
+                .map_err(|e| e.to_string())?;
+            Ok(make_array(data))
+        });
+        r.clone().map_err(|e| self.content_error(e))
+    }
+
+    /// Rows `offset..offset + len`, validated as a range.
+    fn range(&self, offset: usize, len: usize, validation: Validation) -> Result<ArrayRef> {
+        if let Some(Ok(full)) = self.full.get() {
+            return Ok(full.slice(offset, len));
+        }
+        if let Validation::Trusted(v) = validation {
+            return Ok(make_array(self.data.trusted(&v)).slice(offset, len));
+        }
+        let data = self
+            .data
+            .range(offset, len, |d| self.check_range(d, 0))
+            .map_err(|e| self.content_error(e))?;
+        Ok(make_array(data))
+    }
+
+    /// Everything `validate_full` checks for the slice `d` of node `id`,
+    /// in time proportional to the slice (plus, once, the whole of nodes
+    /// that [`needs_whole`]).
+    fn check_range(&self, d: &ArrayData, id: usize) -> std::result::Result<(), String> {
+        let t = d.data_type();
+        if needs_whole(t) {
+            return self.whole_checked[id]
+                .get_or_init(|| {
+                    let whole = self.nodes[id].full().map_err(|e| arrow_text(&e))?;
+                    self.check_zero_null_bitmaps(&whole, id)
+                })
+                .clone();
+        }
+        d.validate_data().map_err(|e| arrow_text(&e))?;
+        self.check_zero_null_bitmap(d, id)?;
+        let child_ids = child_ids(t, id);
+        match t {
+            DataType::List(_) | DataType::Map(..) => {
+                let o = d.buffers()[0].typed_data::<i32>();
+                let (a, b) = (o[d.offset()] as usize, o[d.offset() + d.len()] as usize);
+                self.check_range(&map::slice_data(&d.child_data()[0], a, b - a), child_ids[0])
+            }
+            DataType::LargeList(_) => {
+                let o = d.buffers()[0].typed_data::<i64>();
+                let (a, b) = (o[d.offset()] as usize, o[d.offset() + d.len()] as usize);
+                self.check_range(&map::slice_data(&d.child_data()[0], a, b - a), child_ids[0])
+            }
+            DataType::FixedSizeList(_, n) => {
+                let n = *n as usize;
+                let child = map::slice_data(&d.child_data()[0], d.offset() * n, d.len() * n);
+                self.check_range(&child, child_ids[0])
+            }
+            // A struct's and a sparse union's children are indexed like
+            // the parent, offset included (`map::slice_data`).
+            DataType::Struct(_) | DataType::Union(_, UnionMode::Sparse) => d
+                .child_data()
+                .iter()
+                .zip(child_ids)
+                .try_for_each(|(c, id)| {
+                    self.check_range(&map::slice_data(c, d.offset(), d.len()), id)
+                }),
+            _ => Ok(()),
+        }
+    }
+
+    /// For a whole node's data: its bitmap, and its children's, when the
+    /// manifest said they have no nulls.
+    fn check_zero_null_bitmaps(&self, d: &ArrayData, id: usize) -> std::result::Result<(), String> {
+        self.check_zero_null_bitmap(d, id)?;
+        let t = d.data_type();
+        let ids = child_ids(t, id);
+        for (c, cid) in d.child_data().iter().zip(&ids) {
+            self.check_zero_null_bitmaps(c, *cid)?;
+        }
+        if let DataType::Dictionary(..) = t {
+            let dict_id = dictionary_id(t, id);
+            self.check_zero_null_bitmaps(&d.child_data()[0], dict_id)?;
+        }
+        Ok(())
+    }
+
+    /// A node the manifest says has no nulls must have a bitmap of set
+    /// bits over `d`'s elements (Arrow drops a bitmap whose count is 0).
+    fn check_zero_null_bitmap(&self, d: &ArrayData, id: usize) -> std::result::Result<(), String> {
+        let Some(bits) = &self.zero_null_bitmaps[id] else {
+            return Ok(());
+        };
+        if d.nulls().is_some() {
+            return Ok(());
+        }
+        let b = arrow_buffer::BooleanBuffer::new(bits.clone(), d.offset(), d.len());
+        match b.count_set_bits() {
+            n if n == d.len() => Ok(()),
+            n => Err(format!(
+                "{} nulls in the validity bitmap, the manifest says 0",
+                d.len() - n
+            )),
+        }
+    }
+}
+
+/// The preorder ids of the children of node `id` of type `t`.
+fn child_ids(t: &DataType, id: usize) -> Vec<usize> {
+    let mut next = id + 1;
+    Shape::of(t)
+        .children
+        .iter()
+        .map(|f| {
+            let this = next;
+            next += count_nodes(f.data_type());
+            this
+        })
+        .collect()
+}
+
+/// The preorder id of the dictionary of node `id` of type `t`.
+fn dictionary_id(t: &DataType, id: usize) -> usize {
+    id + 1
+        + Shape::of(t)
+            .children
+            .iter()
+            .map(|f| count_nodes(f.data_type()))
+            .sum::<usize>()
+}
+
+/// Arrow's message without its variant's prefix ("Invalid argument
+/// error: "), to be said in mmarrow's words around it.
+fn arrow_text(e: &arrow_schema::ArrowError) -> String {
+    use arrow_schema::ArrowError as A;
+    match e {
+        A::InvalidArgumentError(s) | A::ComputeError(s) | A::ParseError(s) | A::CastError(s) => {
+            s.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Whether the offsets of `t` are 64-bit.
+fn offsets_are_wide(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::LargeUtf8
+            | DataType::LargeBinary
+            | DataType::LargeList(_)
+            | DataType::LargeListView(_)
+    )
+}
+
+/// Where [`open_node`] records what it opened.
+struct Opened<'a> {
+    nodes: &'a mut Vec<Unvalidated>,
+    zero_null_bitmaps: &'a mut Vec<Option<Buffer>>,
+    first_path: &'a mut Option<PathBuf>,
+}
+
+/// Maps the files of `node` (of type `t`) and its descendants and checks
+/// their sizes, then the layout of the whole tree. `label` names the node
+/// in messages.
+fn open_node(
+    dir: &Path,
+    canonical: &Path,
+    node: &Node,
+    t: &DataType,
+    label: &str,
+    out: &mut Opened<'_>,
+) -> Result<Unvalidated> {
+    let id = out.nodes.len();
+    // A placeholder keeps preorder ids while the children are opened.
+    out.nodes
+        .push(Unvalidated::new(ArrayDataBuilder::new(DataType::Null)).expect("null data"));
+    out.zero_null_bitmaps.push(None);
+    let len = usize::try_from(node.length)
+        .map_err(|_| too_many(&dir.join(super::MANIFEST_NAME), node.length))?;
+    let shape = Shape::of(t);
+    let layout = arrow_data::layout(t);
+    let mut map_buffer =
+        |b: &super::manifest::BufferFile, role: &str| -> Result<(PathBuf, Buffer)> {
+            let (path, buf) = map_file(dir, canonical, &b.file)?;
+            out.first_path.get_or_insert_with(|| path.clone());
+            let buf = match b.length {
+                Some(l) if (buf.len() as u64) < l => {
+                    return Err(short(&path, role, l, buf.len() as u64));
+                }
+                Some(l) => buf.slice_with_length(0, l as usize),
+                None => buf,
+            };
+            Ok((path, buf))
+        };
+    let mut builder = ArrayDataBuilder::new(t.clone()).len(len);
+    if let Some(v) = &node.validity {
+        let (path, bits) = map_buffer(v, "validity")?;
+        let need = len.div_ceil(8);
+        if bits.len() < need {
+            return Err(short(&path, "validity", need as u64, bits.len() as u64));
+        }
+        if node.null_count == 0 {
+            out.zero_null_bitmaps[id] = Some(bits.clone());
+        }
+        builder = builder
+            .null_bit_buffer(Some(bits))
+            .null_count(node.null_count as usize);
+    }
+    // Sizes first, so that a short file is named (Arrow's own check, below,
+    // only names a buffer index).
+    let extra = usize::from(matches!(
+        t,
+        DataType::Utf8
+            | DataType::Binary
+            | DataType::LargeUtf8
+            | DataType::LargeBinary
+            | DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::Map(..)
+    ));
+    let mut mapped = Vec::with_capacity(node.buffers.len());
+    for (i, b) in node.buffers.iter().enumerate() {
+        let role = shape.roles.get(i).copied().unwrap_or("data");
+        let (path, buf) = map_buffer(b, role)?;
+        let need = match layout.buffers.get(i) {
+            Some(arrow_data::BufferSpec::FixedWidth { byte_width, .. }) => {
+                let entries = if role == "offsets" {
+                    len.checked_add(extra)
+                } else {
+                    Some(len)
+                };
+                entries.and_then(|n| n.checked_mul(*byte_width))
+            }
+            Some(arrow_data::BufferSpec::BitMap) => Some(len.div_ceil(8)),
+            _ => Some(0),
+        }
+        .ok_or_else(|| too_many(&path, node.length))?;
+        if buf.len() < need {
+            return Err(short(&path, role, need as u64, buf.len() as u64));
+        }
+        mapped.push((path, buf));
+    }
+    // The ends of `length + 1` offsets, in O(1): they start at 0 (appends
+    // rebase) and end inside the values or the child.
+    if extra == 1 {
+        let (path, offsets) = &mapped[0];
+        let wide = offsets_are_wide(t);
+        let read = |i: usize| -> i64 {
+            let s = offsets.as_slice();
+            if wide {
+                i64::from_le_bytes(s[i * 8..i * 8 + 8].try_into().expect("8 bytes"))
+            } else {
+                i32::from_le_bytes(s[i * 4..i * 4 + 4].try_into().expect("4 bytes")) as i64
+            }
+        };
+        let (first, last) = (read(0), read(len));
+        let (limit, what) = match mapped.get(1) {
+            Some((_, values)) => (
+                values.len() as u64,
+                format!("the {}-byte values file", values.len()),
+            ),
+            None => {
+                let n = node.children.first().map_or(0, |c| c.length);
+                (n, format!("the {n} elements of the child"))
+            }
+        };
+        if first != 0 {
+            return Err(ErrorKind::InvalidManifest {
+                reason: format!("the first offset is {first}; a table's offsets start at 0"),
+            }
+            .at(path.clone()));
+        }
+        if last < first || last as u64 > limit {
+            return Err(ErrorKind::InvalidManifest {
+                reason: format!("offsets run from {first} to {last}, outside {what}"),
+            }
+            .at(path.clone()));
+        }
+    }
+    for (_, buf) in mapped {
+        builder = builder.add_buffer(buf);
+    }
+    for (i, (c, f)) in node.children.iter().zip(&shape.children).enumerate() {
+        let child = open_node(
+            dir,
+            canonical,
+            c,
+            f.data_type(),
+            &format!("{label}.{i}"),
+            out,
+        )?;
+        builder = builder.add_child_data(child.peek().clone());
+    }
+    if let (Some(d), Some(vt)) = (&node.dictionary, &shape.dictionary) {
+        let dict = open_node(dir, canonical, d, vt, &format!("{label}.dictionary"), out)?;
+        builder = builder.add_child_data(dict.peek().clone());
+    }
+    let data = Unvalidated::new(builder).map_err(|e| {
+        ErrorKind::InvalidManifest {
+            reason: format!("{label}: {}", arrow_text(&e)),
+        }
+        .at(out
+            .first_path
+            .clone()
+            .unwrap_or_else(|| dir.join(super::MANIFEST_NAME)))
+    })?;
+    out.nodes[id] = data.clone();
+    Ok(data)
+}
+
+/// The committed data of one node, fully validated (the table writer
+/// reads a dictionary back to unify later batches with it).
+pub(super) fn read_node(dir: &Path, node: &Node, t: &DataType) -> Result<ArrayRef> {
+    let canonical = dir
+        .canonicalize()
+        .map_err(|e| Error::io(dir, "resolve directory", e))?;
+    let (mut nodes, mut zero, mut first) = (Vec::new(), Vec::new(), None);
+    let data = open_node(
+        dir,
+        &canonical,
+        node,
+        t,
+        "dictionary",
+        &mut Opened {
+            nodes: &mut nodes,
+            zero_null_bitmaps: &mut zero,
+            first_path: &mut first,
+        },
+    )?;
+    let data = data.full().map_err(|e| {
+        ErrorKind::InvalidManifest {
+            reason: format!("dictionary: {}", arrow_text(&e)),
+        }
+        .at(first.unwrap_or_else(|| dir.to_path_buf()))
+    })?;
+    Ok(make_array(data))
+}
+
 /// A table opened from its directory: zero-copy Arrow columns over the
 /// mapped files.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Table {
     dir: PathBuf,
     schema: SchemaRef,
     rows: u64,
-    columns: Vec<ArrayRef>,
+    columns: Vec<Column>,
+    validation: Validation,
 }
 
 impl Table {
-    /// Opens all columns of the table in `dir`, fully validated.
+    /// Opens all columns of the table in `dir`, in time independent of
+    /// the row count; contents are validated where arrays are produced.
     ///
     /// # Errors
     /// As [`TableOptions::open`].
@@ -168,28 +595,50 @@ impl Table {
         self.rows
     }
 
-    /// The opened columns.
-    pub fn columns(&self) -> &[ArrayRef] {
-        &self.columns
+    /// Bytes of the opened columns' committed data (all buffers).
+    pub fn data_bytes(&self) -> u64 {
+        self.columns
+            .iter()
+            .map(|c| c.data.peek().get_slice_memory_size().unwrap_or(0) as u64)
+            .sum()
     }
 
-    /// All rows as one record batch (no copy).
+    /// The opened columns, whole. The first call validates each column in
+    /// full (O(rows)); later calls return the same arrays.
     ///
     /// # Errors
-    /// Arrow errors (none for a table opened successfully).
+    /// [`ErrorKind::InvalidManifest`] naming the column and its file when
+    /// its contents are not valid Arrow data.
+    pub fn columns(&self) -> Result<Vec<ArrayRef>> {
+        self.columns
+            .iter()
+            .map(|c| c.whole(self.validation))
+            .collect()
+    }
+
+    /// All rows as one record batch (no copy), as [`Table::columns`].
+    ///
+    /// # Errors
+    /// As [`Table::columns`].
     pub fn to_record_batch(&self) -> Result<RecordBatch> {
-        let opts = RecordBatchOptions::new().with_row_count(Some(self.rows as usize));
+        self.batch(self.columns()?, self.rows as usize)
+    }
+
+    fn batch(&self, columns: Vec<ArrayRef>, rows: usize) -> Result<RecordBatch> {
+        let opts = RecordBatchOptions::new().with_row_count(Some(rows));
         Ok(RecordBatch::try_new_with_options(
             self.schema.clone(),
-            self.columns.clone(),
+            columns,
             &opts,
         )?)
     }
 
-    /// Rows `range` as a record batch (no copy).
+    /// Rows `range` as a record batch (no copy); only those rows are
+    /// validated (once a column was validated whole, not even those).
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidRequest`] for a range outside the table.
+    /// [`ErrorKind::InvalidRequest`] for a range outside the table;
+    /// [`ErrorKind::InvalidManifest`] for invalid contents in the range.
     pub fn slice(&self, range: Range<u64>) -> Result<RecordBatch> {
         if range.start > range.end || range.end > self.rows {
             return Err(ErrorKind::InvalidRequest {
@@ -200,53 +649,58 @@ impl Table {
             }
             .at(self.dir.clone()));
         }
-        Ok(self
-            .to_record_batch()?
-            .slice(range.start as usize, (range.end - range.start) as usize))
+        let (offset, len) = (range.start as usize, (range.end - range.start) as usize);
+        let columns = self
+            .columns
+            .iter()
+            .map(|c| c.range(offset, len, self.validation))
+            .collect::<Result<Vec<_>>>()?;
+        self.batch(columns, len)
     }
 
-    /// Zero-copy record batches of at most `rows` rows.
+    /// Zero-copy record batches of at most `rows` rows, each validated as
+    /// it is made (see [`Table::slice`]).
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidRequest`] for `rows == 0`.
-    pub fn batches(&self, rows: u64) -> Result<impl Iterator<Item = RecordBatch> + '_> {
+    /// [`ErrorKind::InvalidRequest`] for `rows == 0`; each batch as
+    /// [`Table::slice`].
+    pub fn batches(&self, rows: u64) -> Result<impl Iterator<Item = Result<RecordBatch>> + '_> {
         if rows == 0 {
             return Err(ErrorKind::InvalidRequest {
                 reason: "batch size must be at least 1 row".into(),
             }
             .at(self.dir.clone()));
         }
-        let all = self.to_record_batch()?;
         let n = self.rows;
         Ok((0..n.div_ceil(rows)).map(move |i| {
             let start = i * rows;
-            all.slice(start as usize, ((start + rows).min(n) - start) as usize)
+            self.slice(start..(start + rows).min(n))
         }))
     }
 }
 
-/// Checks every offset, UTF-8 and null count of every column of the table
-/// in `dir` (what [`TableOptions::trusted`] skips).
+/// Opens the table in `dir` and checks everything of its contents: every
+/// offset, UTF-8, dictionary key, union type id and null count, and that
+/// decimals fit their precision.
 ///
 /// # Errors
-/// The first problem found, as [`Table::open`] reports it.
+/// The first problem found, naming the column and its file.
 pub fn verify_table(dir: impl AsRef<Path>) -> Result<Table> {
     let dir = dir.as_ref();
     let table = TableOptions::new().open(dir)?;
     let schema = table.schema();
-    for (field, column) in schema.fields().iter().zip(table.columns()) {
-        check_values(field.name(), column)
+    for (field, column) in schema.fields().iter().zip(table.columns()?) {
+        check_values(field.name(), &column)
             .map_err(|reason| ErrorKind::InvalidManifest { reason }.at(dir))?;
     }
     Ok(table)
 }
 
-/// Runs the checks of a table open that take time independent of the row
-/// count — the manifest's every field; every file it names exists inside
-/// the directory, is a regular file and is long enough for the committed
-/// rows; the ends of every offsets file — without building any array.
-/// Returns the manifest. `mmarrow info` runs it; [`verify_table`] runs
-/// everything.
+/// Runs the checks of a table open — the manifest's every field; every
+/// file it names exists inside the directory, is a regular file and is
+/// long enough; child lengths and the ends of offsets — in time
+/// independent of the row count, and returns the manifest. `mmarrow info`
+/// runs it; [`verify_table`] runs everything.
 ///
 /// ```
 /// # fn main() -> mmarrow::Result<()> {
@@ -261,23 +715,11 @@ pub fn verify_table(dir: impl AsRef<Path>) -> Result<Table> {
 /// ```
 ///
 /// # Errors
-/// As [`Table::open`], for the checks above.
+/// As [`Table::open`].
 pub fn check_structure(dir: impl AsRef<Path>) -> Result<Manifest> {
     let dir = dir.as_ref();
-    let manifest = Manifest::read(dir)?;
-    let canonical = dir
-        .canonicalize()
-        .map_err(|e| Error::io(dir, "resolve directory", e))?;
-    for c in &manifest.columns {
-        open_column(
-            dir,
-            &canonical,
-            c,
-            manifest.rows as usize,
-            Validation::Structure,
-        )?;
-    }
-    Ok(manifest)
+    TableOptions::new().open(dir)?;
+    Manifest::read(dir)
 }
 
 /// Checks what Arrow's own validation leaves to the reader: decimal values
@@ -318,7 +760,7 @@ fn short(path: &Path, what: &str, need: u64, have: u64) -> Error {
 }
 
 /// A row count whose bytes overflow the address space: no file can hold it.
-fn too_many(path: &Path, rows: usize) -> Error {
+fn too_many(path: &Path, rows: u64) -> Error {
     ErrorKind::InvalidManifest {
         reason: format!("{rows} rows of this column need more bytes than a file can hold"),
     }
@@ -335,172 +777,4 @@ fn map_file(dir: &Path, canonical: &Path, name: &str) -> Result<(PathBuf, Buffer
         .len();
     let buf = map::map_prefix(&file, &path, len)?;
     Ok((path, buf))
-}
-
-fn open_column(
-    dir: &Path,
-    canonical: &Path,
-    c: &ColumnEntry,
-    rows: usize,
-    validation: Validation,
-) -> Result<Option<ArrayRef>> {
-    let layout = layout_of(c.field.data_type()).map_err(|r| {
-        ErrorKind::InvalidManifest {
-            reason: format!("column {:?}: {r}", c.field.name()),
-        }
-        .at(dir)
-    })?;
-    let nulls = match &c.files.validity {
-        Some(v) => {
-            let (path, buf) = map_file(dir, canonical, v)?;
-            let need = rows.div_ceil(8);
-            if buf.len() < need {
-                return Err(short(&path, "validity", need as u64, buf.len() as u64));
-            }
-            Some((
-                path,
-                BooleanBuffer::new(buf.slice_with_length(0, need), 0, rows),
-            ))
-        }
-        None => None,
-    };
-    let (values_path, values) = map_file(dir, canonical, &c.files.values)?;
-    let mut err_path = values_path.clone();
-    let builder = match layout {
-        Layout::Fixed { width } => {
-            let need = rows
-                .checked_mul(width)
-                .ok_or_else(|| too_many(&values_path, rows))?;
-            if values.len() < need {
-                return Err(short(
-                    &values_path,
-                    "values",
-                    need as u64,
-                    values.len() as u64,
-                ));
-            }
-            fixed_data(c.field.data_type(), values.slice_with_length(0, need), rows)?
-        }
-        Layout::Bits => {
-            let need = rows.div_ceil(8);
-            if values.len() < need {
-                return Err(short(
-                    &values_path,
-                    "values",
-                    need as u64,
-                    values.len() as u64,
-                ));
-            }
-            ArrayDataBuilder::new(DataType::Boolean)
-                .len(rows)
-                .add_buffer(values.slice_with_length(0, need))
-        }
-        Layout::Variable { offset_width } => {
-            let name = c.files.offsets.as_deref().expect("manifest checked");
-            let (path, offsets) = map_file(dir, canonical, name)?;
-            // Offsets are what full validation checks in this column.
-            err_path = path.clone();
-            let need = rows
-                .checked_add(1)
-                .and_then(|n| n.checked_mul(offset_width))
-                .ok_or_else(|| too_many(&path, rows))?;
-            if offsets.len() < need {
-                return Err(short(&path, "offsets", need as u64, offsets.len() as u64));
-            }
-            let read = |i: usize| -> i64 {
-                let b = &offsets.as_slice()[i * offset_width..(i + 1) * offset_width];
-                if offset_width == 4 {
-                    i32::from_le_bytes(b.try_into().expect("4 bytes")) as i64
-                } else {
-                    i64::from_le_bytes(b.try_into().expect("8 bytes"))
-                }
-            };
-            let (first, last) = (read(0), read(rows));
-            // docs/FORMAT.md §5: the first offset is 0 (appends rebase).
-            if first != 0 {
-                return Err(ErrorKind::InvalidManifest {
-                    reason: format!("the first offset is {first}; a table's offsets start at 0"),
-                }
-                .at(path));
-            }
-            if last < first || last as u64 > values.len() as u64 {
-                return Err(ErrorKind::InvalidManifest {
-                    reason: format!(
-                        "offsets run from {first} to {last}, outside the {}-byte values file",
-                        values.len()
-                    ),
-                }
-                .at(path));
-            }
-            ArrayDataBuilder::new(c.field.data_type().clone())
-                .len(rows)
-                .add_buffer(offsets.slice_with_length(0, need))
-                .add_buffer(values.slice_with_length(0, last as usize))
-        }
-    };
-    let data = match validation {
-        Validation::Structure => return Ok(None),
-        Validation::Full => {
-            // The bitmap is counted once, by Arrow's validation, against the
-            // manifest's count. With a count of 0 the bitmap is still
-            // counted here: Arrow would otherwise drop it unchecked.
-            let mut validity_path = None;
-            let builder = match nulls {
-                Some((path, bits)) if c.null_count > 0 => {
-                    validity_path = Some(path);
-                    builder
-                        .null_bit_buffer(Some(bits.into_inner()))
-                        .null_count(c.null_count as usize)
-                }
-                Some((path, bits)) => {
-                    let n = NullBuffer::new(bits);
-                    if n.null_count() > 0 {
-                        return Err(ErrorKind::InvalidManifest {
-                            reason: format!(
-                                "{} nulls in the bitmap, the manifest says 0",
-                                n.null_count()
-                            ),
-                        }
-                        .at(path));
-                    }
-                    builder
-                }
-                None => builder,
-            };
-            builder.build().map_err(|e| {
-                let text = e.to_string();
-                let path = match validity_path {
-                    Some(p) if text.contains("null") => p,
-                    _ => err_path.clone(),
-                };
-                ErrorKind::InvalidManifest {
-                    reason: format!("column {:?}: {text}", c.field.name()),
-                }
-                .at(path)
-            })?
-        }
-        Validation::Ends(vouched) => map::build_trusted(
-            builder,
-            nulls.map(|(_, bits)| (bits, c.null_count as usize)),
-            &vouched,
-        ),
-    };
-    Ok(Some(make_array(data)))
-}
-
-/// Array data of `rows` fixed-width values of type `t` (through any
-/// FixedSizeList levels) over `values`.
-fn fixed_data(t: &DataType, values: Buffer, rows: usize) -> Result<ArrayDataBuilder> {
-    Ok(match t {
-        DataType::FixedSizeList(item, n) => {
-            let child: ArrayData =
-                fixed_data(item.data_type(), values, rows * *n as usize)?.build()?;
-            ArrayDataBuilder::new(t.clone())
-                .len(rows)
-                .add_child_data(child)
-        }
-        t => ArrayDataBuilder::new(t.clone())
-            .len(rows)
-            .add_buffer(values),
-    })
 }

@@ -9,16 +9,14 @@ use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder};
-use arrow_schema::{DataType, SchemaRef};
+use arrow_array::{Array, RecordBatch};
+use arrow_schema::SchemaRef;
 
-use super::manifest::{layout_of, ColumnEntry, ColumnFiles, Layout, Manifest, MANIFEST_NAME};
+use super::append::NodeWriter;
+use super::manifest::{ColumnEntry, Manifest, MANIFEST_NAME};
 use super::read::Table;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault;
-use crate::fsutil::FileExt;
 use crate::fsutil::{sync_parent, write_atomic_with, Replace};
 use crate::write::Durability;
 
@@ -58,163 +56,13 @@ pub struct TableWriter {
     dir: PathBuf,
     schema: SchemaRef,
     manifest: Manifest,
-    columns: Vec<ColumnWriter>,
+    columns: Vec<NodeWriter>,
     pending_rows: u64,
     /// True when committed rows are on disk but writing the manifest that
     /// records them failed: the next commit writes it again.
     manifest_stale: bool,
     durability: Durability,
     _lock: File,
-}
-
-#[derive(Debug)]
-struct ColumnWriter {
-    layout: Layout,
-    validity: Option<BitFile>,
-    offsets: Option<OffsetFile>,
-    values: ValueFile,
-    /// Null count including pending rows.
-    nulls: u64,
-}
-
-#[derive(Debug)]
-struct BitFile {
-    file: File,
-    path: PathBuf,
-    /// Bits written, committed or not.
-    bits: u64,
-    /// The byte holding bit `bits - 1`, when `bits % 8 != 0`.
-    last: u8,
-}
-
-#[derive(Debug)]
-struct OffsetFile {
-    file: File,
-    path: PathBuf,
-    width: usize,
-    /// Offset entries written (rows + 1).
-    entries: u64,
-    /// The last offset written.
-    last: i64,
-}
-
-#[derive(Debug)]
-struct ValueFile {
-    file: File,
-    path: PathBuf,
-    /// Bytes written (for Bits layout: the bit count is tracked by `bits`).
-    len: u64,
-    /// For Boolean values.
-    bits: Option<BitFile>,
-}
-
-fn io<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(std::io::Error) -> Error + 'a {
-    move |e| Error::io(path, op, e)
-}
-
-impl BitFile {
-    fn append(&mut self, src: &BooleanBuffer) -> Result<()> {
-        if src.is_empty() {
-            return Ok(());
-        }
-        let partial = (self.bits % 8) as usize;
-        let mut b = BooleanBufferBuilder::new(partial + src.len());
-        if partial > 0 {
-            b.append_packed_range(0..partial, &[self.last]);
-        }
-        b.append_packed_range(src.offset()..src.offset() + src.len(), src.values());
-        let out = b.finish();
-        let bytes = &out.values()[..(partial + src.len()).div_ceil(8)];
-        fault::point("table.append_bits", &self.path)
-            .and_then(|()| self.file.write_all_at(bytes, self.bits / 8))
-            .map_err(io(&self.path, "append"))?;
-        self.bits += src.len() as u64;
-        self.last = *bytes.last().expect("non-empty");
-        Ok(())
-    }
-
-    fn append_set(&mut self, n: usize) -> Result<()> {
-        self.append(&BooleanBuffer::new_set(n))
-    }
-
-    /// Cuts the file back to `bits` bits and reloads the partial byte.
-    fn truncate(&mut self, bits: u64) -> Result<()> {
-        self.file
-            .set_len(bits.div_ceil(8))
-            .map_err(io(&self.path, "truncate"))?;
-        self.bits = bits;
-        self.last = 0;
-        if !bits.is_multiple_of(8) {
-            let mut b = [0u8];
-            self.file
-                .read_exact_at(&mut b, bits / 8)
-                .map_err(io(&self.path, "read"))?;
-            self.last = b[0];
-        }
-        Ok(())
-    }
-}
-
-impl OffsetFile {
-    fn append(&mut self, offsets: &[i64]) -> Result<()> {
-        // `offsets` has len + 1 entries starting anywhere: rebase onto `last`.
-        let base = offsets[0];
-        let mut out = Vec::with_capacity((offsets.len() - 1) * self.width);
-        for &o in &offsets[1..] {
-            let v = self.last + (o - base);
-            if self.width == 4 {
-                let v = i32::try_from(v).map_err(|_| ErrorKind::InvalidRequest { reason: "values exceed 2 GiB, the limit of 32-bit offsets; use a large type (LargeUtf8, LargeBinary)".into() }.at(self.path.clone()))?;
-                out.extend_from_slice(&v.to_le_bytes());
-            } else {
-                out.extend_from_slice(&v.to_le_bytes());
-            }
-        }
-        fault::point("table.append_offsets", &self.path)
-            .and_then(|()| {
-                self.file
-                    .write_all_at(&out, self.entries * self.width as u64)
-            })
-            .map_err(io(&self.path, "append"))?;
-        self.entries += offsets.len() as u64 - 1;
-        self.last += offsets[offsets.len() - 1] - base;
-        Ok(())
-    }
-
-    fn truncate(&mut self, rows: u64) -> Result<()> {
-        self.entries = rows + 1;
-        let len = self.entries * self.width as u64;
-        self.file.set_len(len).map_err(io(&self.path, "truncate"))?;
-        let mut b = vec![0u8; self.width];
-        self.file
-            .read_exact_at(&mut b, len - self.width as u64)
-            .map_err(io(&self.path, "read"))?;
-        self.last = if self.width == 4 {
-            i32::from_le_bytes(b[..4].try_into().expect("4")) as i64
-        } else {
-            i64::from_le_bytes(b[..8].try_into().expect("8"))
-        };
-        Ok(())
-    }
-}
-
-impl ValueFile {
-    fn append(&mut self, bytes: &[u8]) -> Result<()> {
-        fault::point("table.append_values", &self.path)
-            .and_then(|()| self.file.write_all_at(bytes, self.len))
-            .map_err(io(&self.path, "append"))?;
-        self.len += bytes.len() as u64;
-        Ok(())
-    }
-}
-
-fn open_rw(path: &Path, create: bool) -> Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(create)
-        .truncate(create)
-        .open(path)
-        .map_err(|e| Error::io(path, "open column file", e))
 }
 
 /// Options for creating a table with [`TableWriter`], as
@@ -302,9 +150,6 @@ impl TableWriter {
         overwrite: bool,
         durability: Durability,
     ) -> Result<Self> {
-        if let Some(reason) = super::manifest::unsupported_columns(&schema) {
-            return Err(ErrorKind::InvalidRequest { reason }.at(dir));
-        }
         // An existing table is replaced so that a kill at any moment leaves
         // the old table or the new, empty one: the new one is made complete
         // in a temporary sibling, the old one renamed aside under its lock,
@@ -373,33 +218,23 @@ impl TableWriter {
         crate::write::lock_exclusive(&lock, dir)?;
         let mut columns = Vec::new();
         for (i, f) in schema.fields().iter().enumerate() {
-            let layout = layout_of(f.data_type()).expect("checked by create_impl");
-            let files = ColumnFiles {
-                validity: f.is_nullable().then(|| format!("c{i}.validity")),
-                offsets: matches!(layout, Layout::Variable { .. }).then(|| format!("c{i}.offsets")),
-                values: format!("c{i}.values"),
-            };
-            for name in [&files.validity, &files.offsets, &Some(files.values.clone())]
-                .into_iter()
-                .flatten()
-            {
-                open_rw(&dir.join(name), true)?;
-            }
-            if let (Layout::Variable { offset_width }, Some(o)) = (layout, &files.offsets) {
-                let p = dir.join(o);
-                std::fs::write(&p, vec![0u8; offset_width])
-                    .map_err(|e| Error::io(&p, "write", e))?;
-            }
+            let w = NodeWriter::create(
+                dir,
+                format!("c{i}"),
+                f.data_type(),
+                f.is_nullable(),
+                format!("column {:?}", f.name()),
+            )?;
             columns.push(ColumnEntry {
                 field: f.as_ref().clone(),
-                files,
-                null_count: 0,
+                node: w.node(),
             });
         }
         let manifest = Manifest {
             rows: 0,
             columns,
             metadata: schema.metadata().clone(),
+            version: super::manifest::TABLE_FORMAT_VERSION,
         };
         write_atomic_with(
             &dir.join(MANIFEST_NAME),
@@ -433,17 +268,8 @@ impl TableWriter {
         let canonical = dir
             .canonicalize()
             .map_err(|e| Error::io(dir, "resolve directory", e))?;
-        for c in &manifest.columns {
-            for name in [
-                &c.files.validity,
-                &c.files.offsets,
-                &Some(c.files.values.clone()),
-            ]
-            .into_iter()
-            .flatten()
-            {
-                super::manifest::resolve_in(dir, &canonical, name)?;
-            }
+        for name in manifest.files() {
+            super::manifest::resolve_in(dir, &canonical, name)?;
         }
         Self::from_manifest(dir, manifest, durability, lock)
     }
@@ -454,71 +280,18 @@ impl TableWriter {
         durability: Durability,
         lock: File,
     ) -> Result<Self> {
-        let rows = manifest.rows;
-        let mut columns = Vec::with_capacity(manifest.columns.len());
-        for c in &manifest.columns {
-            let layout = layout_of(c.field.data_type()).map_err(|r| {
-                ErrorKind::InvalidManifest { reason: r }.at(dir.join(MANIFEST_NAME))
-            })?;
-            let bit_file = |name: &str| -> Result<BitFile> {
-                let path = dir.join(name);
-                let mut b = BitFile {
-                    file: open_rw(&path, false)?,
-                    path,
-                    bits: 0,
-                    last: 0,
-                };
-                b.truncate(rows)?;
-                Ok(b)
-            };
-            let validity = c.files.validity.as_deref().map(bit_file).transpose()?;
-            let mut offsets = match (&c.files.offsets, layout) {
-                (Some(o), Layout::Variable { offset_width }) => {
-                    let path = dir.join(o);
-                    let mut f = OffsetFile {
-                        file: open_rw(&path, false)?,
-                        path,
-                        width: offset_width,
-                        entries: 0,
-                        last: 0,
-                    };
-                    f.truncate(rows)?;
-                    Some(f)
-                }
-                _ => None,
-            };
-            let vpath = dir.join(&c.files.values);
-            let values = match layout {
-                Layout::Bits => ValueFile {
-                    file: open_rw(&vpath, false)?,
-                    path: vpath.clone(),
-                    len: 0,
-                    bits: Some(bit_file(&c.files.values)?),
-                },
-                _ => {
-                    let len = match (layout, &mut offsets) {
-                        (Layout::Fixed { width }, _) => rows * width as u64,
-                        (_, Some(o)) => u64::try_from(o.last).unwrap_or(0),
-                        _ => 0,
-                    };
-                    let file = open_rw(&vpath, false)?;
-                    file.set_len(len).map_err(io(&vpath, "truncate"))?;
-                    ValueFile {
-                        file,
-                        path: vpath,
-                        len,
-                        bits: None,
-                    }
-                }
-            };
-            columns.push(ColumnWriter {
-                layout,
-                validity,
-                offsets,
-                values,
-                nulls: c.null_count,
-            });
-        }
+        let columns = manifest
+            .columns
+            .iter()
+            .map(|c| {
+                NodeWriter::open(
+                    dir,
+                    &c.node,
+                    c.field.data_type(),
+                    format!("column {:?}", c.field.name()),
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
         Ok(TableWriter {
             dir: dir.to_path_buf(),
             schema: Arc::new(manifest.schema()),
@@ -576,87 +349,17 @@ impl TableWriter {
     }
 
     fn append_columns(&mut self, batch: &RecordBatch) -> Result<()> {
-        let n = batch.num_rows();
-        for ((w, col), field) in self
-            .columns
-            .iter_mut()
-            .zip(batch.columns())
-            .zip(self.schema.fields())
-        {
-            let data = col.to_data();
-            let nulls = col.logical_nulls();
-            match (&mut w.validity, &nulls) {
-                (Some(v), Some(nb)) => {
-                    v.append(nb.inner())?;
-                    w.nulls += nb.null_count() as u64;
-                }
-                (Some(v), None) => v.append_set(n)?,
-                (None, Some(nb)) if nb.null_count() > 0 => {
-                    return Err(ErrorKind::InvalidRequest {
-                        reason: format!(
-                            "column {:?} is not nullable but the batch has {} nulls in it",
-                            field.name(),
-                            nb.null_count()
-                        ),
-                    }
-                    .at(self.dir.clone()))
-                }
-                (None, _) => {}
-            }
-            match w.layout {
-                Layout::Fixed { width } => {
-                    let bytes = fixed_bytes(col, width, &self.dir, field.name())?;
-                    w.values.append(bytes.as_slice())?;
-                }
-                Layout::Bits => {
-                    let b = arrow_array::BooleanArray::from(data.clone());
-                    w.values
-                        .bits
-                        .as_mut()
-                        .expect("bits file")
-                        .append(b.values())?;
-                }
-                Layout::Variable { offset_width } => {
-                    let offs: Vec<i64> = if offset_width == 4 {
-                        let o = data.buffers()[0].typed_data::<i32>();
-                        o[data.offset()..data.offset() + n + 1]
-                            .iter()
-                            .map(|&v| v as i64)
-                            .collect()
-                    } else {
-                        let o = data.buffers()[0].typed_data::<i64>();
-                        o[data.offset()..data.offset() + n + 1].to_vec()
-                    };
-                    let (a, b) = (offs[0] as usize, offs[n] as usize);
-                    w.values.append(&data.buffers()[1].as_slice()[a..b])?;
-                    w.offsets.as_mut().expect("offsets file").append(&offs)?;
-                }
-            }
+        for (w, col) in self.columns.iter_mut().zip(batch.columns()) {
+            w.append(&col.to_data(), true)?;
         }
-        self.pending_rows += n as u64;
+        self.pending_rows += batch.num_rows() as u64;
         Ok(())
     }
 
     /// Cuts every file back to the committed state.
     fn discard_pending(&mut self) {
-        let rows = self.manifest.rows;
-        for (w, c) in self.columns.iter_mut().zip(&self.manifest.columns) {
-            if let Some(v) = &mut w.validity {
-                let _ = v.truncate(rows);
-            }
-            if let Some(o) = &mut w.offsets {
-                let _ = o.truncate(rows);
-                w.values.len = u64::try_from(o.last).unwrap_or(0);
-            }
-            if let Some(b) = &mut w.values.bits {
-                let _ = b.truncate(rows);
-            } else {
-                if let Layout::Fixed { width } = w.layout {
-                    w.values.len = rows * width as u64;
-                }
-                let _ = w.values.file.set_len(w.values.len);
-            }
-            w.nulls = c.null_count;
+        for w in &mut self.columns {
+            w.discard();
         }
         self.pending_rows = 0;
     }
@@ -674,13 +377,7 @@ impl TableWriter {
         let durable = self.durability == Durability::Fsync;
         if durable {
             for w in &self.columns {
-                let files = [
-                    w.validity.as_ref().map(|b| (&b.file, &b.path)),
-                    w.offsets.as_ref().map(|o| (&o.file, &o.path)),
-                    w.values.bits.as_ref().map(|b| (&b.file, &b.path)),
-                    Some((&w.values.file, &w.values.path)),
-                ];
-                for (f, p) in files.into_iter().flatten() {
+                for (f, p) in w.files() {
                     fault::point("table.fsync", p)
                         .and_then(|()| f.sync_data())
                         .map_err(|e| Error::io(p, "fsync", e))?;
@@ -690,7 +387,10 @@ impl TableWriter {
         let mut next = self.manifest.clone();
         next.rows += self.pending_rows;
         for (c, w) in next.columns.iter_mut().zip(&self.columns) {
-            c.null_count = w.nulls;
+            c.node = w.node();
+        }
+        for w in &mut self.columns {
+            w.mark_committed();
         }
         // From here the rows are on disk and are never discarded: a manifest
         // write that fails may already be visible (renamed, with only the
@@ -723,7 +423,9 @@ impl TableWriter {
 
 impl Drop for TableWriter {
     fn drop(&mut self) {
-        self.discard_pending();
+        if self.pending_rows > 0 {
+            self.discard_pending();
+        }
     }
 }
 
@@ -734,46 +436,4 @@ fn schema_text(s: &arrow_schema::Schema) -> String {
         .map(|f| format!("{}: {}", f.name(), f.data_type()))
         .collect();
     format!("({})", cols.join(", "))
-}
-
-/// The contiguous bytes of a column's fixed-width values, through any
-/// FixedSizeList levels. Null list items are accepted only under null rows
-/// (where Parquet readers put them); their bytes are stored as they are and
-/// stay hidden by the row's validity bit.
-fn fixed_bytes(
-    column: &ArrayRef,
-    width: usize,
-    dir: &Path,
-    name: &str,
-) -> Result<arrow_buffer::Buffer> {
-    let mut a = column.clone();
-    // For each list level: its row validity and its list size.
-    let mut levels: Vec<(Option<arrow_buffer::NullBuffer>, usize)> = Vec::new();
-    while let DataType::FixedSizeList(_, size) = a.data_type() {
-        let size = *size as usize;
-        let list = a.as_fixed_size_list();
-        let child = list.values().clone();
-        levels.push((list.nulls().cloned(), size));
-        if let Some(cn) = child.logical_nulls().filter(|n| n.null_count() > 0) {
-            let hidden = |j: usize| {
-                let mut idx = j;
-                levels.iter().rev().any(|(nulls, size)| {
-                    idx /= (*size).max(1);
-                    nulls.as_ref().is_some_and(|n| n.is_null(idx))
-                })
-            };
-            let visible = (0..cn.len())
-                .filter(|&j| cn.is_null(j) && !hidden(j))
-                .count();
-            if visible > 0 {
-                return Err(ErrorKind::InvalidRequest { reason: format!(
-                        "column {name:?} has {visible} null list items in non-null rows; tables store FixedSizeList items without nulls"
-                    ) }.at(dir));
-            }
-        }
-        a = child;
-    }
-    let data = a.to_data();
-    let elem = width / levels.iter().map(|(_, s)| *s).product::<usize>().max(1);
-    Ok(data.buffers()[0].slice_with_length(data.offset() * elem, data.len() * elem))
 }

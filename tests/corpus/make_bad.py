@@ -232,7 +232,7 @@ def tables():
     table_case("offsets_on_fixed", {"manifest.json": manifest(columns=[col(files={"offsets": "c0.offsets", "values": "c0.values"})]), "c0.offsets": bytes(20), **ok}, "offsets file for an int64 column")
     table_case("null_count_negative", {"manifest.json": manifest(columns=[dict(COL_STR, null_count=-1)]), **strs}, "null_count -1")
     table_case("null_count_above_rows", {"manifest.json": manifest(columns=[dict(COL_STR, null_count=9)]), **strs}, "null_count 9 of 4 rows")
-    table_case("null_count_wrong", {"manifest.json": manifest(columns=[dict(COL_STR, null_count=3)]), **strs}, "null_count 3, the bitmap has 1 null", how="table-content")
+    table_case("null_count_wrong", {"manifest.json": manifest(columns=[dict(COL_STR, null_count=3)]), **strs}, "null_count 3, the bitmap has 1 null", how="table-count")
     table_case("null_count_without_validity", {"manifest.json": manifest(columns=[col(null_count=2)]), **ok}, "null_count 2 on a column without validity")
     table_case("validity_short", {"manifest.json": manifest(rows=12, columns=[COL_STR]), **dict(strs, **{"c1.offsets": np.zeros(13, "<i4").tobytes()})}, "12 rows, 1-byte validity bitmap")
     table_case("offsets_short", {"manifest.json": manifest(columns=[COL_STR]), **dict(strs, **{"c1.offsets": offs[:12]})}, "offsets file holds 3 of 5 entries")
@@ -370,10 +370,12 @@ def main():
     generated()
     lines = [
         "# The bad-input corpus: PATH | HOW | DESCRIPTION [| known-failing: REASON]",
-        "# HOW: array [CLI options] / table / table-content / parquet / ipc. PATH is",
+        "# HOW: array [CLI options] / table / table-content / table-count / parquet / ipc. PATH is",
         "# relative to this directory. table-content: only the rows are bad (offsets,",
-        "# UTF-8, null counts), which `mmarrow info` does not read by design (it",
-        "# checks the manifest and file sizes, O(columns)); head/verify/open must fail.",
+        "# UTF-8), which `mmarrow info` does not read by design (it checks the",
+        "# manifest and file sizes, O(columns)); head/verify/open must fail.",
+        "# table-count: only the manifest's null count is wrong; verify and the",
+        "# whole-table open must fail (head counts its rows' nulls from the bitmap).",
         "# @NAME cases are made by tests/it/bad_corpus.rs at test time.",
         "# Regenerate with tests/corpus/make_bad.py (keeps known-failing marks).",
     ]

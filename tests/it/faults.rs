@@ -157,7 +157,7 @@ fn check_array(name: &'static str) -> impl Fn(&Path, &Outcome, &str) {
         );
         drop(a);
         // A writer reopened after the failure carries on from what is visible.
-        let mut w = ArrayWriter::open(&path, Durability::Fsync)
+        let mut w = crate::common::retry_locked(|| ArrayWriter::open(&path, Durability::Fsync))
             .unwrap_or_else(|e| panic!("{what}: reopen for writing: {e}"));
         assert_eq!(w.committed_rows(), n, "{what}");
         w.append(&rows(2 * n, 2)).unwrap();
@@ -230,7 +230,7 @@ fn check_table(dir: &Path, out: &Outcome, what: &str) {
     );
     same_rows(&t.to_record_batch().unwrap(), n, what);
     drop(t);
-    let mut w = TableWriter::open(&path, Durability::Fsync)
+    let mut w = crate::common::retry_locked(|| TableWriter::open(&path, Durability::Fsync))
         .unwrap_or_else(|e| panic!("{what}: reopen for writing: {e}"));
     w.append(&table_batch(n, 2)).unwrap();
     assert_eq!(w.commit().unwrap(), n + 2, "{what}");
@@ -281,9 +281,11 @@ fn overwrite_scenario(dir: &Path) -> Outcome {
         w.commit()?;
         drop(w);
         stage = 1;
-        let mut w = mmarrow::table::TableWriterOptions::new()
-            .overwrite(true)
-            .create(&path, table_batch(0, 1).schema())?;
+        let mut w = crate::common::retry_locked(|| {
+            mmarrow::table::TableWriterOptions::new()
+                .overwrite(true)
+                .create(&path, table_batch(0, 1).schema())
+        })?;
         stage = 2;
         w.append(&table_batch(0, 3))?;
         w.commit()?;

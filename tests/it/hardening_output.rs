@@ -203,7 +203,13 @@ fn an_output_that_is_an_input_is_refused_by_file_identity() {
     // the source table.
     let t = d.path("t");
     parquet_to_table(&pq, &t, &ConvertOptions::new()).unwrap();
-    let inner = t.join("c0.values");
+    let m = mmarrow::format::Manifest::read(&t).unwrap();
+    let inner = t.join(
+        m.files()
+            .into_iter()
+            .find(|f| f.ends_with(".values"))
+            .unwrap(),
+    );
     let values = std::fs::read(&inner).unwrap();
     let e = table_to_parquet(&Table::open(&t).unwrap(), &inner, &force()).unwrap_err();
     assert!(kind_is(&e, "OutputIsInput"), "{e}");

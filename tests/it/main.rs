@@ -17,5 +17,6 @@ mod hardening_output;
 #[cfg(feature = "cli")] // runs the `mmarrow` binary
 mod signals;
 mod table;
+mod table_types;
 mod views;
 mod write;

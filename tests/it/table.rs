@@ -128,7 +128,11 @@ fn every_supported_type_round_trips_across_appends() {
     assert_eq!(trusted.to_record_batch().unwrap(), want);
     // Slices and batches.
     assert_eq!(t.slice(5..9).unwrap(), want.slice(5, 4));
-    let sizes: Vec<usize> = t.batches(10).unwrap().map(|b| b.num_rows()).collect();
+    let sizes: Vec<usize> = t
+        .batches(10)
+        .unwrap()
+        .map(|b| b.unwrap().num_rows())
+        .collect();
     assert_eq!(sizes, [10, 10, 10, 6]);
     mmarrow::table::verify_table(&p).unwrap();
 }
@@ -145,7 +149,7 @@ fn numeric_columns_are_plain_array_files_and_zero_copy() {
     let want: Vec<u8> = (0..100i64).flat_map(|v| v.to_le_bytes()).collect();
     assert_eq!(ids, want);
     // The id column's buffer is the mapped file: a page-aligned address.
-    let data = t.columns()[0].to_data();
+    let data = t.columns().unwrap()[0].to_data();
     assert_eq!(data.buffers()[0].as_ptr() as usize % 4096, 0);
     let manifest = std::fs::read_to_string(p.join("manifest.json")).unwrap();
     assert!(manifest.contains(r#""dtype": "<i8""#), "{manifest}");
@@ -173,7 +177,7 @@ fn projection_maps_only_the_projected_columns() {
 }
 
 #[test]
-fn schema_changes_and_unsupported_types_are_refused() {
+fn schema_changes_are_refused_and_nested_types_held() {
     let d = Dir::new();
     let a = sample(0, 5);
     let mut w = TableWriter::create(d.path("t"), a.schema()).unwrap();
@@ -184,15 +188,25 @@ fn schema_changes_and_unsupported_types_are_refused() {
     assert!(matches!(e.kind(), ErrorKind::TypeMismatch { .. }), "{e}");
     w.append(&a).unwrap();
     assert_eq!(w.finish().unwrap().num_rows(), 5);
+    // Every Arrow type can be held (format v2): a list column too.
     let list = Field::new(
         "l",
         DataType::List(Arc::new(Field::new("item", DataType::Int32, true))),
         true,
     );
-    let e = TableWriter::create(d.path("u"), Arc::new(Schema::new(vec![list]))).unwrap_err();
-    assert!(
-        e.to_string().contains("\"l\"") && e.to_string().contains("List"),
-        "{e}"
+    let mut w = TableWriter::create(d.path("u"), Arc::new(Schema::new(vec![list]))).unwrap();
+    let lists =
+        arrow_array::ListArray::from_iter_primitive::<arrow_array::types::Int32Type, _, _>(vec![
+            Some(vec![Some(1), None]),
+            None,
+            Some(vec![]),
+        ]);
+    w.append(&RecordBatch::try_from_iter([("l", Arc::new(lists.clone()) as ArrayRef)]).unwrap())
+        .unwrap();
+    let t = w.finish().unwrap();
+    assert_eq!(
+        t.to_record_batch().unwrap().column(0).as_ref(),
+        &lists as &dyn Array
     );
     // A non-empty directory that is not a table is never overwritten.
     std::fs::create_dir(d.path("busy")).unwrap();
@@ -306,24 +320,40 @@ fn bad_offsets_are_caught_at_open_or_by_verify() {
     // before any array is built from it.
     let trusted = unsafe { TableOptions::new().trusted() };
     assert!(trusted.open(&p).is_err());
-    // Not monotonic (ends fine): caught by the default full validation and verify.
+    // Not monotonic (ends fine): the open is O(columns) and does not read
+    // every offset; the column is refused where its arrays are made (whole
+    // or by batch) and by verify, naming the offsets file.
     o[12..16].copy_from_slice(&6i32.to_le_bytes());
     o[4..8].copy_from_slice(&5i32.to_le_bytes());
     o[8..12].copy_from_slice(&1i32.to_le_bytes());
     std::fs::write(&off, &o).unwrap();
-    let e = Table::open(&p).unwrap_err();
-    assert!(matches!(e.kind(), ErrorKind::InvalidManifest { .. }), "{e}");
-    assert!(mmarrow::table::verify_table(&p).is_err());
+    let t = Table::open(&p).unwrap();
+    for e in [
+        t.to_record_batch().unwrap_err(),
+        Table::open(&p)
+            .unwrap()
+            .batches(2)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap_err(),
+        Table::open(&p).unwrap().slice(1..3).unwrap_err(),
+        mmarrow::table::verify_table(&p).unwrap_err(),
+    ] {
+        assert!(matches!(e.kind(), ErrorKind::InvalidManifest { .. }), "{e}");
+        assert!(e.to_string().contains("c0.offsets"), "{e}");
+        assert!(!e.to_string().contains("Invalid argument"), "{e}");
+    }
 }
 
 #[test]
 fn unknown_versions_and_broken_manifests() {
     let d = Dir::new();
     let p = table_with_strings(&d);
-    edit_manifest(&p, "\"version\": 1", "\"version\": 2");
+    edit_manifest(&p, "\"version\": 2", "\"version\": 3");
     assert!(matches!(
         Table::open(&p).map_err(Error::into_kind),
-        Err(ErrorKind::UnsupportedVersion { found: 2, .. })
+        Err(ErrorKind::UnsupportedVersion { found: 3, .. })
     ));
     std::fs::write(p.join("manifest.json"), "{oops").unwrap();
     assert!(matches!(
@@ -365,8 +395,27 @@ fn a_wrong_null_count_is_caught_by_full_validation() {
         ("\"null_count\": 2", "\"null_count\": 0"),
     ] {
         edit_manifest(&p, from, to);
-        let e = Table::open(&p).unwrap_err();
-        assert!(matches!(e.kind(), ErrorKind::InvalidManifest { .. }), "{e}");
-        assert!(e.to_string().contains("c0.validity"), "{e}");
+        // The open does not count bitmaps (O(columns)); the whole column,
+        // and verify, do.
+        let t = Table::open(&p).unwrap();
+        for e in [
+            t.to_record_batch().unwrap_err(),
+            mmarrow::table::verify_table(&p).unwrap_err(),
+        ] {
+            assert!(matches!(e.kind(), ErrorKind::InvalidManifest { .. }), "{e}");
+            assert!(e.to_string().contains("c0.validity"), "{e}");
+        }
+        // Batches count their own rows' nulls, whatever the manifest says;
+        // a manifest saying 0 has its bitmap checked to be all set.
+        match t.slice(0..3) {
+            Ok(b) => {
+                assert_eq!(to, "\"null_count\": 2");
+                assert_eq!(b.column(0).null_count(), 1);
+            }
+            Err(e) => {
+                assert_eq!(to, "\"null_count\": 0");
+                assert!(e.to_string().contains("c0.validity"), "{e}");
+            }
+        }
     }
 }

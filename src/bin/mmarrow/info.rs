@@ -129,15 +129,11 @@ fn table_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
     let dir = &a.array.path;
     let m = mmarrow::table::check_structure(dir)?;
     let files = |c: &mmarrow::format::ColumnEntry| {
-        [
-            &c.files.validity,
-            &c.files.offsets,
-            &Some(c.files.values.clone()),
-        ]
-        .into_iter()
-        .flatten()
-        .cloned()
-        .collect::<Vec<_>>()
+        c.node
+            .files()
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
     };
     if a.json {
         let cols: Vec<_> = m
@@ -148,7 +144,7 @@ fn table_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
                     "name": c.field.name(),
                     "arrow_type": c.field.data_type().to_string(),
                     "nullable": c.field.is_nullable(),
-                    "null_count": c.null_count,
+                    "null_count": c.null_count(),
                     "files": files(c),
                     "metadata": c.field.metadata(),
                 })
@@ -157,7 +153,7 @@ fn table_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
         let doc = json!({
             "kind": "table",
             "path": dir.display().to_string(),
-            "format_version": mmarrow::format::TABLE_FORMAT_VERSION,
+            "format_version": m.version,
             "rows": m.rows,
             "columns": cols,
             "metadata": m.metadata,
@@ -186,7 +182,7 @@ fn table_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
         .unwrap_or(4);
     for c in &m.columns {
         let nulls = if c.field.is_nullable() {
-            format!("{} nulls", c.null_count)
+            format!("{} nulls", c.null_count())
         } else {
             "not null".to_string()
         };
