@@ -26,6 +26,7 @@
 // format, pipeline, source — options — output, spec — sink —
 // parquet/{page, stats} — parquet/{read_pages, write_pages} —
 // parquet/{read, write} — ipc — table_io — this file.
+mod bounded;
 mod format;
 mod inspect;
 mod ipc;

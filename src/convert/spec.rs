@@ -118,13 +118,45 @@ pub(crate) fn stores_mapped_bytes(dtype: &Dtype, physical: PhysicalType, type_le
 /// Opens a Parquet file and reads its footer.
 pub(crate) fn open_parquet(src: &Path) -> Result<(File, ArrowReaderMetadata)> {
     let file = open_input(src)?;
-    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(|e| {
+    check_footer(src, &file)?;
+    let bounded = file
+        .try_clone()
+        .and_then(super::bounded::BoundedFile::new)
+        .map_err(|e| Error::io(src, "open", e))?;
+    let meta = ArrowReaderMetadata::load(&bounded, ArrowReaderOptions::new()).map_err(|e| {
         ErrorKind::Format {
             reason: format!("not a readable Parquet file: {e}"),
         }
         .at(src)
     })?;
     Ok((file, meta))
+}
+
+/// Walks the footer's thrift before the parquet crate decodes it
+/// (`parquet::footer`); a file without a plain footer is left to the crate
+/// to report.
+fn check_footer(src: &Path, file: &File) -> Result<()> {
+    use crate::fsutil::FileExt;
+    let io = |e| Error::io(src, "read", e);
+    let len = file.metadata().map_err(io)?.len();
+    if len < 12 {
+        return Ok(());
+    }
+    let mut tail = [0u8; 8];
+    file.read_exact_at(&mut tail, len - 8).map_err(io)?;
+    let footer_len = u64::from(u32::from_le_bytes(tail[..4].try_into().expect("4 bytes")));
+    if &tail[4..] != b"PAR1" || footer_len + 8 > len {
+        return Ok(());
+    }
+    let mut footer = vec![0u8; footer_len as usize];
+    file.read_exact_at(&mut footer, len - 8 - footer_len)
+        .map_err(io)?;
+    super::parquet::footer::check(&footer).map_err(|r| {
+        ErrorKind::Format {
+            reason: format!("not a readable Parquet file: {r}"),
+        }
+        .at(src)
+    })
 }
 
 /// [`open_parquet`] for a conversion that reads the values: INT96
@@ -223,7 +255,10 @@ fn check_int96_range(
         .at(src)
     };
     let secs = with_int96_unit(meta, cols, TimeUnit::Second).map_err(|e| bad(&e))?;
-    let f = file.try_clone().map_err(|e| Error::io(src, "open", e))?;
+    let f = file
+        .try_clone()
+        .and_then(super::bounded::BoundedFile::new)
+        .map_err(|e| Error::io(src, "open", e))?;
     let mask = ProjectionMask::roots(
         secs.metadata().file_metadata().schema_descr(),
         cols.iter().copied(),

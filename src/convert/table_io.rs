@@ -82,7 +82,9 @@ fn parquet_to_table_at(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Con
         let decode = |k: usize| -> Result<Vec<RecordBatch>> {
             // Each decoder needs its own file description: a cloned handle
             // shares the read position between threads.
-            let f = File::open(src).map_err(|e| Error::io(src, "open", e))?;
+            let f = File::open(src)
+                .and_then(super::bounded::BoundedFile::new)
+                .map_err(|e| Error::io(src, "open", e))?;
             let rows = meta.metadata().row_group(k).num_rows().max(1) as usize;
             let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
                 .with_row_groups(vec![k])

@@ -604,3 +604,81 @@ fn damaged_nested_columns_are_refused_naming_their_files() {
         put_i32(3, 1 << 16),
     );
 }
+
+#[test]
+fn every_type_converts_to_ipc_and_back_and_parquet_refuses_what_it_cannot_hold() {
+    use mmarrow::convert::{ipc_to_table, table_to_ipc, table_to_parquet, ConvertOptions};
+    let d = Dir::new();
+    let p = d.path("t");
+    let b = batch(0, 50, 1);
+    let mut w = TableWriter::create(&p, b.schema()).unwrap();
+    w.append(&b.slice(0, 20)).unwrap();
+    w.append(&b.slice(20, 30)).unwrap();
+    let t = w.finish().unwrap();
+    // Arrow IPC holds everything: table -> .arrow -> table, equal.
+    let ipc = d.path("t.arrow");
+    table_to_ipc(&t, &ipc, &ConvertOptions::new()).unwrap();
+    let back = d.path("back");
+    ipc_to_table(&ipc, &back, &ConvertOptions::new()).unwrap();
+    let again = mmarrow::table::verify_table(&back).unwrap();
+    assert_same(&again.to_record_batch().unwrap(), &b, "through IPC");
+    // Parquet cannot hold unions or nanosecond intervals: refused before
+    // anything is written, every such column named, the table named.
+    let pq = d.path("t.parquet");
+    let e = table_to_parquet(&t, &pq, &ConvertOptions::new()).unwrap_err();
+    assert!(e.is_user_error(), "{e}");
+    assert_eq!(e.path(), Some(p.as_path()), "{e}");
+    let msg = e.to_string();
+    for name in [
+        "\"imdn\"",
+        "\"dense\"",
+        "\"sparse\"",
+        "3 columns",
+        "Arrow IPC",
+    ] {
+        assert!(msg.contains(name), "{name}: {msg}");
+    }
+    assert!(!pq.exists());
+    // Everything else goes to Parquet and reads back with the same values.
+    let schema = b.schema();
+    let keep: Vec<&str> = schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .filter(|n| !["imdn", "dense", "sparse"].contains(n))
+        .collect();
+    let t = TableOptions::new().project(&keep).open(&p).unwrap();
+    table_to_parquet(&t, &pq, &ConvertOptions::new()).unwrap();
+    let read: Vec<RecordBatch> = parquet::arrow::arrow_reader::ParquetRecordBatchReader::try_new(
+        std::fs::File::open(&pq).unwrap(),
+        1024,
+    )
+    .unwrap()
+    .map(Result::unwrap)
+    .collect();
+    let read = concat(&read);
+    let want = t.to_record_batch().unwrap();
+    for (i, f) in want.schema().fields().iter().enumerate() {
+        let got = arrow_cast::cast(read.column(i), f.data_type())
+            .unwrap_or_else(|e| panic!("{}: {e}", f.name()));
+        let want = want.column(i);
+        if matches!(
+            f.data_type(),
+            DataType::Dictionary(..) | DataType::RunEndEncoded(..) | DataType::ListView(_)
+        ) {
+            // Compared as their plain values.
+            let plain = |a: &ArrayRef| {
+                arrow_cast::display::ArrayFormatter::try_new(a.as_ref(), &Default::default())
+                    .map(|fmt| {
+                        (0..a.len())
+                            .map(|i| fmt.value(i).to_string())
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap()
+            };
+            assert_eq!(plain(&got), plain(want), "{}", f.name());
+        } else {
+            assert_eq!(got.to_data(), want.to_data(), "{}", f.name());
+        }
+    }
+}

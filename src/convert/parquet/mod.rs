@@ -7,6 +7,7 @@
 //! - [`page`]: the page encodings both page-level paths share;
 //!   [`stats`]: row-group statistics for the page-level writer.
 
+pub(in crate::convert) mod footer;
 mod page;
 mod read;
 mod read_pages;

@@ -280,7 +280,10 @@ impl Read<'_> {
             }
             .at(src)
         };
-        let f = file.try_clone().map_err(|e| Error::io(src, "open", e))?;
+        let f = file
+            .try_clone()
+            .and_then(crate::convert::bounded::BoundedFile::new)
+            .map_err(|e| Error::io(src, "open", e))?;
         let pq_meta = self.meta.metadata();
         let rows = pq_meta.row_group(k).num_rows().max(1) as usize;
         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, self.meta.clone())

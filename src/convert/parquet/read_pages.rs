@@ -67,8 +67,14 @@ pub(super) fn read_pages(
     let per_row = if max_rep == 1 { spec.leaf_per_row } else { 1 };
     let group = meta.row_group(k);
     let bad = |reason: String| ErrorKind::Format { reason }.at(src);
+    // A read budget keeps a crafted page header from making the crate read
+    // forever (`convert::bounded`).
+    let bounded = file
+        .try_clone()
+        .and_then(crate::convert::bounded::BoundedFile::new)
+        .map_err(|e| crate::error::Error::io(src, "open", e))?;
     let mut pages = SerializedPageReader::new(
-        file.clone(),
+        Arc::new(bounded),
         group.column(leaf),
         group.num_rows().max(0) as usize,
         None,

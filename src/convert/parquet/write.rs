@@ -95,6 +95,45 @@ pub fn table_to_parquet(
     })
 }
 
+/// The columns of `schema` that Parquet cannot store (unions, and
+/// month-day-nanosecond intervals, at any depth), listed with their types
+/// and what to do instead; `None` when every column can be written.
+fn parquet_cannot_hold(schema: &arrow_schema::Schema) -> Option<String> {
+    fn why(t: &DataType) -> Option<&'static str> {
+        match t {
+            DataType::Union(..) => Some("Parquet has no union type"),
+            DataType::Interval(arrow_schema::IntervalUnit::MonthDayNano) => {
+                Some("Parquet's INTERVAL holds milliseconds, not nanoseconds")
+            }
+            DataType::List(f)
+            | DataType::LargeList(f)
+            | DataType::ListView(f)
+            | DataType::LargeListView(f)
+            | DataType::FixedSizeList(f, _)
+            | DataType::Map(f, _) => why(f.data_type()),
+            DataType::Struct(fields) => fields.iter().find_map(|f| why(f.data_type())),
+            DataType::Dictionary(_, v) => why(v),
+            DataType::RunEndEncoded(_, v) => why(v.data_type()),
+            _ => None,
+        }
+    }
+    let bad: Vec<String> = schema
+        .fields()
+        .iter()
+        .filter_map(|f| {
+            why(f.data_type()).map(|w| format!("{:?} ({}): {w}", f.name(), f.data_type()))
+        })
+        .collect();
+    (!bad.is_empty()).then(|| {
+        format!(
+            "{} column{} Parquet cannot hold: {}; convert to Arrow IPC (.arrow) instead",
+            bad.len(),
+            if bad.len() == 1 { "" } else { "s" },
+            bad.join("; ")
+        )
+    })
+}
+
 /// Everything both writers share: the stored schema, row groups, writer
 /// properties.
 struct Plan {
@@ -112,6 +151,9 @@ struct Plan {
 impl Plan {
     fn new(source: &Source<'_>, o: &ConvertOptions, dst: &Path) -> Result<Plan> {
         let given = source.schema()?;
+        if let Some(reason) = parquet_cannot_hold(&given) {
+            return Err(ErrorKind::InvalidRequest { reason }.at(source.path()));
+        }
         // Parquet has no seconds unit: like pyarrow, store seconds as milliseconds.
         let schema = coerce_schema(&given);
         let coerced = schema != given;
