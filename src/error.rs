@@ -245,7 +245,7 @@ pub enum ErrorKind {
         nulls: usize,
     },
     /// A table manifest, or the files it names, are invalid.
-    #[error("invalid table: {reason}")]
+    #[error("invalid table: {}", one_line(reason))]
     InvalidManifest {
         /// What is wrong.
         reason: String,
@@ -262,7 +262,8 @@ pub enum ErrorKind {
     },
     /// A Parquet or Arrow IPC file that cannot be read, or whose content
     /// mmarrow cannot hold (corrupt, truncated, unsupported column...).
-    #[error("{reason}")]
+    /// Shown on one line (third-party decoders' texts may span several).
+    #[error("{}", one_line(reason))]
     Format {
         /// What is wrong with the file.
         reason: String,
@@ -418,6 +419,19 @@ impl From<ErrorKind> for Error {
     fn from(kind: ErrorKind) -> Self {
         Error::new(kind)
     }
+}
+
+/// `text` on one line: line breaks and the indentation after them become
+/// "; " (flatbuffers' and thrift's errors span several lines).
+fn one_line(text: &str) -> String {
+    if !text.contains(['\n', '\r']) {
+        return text.to_string();
+    }
+    text.split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl From<arrow_schema::ArrowError> for Error {

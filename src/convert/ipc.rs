@@ -215,6 +215,86 @@ fn check_footer(src: &Path, file: &File) -> Result<()> {
                 b.bodyLength()
             )));
         }
+        check_compressed_lengths(file, b, src).map_err(|r| bad(format!("block {i}: {r}")))?;
+    }
+    Ok(())
+}
+
+/// Most bytes a compressed buffer of `c` bytes may declare it expands to:
+/// zstd's best ratio on a run of one byte is about 32,000:1, LZ4's 255:1.
+fn max_uncompressed(c: u64) -> u64 {
+    c.saturating_mul(1 << 15)
+        .saturating_add(1 << 20)
+        .min(1 << 40)
+}
+
+/// A compressed record batch's buffers each start with the length they
+/// decompress to, which arrow-ipc allocates before decompressing (a
+/// crafted length aborted the process, found by fuzzing): each must be
+/// plausible for its compressed size.
+fn check_compressed_lengths(
+    file: &File,
+    b: &arrow_ipc::Block,
+    src: &Path,
+) -> std::result::Result<(), String> {
+    let read = |at: u64, n: usize| -> std::result::Result<Vec<u8>, String> {
+        let mut buf = vec![0u8; n];
+        match crate::fsutil::read_at_most(file, &mut buf, at) {
+            Ok(k) if k == n => Ok(buf),
+            Ok(_) => Err("it is truncated".into()),
+            Err(e) => Err(Error::io(src, "read", e).to_string()),
+        }
+    };
+    let (offset, meta_len) = (b.offset() as u64, b.metaDataLength() as usize);
+    if meta_len < 8 {
+        return Ok(()); // arrow-ipc reports it
+    }
+    let meta = read(offset, meta_len)?;
+    // A continuation marker, the flatbuffer's length, the flatbuffer.
+    let (skip, n): (usize, i32) = if meta[..4] == [0xff; 4] {
+        (
+            8,
+            i32::from_le_bytes(meta[4..8].try_into().expect("4 bytes")),
+        )
+    } else {
+        (
+            4,
+            i32::from_le_bytes(meta[..4].try_into().expect("4 bytes")),
+        )
+    };
+    let Some(fb) = usize::try_from(n)
+        .ok()
+        .and_then(|n| meta.get(skip..skip.checked_add(n)?))
+    else {
+        return Ok(()); // arrow-ipc reports it
+    };
+    let Ok(message) = arrow_ipc::root_as_message(fb) else {
+        return Ok(());
+    };
+    let batch = message
+        .header_as_record_batch()
+        .or_else(|| message.header_as_dictionary_batch().and_then(|d| d.data()));
+    let Some(batch) = batch else { return Ok(()) };
+    if batch.compression().is_none() {
+        return Ok(());
+    }
+    let body = offset + meta_len as u64;
+    for (k, buf) in batch.buffers().into_iter().flatten().enumerate() {
+        let (o, l) = (buf.offset(), buf.length());
+        if l < 8 || o < 0 || o.checked_add(l).is_none_or(|e| e > b.bodyLength()) {
+            continue; // empty, or arrow-ipc reports it
+        }
+        let head = read(body + o as u64, 8)?;
+        let declared = i64::from_le_bytes(head.try_into().expect("8 bytes"));
+        if declared == -1 {
+            continue; // stored uncompressed
+        }
+        let compressed = l as u64 - 8;
+        if declared < 0 || declared as u64 > max_uncompressed(compressed) {
+            return Err(format!(
+                "buffer {k} says it decompresses to {declared} bytes from {compressed}"
+            ));
+        }
     }
     Ok(())
 }
