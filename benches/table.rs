@@ -8,8 +8,14 @@
 //! written last, so an interrupted build is redone).
 //!
 //! Bench ids (every open includes `to_record_batch()` and the drop/unmap):
-//! * `table/open-12cols-10M`: `TableOptions::new()`, full validation (every
-//!   offset, UTF-8, null counts: O(rows) for string and nullable columns).
+//! * `table/open-12cols-10M`: `TableOptions::new()` and `to_record_batch()`,
+//!   which validates every column whole (every offset, UTF-8, null counts:
+//!   O(rows) for string and nullable columns).
+//! * `table/open-safe-first-batch-12cols-10M`: the default open (O(columns))
+//!   and its first batch of 65,536 rows, validated as it is made.
+//! * `scan/all-columns-batches-safe` / `-trusted`: open and read every batch
+//!   of 65,536 rows, reducing every byte of every column, with the default
+//!   open (each batch validated as it is made) or `trusted()`.
 //! * `table/open-trusted-12cols-10M`: `TableOptions::trusted()`, O(columns).
 //! * `table/project-2cols-trusted`, `table/project-2cols`: `id` (int64) and
 //!   `x` (nullable float64) only; `table/project-2cols-nonnull`: `id` and
@@ -365,6 +371,76 @@ fn open_trusted(dir: &Path, projection: Option<&[&str]>) -> RecordBatch {
     o.open(dir).unwrap().to_record_batch().unwrap()
 }
 
+/// The default (safe) open, O(columns), and the first of its batches:
+/// only that batch's rows are validated.
+fn open_safe_first_batch(dir: &Path) -> RecordBatch {
+    let t = TableOptions::new().open(dir).unwrap();
+    let first = t.batches(SCAN_BATCH).unwrap().next().unwrap().unwrap();
+    first
+}
+
+/// Rows per batch of the full scans.
+const SCAN_BATCH: u64 = 65_536;
+
+/// A reduction over every byte of a batch's rows in every column (values
+/// summed as words, validity counted), so that a scan reads all its data.
+/// The table's columns are flat: fixed-width, bool and (large) utf8.
+fn reduce(b: &RecordBatch) -> u64 {
+    fn words(acc: u64, bytes: &[u8]) -> u64 {
+        let mut it = bytes.chunks_exact(8);
+        let acc = (&mut it).fold(acc, |a, c| {
+            a.wrapping_add(u64::from_le_bytes(c.try_into().unwrap()))
+        });
+        it.remainder()
+            .iter()
+            .fold(acc, |a, x| a.wrapping_add(u64::from(*x)))
+    }
+    let mut acc = 0u64;
+    for c in b.columns() {
+        let d = c.to_data();
+        let (off, len) = (d.offset(), d.len());
+        if let Some(n) = d.nulls() {
+            acc = acc.wrapping_add(n.null_count() as u64);
+        }
+        let buf = |i: usize| d.buffers()[i].as_slice();
+        acc = match d.data_type() {
+            DataType::Boolean => words(acc, &buf(0)[off / 8..(off + len).div_ceil(8)]),
+            DataType::Utf8 => {
+                let o = &d.buffers()[0].typed_data::<i32>()[off..=off + len];
+                let offsets = arrow_buffer::ToByteSlice::to_byte_slice(o);
+                words(words(acc, &buf(1)[o[0] as usize..o[len] as usize]), offsets)
+            }
+            DataType::LargeUtf8 => {
+                let o = &d.buffers()[0].typed_data::<i64>()[off..=off + len];
+                let offsets = arrow_buffer::ToByteSlice::to_byte_slice(o);
+                words(words(acc, &buf(1)[o[0] as usize..o[len] as usize]), offsets)
+            }
+            t => {
+                let w = t.primitive_width().unwrap();
+                words(acc, &buf(0)[off * w..(off + len) * w])
+            }
+        };
+    }
+    acc
+}
+
+/// Opens the whole table and scans every batch of [`SCAN_BATCH`] rows.
+fn scan_all(dir: &Path, trusted: bool) -> u64 {
+    #[allow(unsafe_code)]
+    let o = if trusted {
+        // SAFETY: as in `open_trusted`: mmarrow wrote and verified these
+        // files and nothing writes to them while the bench runs.
+        unsafe { TableOptions::new().trusted() }
+    } else {
+        TableOptions::new()
+    };
+    let t = o.open(dir).unwrap();
+    t.batches(SCAN_BATCH)
+        .unwrap()
+        .map(|b| reduce(&b.unwrap()))
+        .fold(0, u64::wrapping_add)
+}
+
 fn open_project(dir: &Path) -> RecordBatch {
     TableOptions::new()
         .project(&PROJECTION)
@@ -569,6 +645,22 @@ fn cases<'a>(f: &'a Files, opened: &'a Table, floor: &'a Float64Array) -> Vec<Ca
         (
             "table/open-12cols-10M",
             Box::new(move || drop(black_box(open_full(black_box(t))))),
+        ),
+        (
+            "table/open-safe-first-batch-12cols-10M",
+            Box::new(move || drop(black_box(open_safe_first_batch(black_box(t))))),
+        ),
+        (
+            "scan/all-columns-batches-safe",
+            Box::new(move || {
+                black_box(scan_all(black_box(t), false));
+            }),
+        ),
+        (
+            "scan/all-columns-batches-trusted",
+            Box::new(move || {
+                black_box(scan_all(black_box(t), true));
+            }),
         ),
         (
             "table/open-trusted-12cols-10M",

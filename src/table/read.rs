@@ -260,7 +260,13 @@ impl Column {
                 })
                 .clone();
         }
-        d.validate_data().map_err(|e| arrow_text(&e))?;
+        match t {
+            // Arrow's UTF-8 check reads the whole values buffer whatever
+            // the slice: check the slice's bytes only.
+            DataType::Utf8 => check_utf8_range::<i32>(d)?,
+            DataType::LargeUtf8 => check_utf8_range::<i64>(d)?,
+            _ => d.validate_data().map_err(|e| arrow_text(&e))?,
+        }
         self.check_zero_null_bitmap(d, id)?;
         let child_ids = child_ids(t, id);
         match t {
@@ -326,6 +332,47 @@ impl Column {
             )),
         }
     }
+}
+
+/// What `validate_data` checks for a slice `d` of a (large) utf8 node —
+/// its layout, its null count, offsets non-decreasing inside the values,
+/// the bytes they span valid UTF-8 with every offset on a character
+/// boundary — reading only the slice's offsets and bytes.
+fn check_utf8_range<O: arrow_array::OffsetSizeTrait>(
+    d: &ArrayData,
+) -> std::result::Result<(), String> {
+    d.validate().map_err(|e| arrow_text(&e))?;
+    d.validate_nulls().map_err(|e| arrow_text(&e))?;
+    let (off, len) = (d.offset(), d.len());
+    // `validate` checked the offsets buffer holds `off + len + 1` entries.
+    let offsets = &d.buffers()[0].typed_data::<O>()[off..=off + len];
+    let values = d.buffers()[1].as_slice();
+    let at = |i: usize| offsets[i].as_usize();
+    let (start, end) = (at(0), at(len));
+    if start > end || end > values.len() {
+        return Err(format!(
+            "offsets run from {start} to {end}, outside the {}-byte values",
+            values.len()
+        ));
+    }
+    let text = std::str::from_utf8(&values[start..end])
+        .map_err(|e| format!("invalid UTF-8 at byte {}: {e}", start + e.valid_up_to()))?;
+    for i in 0..len {
+        let (a, b) = (at(i), at(i + 1));
+        if a > b || b > end {
+            return Err(format!(
+                "offset {} is {b}, before the previous {a}",
+                off + i + 1
+            ));
+        }
+        if !text.is_char_boundary(b - start) {
+            return Err(format!(
+                "offset {} ({b}) splits a UTF-8 character",
+                off + i + 1
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The preorder ids of the children of node `id` of type `t`.
