@@ -196,6 +196,12 @@ fn check_footer(src: &Path, file: &File) -> Result<()> {
     }
     let f = arrow_ipc::root_as_footer(&buf)
         .map_err(|e| bad(format!("its footer is malformed: {e}")))?;
+    if f.schema()
+        .is_some_and(|s| s.endianness() == arrow_ipc::Endianness::Big)
+    {
+        return Err(bad("it is big-endian (written on a big-endian machine) and mmarrow maps little-endian data only;              rewrite it on this machine first, e.g. with pyarrow, which byte-swaps on read:              pa.ipc.new_file(out, t.schema).write_table(t) for t = pa.ipc.open_file(src).read_all()"
+            .into()));
+    }
     let blocks = f
         .dictionaries()
         .into_iter()

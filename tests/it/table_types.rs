@@ -682,3 +682,17 @@ fn every_type_converts_to_ipc_and_back_and_parquet_refuses_what_it_cannot_hold()
         }
     }
 }
+
+#[test]
+fn a_big_endian_ipc_file_is_refused_saying_so() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus/peers/arrow-testing/bigendian-generated_primitive.arrow");
+    let d = Dir::new();
+    let e =
+        mmarrow::convert::ipc_to_table(&src, d.path("t"), &mmarrow::convert::ConvertOptions::new())
+            .unwrap_err();
+    assert!(e.is_user_error(), "{e}");
+    assert_eq!(e.path(), Some(src.as_path()), "{e}");
+    assert!(e.to_string().contains("big-endian"), "{e}");
+    assert!(!d.path("t").exists());
+}
