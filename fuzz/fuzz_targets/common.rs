@@ -326,10 +326,15 @@ pub fn parquet(data: &[u8], scratch: &Path) {
 pub fn ipc(data: &[u8], scratch: &Path) {
     let src = scratch.join("in.arrow");
     write(&src, data);
-    let first = std::fs::File::open(&src)
-        .ok()
-        .and_then(|f| arrow_ipc::reader::FileReader::try_new(f, None).ok())
-        .and_then(|r| r.schema().fields().first().map(|f| f.name().clone()));
+    // The first column's name, through mmarrow (arrow-ipc's own reader
+    // would allocate a crafted block's length before any check).
+    let first = match mmarrow::convert::inspect(&src) {
+        Ok(s) => s.schema.fields().first().map(|f| f.name().clone()),
+        Err(e) => {
+            check_error(&e, scratch);
+            None
+        }
+    };
     let o = match first {
         Some(name) => convert_options().column(name),
         None => convert_options(),

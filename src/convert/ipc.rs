@@ -227,11 +227,30 @@ fn check_footer(src: &Path, file: &File) -> Result<()> {
 }
 
 /// Most bytes a compressed buffer of `c` bytes may declare it expands to:
-/// zstd's best ratio on a run of one byte is about 32,000:1, LZ4's 255:1.
-fn max_uncompressed(c: u64) -> u64 {
-    c.saturating_mul(1 << 15)
+/// zstd's best ratio (a run of one byte) is about 32,000:1, LZ4's 255:1;
+/// and never more than this machine's memory, past which the allocation
+/// would abort the process.
+fn max_uncompressed(c: u64, zstd: bool) -> u64 {
+    let ratio = if zstd { 1 << 15 } else { 256 };
+    c.saturating_mul(ratio)
         .saturating_add(1 << 20)
-        .min(1 << 40)
+        .min(physical_memory())
+}
+
+/// Bytes of physical memory (1 TiB when unknown).
+fn physical_memory() -> u64 {
+    #[allow(unsafe_code)]
+    // SAFETY: sysconf has no preconditions; it only reads system values.
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    match (u64::try_from(pages), u64::try_from(size)) {
+        (Ok(p), Ok(s)) if p > 0 && s > 0 => p.saturating_mul(s),
+        _ => 1 << 40,
+    }
 }
 
 /// A compressed record batch's buffers each start with the length they
@@ -256,34 +275,33 @@ fn check_compressed_lengths(
         return Ok(()); // arrow-ipc reports it
     }
     let meta = read(offset, meta_len)?;
-    // A continuation marker, the flatbuffer's length, the flatbuffer.
-    let (skip, n): (usize, i32) = if meta[..4] == [0xff; 4] {
-        (
-            8,
-            i32::from_le_bytes(meta[4..8].try_into().expect("4 bytes")),
-        )
-    } else {
-        (
-            4,
-            i32::from_le_bytes(meta[..4].try_into().expect("4 bytes")),
-        )
-    };
-    let Some(fb) = usize::try_from(n)
-        .ok()
-        .and_then(|n| meta.get(skip..skip.checked_add(n)?))
-    else {
-        return Ok(()); // arrow-ipc reports it
-    };
-    let Ok(message) = arrow_ipc::root_as_message(fb) else {
-        return Ok(());
+    // A continuation marker and the flatbuffer's length, then the
+    // flatbuffer. arrow-ipc parses from there to the end of the block,
+    // body included, whatever the declared length: so does this, reading
+    // the body only when the metadata alone does not parse (a crafted
+    // file; a well-formed one's message fits its metadata).
+    let skip = if meta[..4] == [0xff; 4] { 8 } else { 4 };
+    let whole;
+    let message = match arrow_ipc::root_as_message(&meta[skip..]) {
+        Ok(m) => m,
+        Err(_) => {
+            let body_len = usize::try_from(b.bodyLength())
+                .map_err(|_| "its body length is negative".to_string())?;
+            whole = read(offset, meta_len + body_len)?;
+            match arrow_ipc::root_as_message(&whole[skip..]) {
+                Ok(m) => m,
+                Err(_) => return Ok(()), // arrow-ipc reports it
+            }
+        }
     };
     let batch = message
         .header_as_record_batch()
         .or_else(|| message.header_as_dictionary_batch().and_then(|d| d.data()));
     let Some(batch) = batch else { return Ok(()) };
-    if batch.compression().is_none() {
+    let Some(compression) = batch.compression() else {
         return Ok(());
-    }
+    };
+    let zstd = compression.codec() == arrow_ipc::CompressionType::ZSTD;
     let body = offset + meta_len as u64;
     for (k, buf) in batch.buffers().into_iter().flatten().enumerate() {
         let (o, l) = (buf.offset(), buf.length());
@@ -296,7 +314,7 @@ fn check_compressed_lengths(
             continue; // stored uncompressed
         }
         let compressed = l as u64 - 8;
-        if declared < 0 || declared as u64 > max_uncompressed(compressed) {
+        if declared < 0 || declared as u64 > max_uncompressed(compressed, zstd) {
             return Err(format!(
                 "buffer {k} says it decompresses to {declared} bytes from {compressed}"
             ));

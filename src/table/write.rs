@@ -150,6 +150,21 @@ impl TableWriter {
         overwrite: bool,
         durability: Durability,
     ) -> Result<Self> {
+        // Never write a manifest no reader would accept (a time zone Arrow
+        // cannot apply, for one: found by fuzzing the IPC input).
+        for f in schema.fields() {
+            super::types::field_from_json(&super::types::field_to_json(f), 0).map_err(
+                |reason| {
+                    ErrorKind::InvalidRequest {
+                        reason: format!(
+                            "column {:?} cannot be stored in a table: {reason}",
+                            f.name()
+                        ),
+                    }
+                    .at(dir)
+                },
+            )?;
+        }
         // An existing table is replaced so that a kill at any moment leaves
         // the old table or the new, empty one: the new one is made complete
         // in a temporary sibling, the old one renamed aside under its lock,
@@ -236,6 +251,7 @@ impl TableWriter {
             metadata: schema.metadata().clone(),
             version: super::manifest::TABLE_FORMAT_VERSION,
         };
+
         write_atomic_with(
             &dir.join(MANIFEST_NAME),
             manifest.to_json().as_bytes(),
