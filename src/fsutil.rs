@@ -162,6 +162,31 @@ pub(crate) fn open_regular(path: &Path, write: bool) -> Result<File> {
     Ok(file)
 }
 
+/// [`open_regular`] for reading, without following a final symlink:
+/// `None` when `path` is one (the caller decides whether to follow it),
+/// else the file and its length, from the one `fstat` that also checks it
+/// is regular.
+pub(crate) fn open_regular_nofollow(path: &Path) -> Result<Option<(File, u64)>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = match OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOFOLLOW)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::IsADirectory => {
+            return Err(ErrorKind::IsDirectory.at(path))
+        }
+        Err(e) => return Err(Error::io(path, "open", e)),
+    };
+    let meta = file.metadata().map_err(|e| Error::io(path, "stat", e))?;
+    if !meta.is_file() {
+        check_regular(&file, path)?;
+    }
+    Ok(Some((file, meta.len())))
+}
+
 /// Refuses an open `file` that is not a regular file (see [`open_regular`]).
 pub(crate) fn check_regular(file: &File, path: &Path) -> Result<()> {
     use std::os::unix::fs::FileTypeExt;

@@ -99,9 +99,8 @@ impl TableOptions {
     pub fn open(&self, dir: impl AsRef<Path>) -> Result<Table> {
         let dir = dir.as_ref();
         let manifest = Manifest::read(dir)?;
-        let canonical = dir
-            .canonicalize()
-            .map_err(|e| Error::io(dir, "resolve directory", e))?;
+        // Resolved only if a column file is a symlink (see `map_file`).
+        let canonical = Canonical::new(dir);
         let entries: Vec<&ColumnEntry> = match &self.projection {
             None => manifest.columns.iter().collect(),
             Some(names) => names
@@ -182,7 +181,7 @@ fn count_nodes(t: &DataType) -> usize {
 }
 
 impl Column {
-    fn open(dir: &Path, canonical: &Path, c: &ColumnEntry) -> Result<Column> {
+    fn open(dir: &Path, canonical: &Canonical, c: &ColumnEntry) -> Result<Column> {
         let mut nodes = Vec::new();
         let mut zero = Vec::new();
         let mut first = None;
@@ -434,7 +433,7 @@ struct Opened<'a> {
 /// in messages.
 fn open_node(
     dir: &Path,
-    canonical: &Path,
+    canonical: &Canonical,
     node: &Node,
     t: &DataType,
     label: &str,
@@ -581,9 +580,7 @@ fn open_node(
 /// The committed data of one node, fully validated (the table writer
 /// reads a dictionary back to unify later batches with it).
 pub(super) fn read_node(dir: &Path, node: &Node, t: &DataType) -> Result<ArrayRef> {
-    let canonical = dir
-        .canonicalize()
-        .map_err(|e| Error::io(dir, "resolve directory", e))?;
+    let canonical = Canonical::new(dir);
     let (mut nodes, mut zero, mut first) = (Vec::new(), Vec::new(), None);
     let data = open_node(
         dir,
@@ -814,14 +811,50 @@ fn too_many(path: &Path, rows: u64) -> Error {
     .at(path)
 }
 
-/// Maps a whole column file.
-fn map_file(dir: &Path, canonical: &Path, name: &str) -> Result<(PathBuf, Buffer)> {
-    let path = resolve_in(dir, canonical, name)?;
-    let file = crate::fsutil::open_regular(&path, false)?;
-    let len = file
-        .metadata()
-        .map_err(|e| Error::io(&path, "stat", e))?
-        .len();
+/// The table directory, canonicalized on first need (only symlinked
+/// column files need it, to check where they lead).
+struct Canonical<'a> {
+    dir: &'a Path,
+    path: std::cell::OnceCell<PathBuf>,
+}
+
+impl<'a> Canonical<'a> {
+    fn new(dir: &'a Path) -> Self {
+        Canonical {
+            dir,
+            path: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn get(&self) -> Result<&Path> {
+        if let Some(p) = self.path.get() {
+            return Ok(p);
+        }
+        let p = self
+            .dir
+            .canonicalize()
+            .map_err(|e| Error::io(self.dir, "resolve directory", e))?;
+        Ok(self.path.get_or_init(|| p))
+    }
+}
+
+/// Maps a whole column file: opened without following a symlink (one
+/// `openat` and one `fstat` for a plain file), and a symlink only if it
+/// leads to a file inside the directory.
+fn map_file(dir: &Path, canonical: &Canonical, name: &str) -> Result<(PathBuf, Buffer)> {
+    let path = dir.join(name);
+    let (file, len) = match crate::fsutil::open_regular_nofollow(&path)? {
+        Some(opened) => opened,
+        None => {
+            let target = resolve_in(dir, canonical.get()?, name)?;
+            let file = crate::fsutil::open_regular(&target, false)?;
+            let len = file
+                .metadata()
+                .map_err(|e| Error::io(&path, "stat", e))?
+                .len();
+            (file, len)
+        }
+    };
     let buf = map::map_prefix(&file, &path, len)?;
     Ok((path, buf))
 }
