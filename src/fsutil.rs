@@ -246,13 +246,19 @@ impl Read for ReadAt<'_> {
 
 /// A hidden, unique sibling name for a temporary file next to `path`.
 pub(crate) fn temp_sibling(path: &Path) -> PathBuf {
+    hidden_sibling(path, "tmp")
+}
+
+/// `.NAME.TAG-PID-N` next to `path`: unique in this process, and telling
+/// the next writer (by PID) whether it is stale.
+fn hidden_sibling(path: &Path, tag: &str) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let name = path
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
+    path.with_file_name(format!(".{name}.{tag}-{}-{n}", std::process::id()))
 }
 
 /// Test hook (feature `test-helpers` only): when `MMARROW_TEST_PAUSE_AT`
@@ -295,13 +301,7 @@ pub(crate) fn is_inside(inner: &Path, outer: &Path) -> bool {
 /// A hidden, unique sibling name under which a destination being
 /// replaced is kept until its replacement is in place (`.NAME.old-PID-N`).
 pub(crate) fn old_sibling(path: &Path) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let name = path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.old-{}-{n}", std::process::id()))
+    hidden_sibling(path, "old")
 }
 
 /// The process id in `entry` when it is `.{name}.{tag}-PID-N`, followed by

@@ -14,7 +14,7 @@ use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder};
 use arrow_data::ArrayData;
 use arrow_schema::{DataType, UnionMode};
 
-use super::node::{BufferFile, Node, Shape};
+use super::node::{has_end_offsets, offset_width, BufferFile, Node, Shape};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault;
 use crate::fsutil::FileExt;
@@ -216,30 +216,6 @@ pub(super) struct NodeWriter {
     dict_index: Option<DictIndex>,
     /// What the last commit recorded, to cut back to.
     committed: Node,
-}
-
-/// Types whose offsets buffer has `length + 1` entries starting at 0.
-fn has_end_offsets(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::Utf8
-            | DataType::Binary
-            | DataType::LargeUtf8
-            | DataType::LargeBinary
-            | DataType::List(_)
-            | DataType::LargeList(_)
-            | DataType::Map(..)
-    )
-}
-
-fn offset_width(t: &DataType) -> usize {
-    match t {
-        DataType::LargeUtf8
-        | DataType::LargeBinary
-        | DataType::LargeList(_)
-        | DataType::LargeListView(_) => 8,
-        _ => 4,
-    }
 }
 
 /// View data files are started anew before their length passes this, so

@@ -110,6 +110,31 @@ impl Shape {
     }
 }
 
+/// Types whose offsets buffer has `length + 1` entries starting at 0.
+pub(crate) fn has_end_offsets(t: &DataType) -> bool {
+    matches!(
+        t,
+        DataType::Utf8
+            | DataType::Binary
+            | DataType::LargeUtf8
+            | DataType::LargeBinary
+            | DataType::List(_)
+            | DataType::LargeList(_)
+            | DataType::Map(..)
+    )
+}
+
+/// Bytes per offset (and list-view size) of `t`: 8 for the large types.
+pub(crate) fn offset_width(t: &DataType) -> usize {
+    match t {
+        DataType::LargeUtf8
+        | DataType::LargeBinary
+        | DataType::LargeList(_)
+        | DataType::LargeListView(_) => 8,
+        _ => 4,
+    }
+}
+
 /// The numpy typestr that `np.memmap` opens buffer `role` of a node of
 /// type `t` with, where one exists (bitmaps and byte data have none).
 pub(crate) fn numpy_dtype(t: &DataType, role: &str) -> Option<String> {

@@ -410,17 +410,6 @@ fn arrow_text(e: &arrow_schema::ArrowError) -> String {
     }
 }
 
-/// Whether the offsets of `t` are 64-bit.
-fn offsets_are_wide(t: &DataType) -> bool {
-    matches!(
-        t,
-        DataType::LargeUtf8
-            | DataType::LargeBinary
-            | DataType::LargeList(_)
-            | DataType::LargeListView(_)
-    )
-}
-
 /// Where [`open_node`] records what it opened.
 struct Opened<'a> {
     nodes: &'a mut Vec<Unvalidated>,
@@ -477,16 +466,7 @@ fn open_node(
     }
     // Sizes first, so that a short file is named (Arrow's own check, below,
     // only names a buffer index).
-    let extra = usize::from(matches!(
-        t,
-        DataType::Utf8
-            | DataType::Binary
-            | DataType::LargeUtf8
-            | DataType::LargeBinary
-            | DataType::List(_)
-            | DataType::LargeList(_)
-            | DataType::Map(..)
-    ));
+    let extra = usize::from(super::node::has_end_offsets(t));
     let mut mapped = Vec::with_capacity(node.buffers.len());
     for (i, b) in node.buffers.iter().enumerate() {
         let role = shape.roles.get(i).copied().unwrap_or("data");
@@ -513,7 +493,7 @@ fn open_node(
     // rebase) and end inside the values or the child.
     if extra == 1 {
         let (path, offsets) = &mapped[0];
-        let wide = offsets_are_wide(t);
+        let wide = super::node::offset_width(t) == 8;
         let read = |i: usize| -> i64 {
             let s = offsets.as_slice();
             if wide {
