@@ -33,6 +33,11 @@
 //!   faulting every page in (by touch, or `MAP_POPULATE`); the scan of `x`
 //!   over files mapped directly, plain or with `MAP_POPULATE`.
 //! * `floor/*`: the same sum over the column copied into anonymous memory.
+//! * `write/append-commit-12cols-1M`: a new table of the same 12 columns,
+//!   1,048,576 rows appended as 16 batches of 65,536 (built beforehand),
+//!   committed every 4 batches, with `Durability::Process` (no fsync: the
+//!   CPU cost of a commit — copying, checksums, statistics — rather than
+//!   the disk's), in `target/bench-table-write/`.
 //!
 //! Run: `cargo bench --bench table` (criterion, about 2 minutes once the
 //! data exist). `MMARROW_BENCH_LOOP=<ms>` skips criterion and runs each case
@@ -603,6 +608,28 @@ fn sum_parquet(path: &Path, batch: usize) -> f64 {
 
 type Case<'a> = (&'static str, Box<dyn Fn() + 'a>);
 
+/// Rows per batch and batches of the `write/*` case.
+const WRITE_BATCH: usize = 64 * 1024;
+const WRITE_BATCHES: usize = 16;
+
+/// The `write/*` case: a fresh table of `batches`, committed every 4.
+fn write_table(dir: &Path, batches: &[RecordBatch]) {
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+    let mut w = TableWriterOptions::new()
+        .durability(Durability::Process)
+        .create(dir, batches[0].schema())
+        .unwrap();
+    for (i, b) in batches.iter().enumerate() {
+        w.append(b).unwrap();
+        if i % 4 == 3 {
+            w.commit().unwrap();
+        }
+    }
+    w.commit().unwrap();
+}
+
 /// Every timed case, by bench id. `floor` holds the summed column copied
 /// into anonymous memory: the `floor/*` cases sum it with and without its
 /// validity bitmap, the ceiling for any scan of that column.
@@ -629,7 +656,16 @@ fn cases<'a>(f: &'a Files, opened: &'a Table, floor: &'a Float64Array) -> Vec<Ca
         opened.columns().unwrap()[0].null_count(),
     );
     let x_data2 = x_data.clone();
+    let schema = schema();
+    let write_batches: Vec<RecordBatch> = (0..WRITE_BATCHES)
+        .map(|i| make_batch(&schema, i * WRITE_BATCH, WRITE_BATCH))
+        .collect();
+    let write_dir = t.with_file_name("bench-table-write");
     vec![
+        (
+            "write/append-commit-12cols-1M",
+            Box::new(move || write_table(black_box(&write_dir), black_box(&write_batches))),
+        ),
         (
             "floor/sum-f64-memory-nullable",
             Box::new(move || {
@@ -771,7 +807,7 @@ fn bench(c: &mut Criterion) {
     let (a, b) = (sum_table(&f.table), sum_parquet(&f.parquet, PARQUET_BATCH));
     assert!((a - b).abs() <= 1e-9 * a.abs(), "{a} != {b}");
     let all = cases(&f, &opened, &floor);
-    for group in ["table", "parts", "scan", "floor"] {
+    for group in ["table", "parts", "scan", "floor", "write"] {
         let mut g = c.benchmark_group(group);
         g.warm_up_time(std::time::Duration::from_secs(1));
         g.measurement_time(std::time::Duration::from_secs(4));

@@ -275,6 +275,17 @@ pub enum ErrorKind {
         /// What went wrong.
         reason: String,
     },
+    /// A table file's committed bytes no longer match the crc32c the
+    /// commit log recorded for them (`mmarrow verify`).
+    #[error("bytes {start}..{end}, committed with rows {}..{}, do not match their checksum: the file was changed or damaged since", rows.0, rows.1)]
+    ChecksumMismatch {
+        /// First byte of the range.
+        start: u64,
+        /// End (exclusive) of the range.
+        end: u64,
+        /// The rows of the commit that wrote it.
+        rows: (u64, u64),
+    },
     /// A FIFO, socket, device (or other non-regular file) where a regular
     /// file is expected: mmarrow opens it without blocking and refuses it.
     #[error("is a {what}, not a regular file")]

@@ -22,6 +22,18 @@ pub(crate) use std::os::unix::fs::FileExt;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault;
 
+/// Opens a file to read and write in place, e.g. to append past its
+/// committed length (`create`: a new, empty one, replacing any).
+pub(crate) fn open_rw(path: &Path, create: bool, op: &'static str) -> Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(create)
+        .truncate(create)
+        .open(path)
+        .map_err(|e| Error::io(path, op, e))
+}
+
 /// What to do when the destination exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Replace {

@@ -6,7 +6,7 @@
 //! the table writer's commit makes it visible.
 
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow_array::{make_array, Array, ArrayRef};
@@ -14,24 +14,15 @@ use arrow_buffer::{BooleanBuffer, BooleanBufferBuilder};
 use arrow_data::ArrayData;
 use arrow_schema::{DataType, UnionMode};
 
+use super::log::RangeSum;
 use super::node::{has_end_offsets, offset_width, BufferFile, Node, Shape};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault;
-use crate::fsutil::FileExt;
+use crate::fsutil::{open_rw, FileExt};
 use crate::map::slice_data;
 
 fn io<'a>(path: &'a Path, op: &'static str) -> impl FnOnce(std::io::Error) -> Error + 'a {
     move |e| Error::io(path, op, e)
-}
-
-fn open_rw(path: &Path, create: bool) -> Result<File> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(create)
-        .truncate(create)
-        .open(path)
-        .map_err(|e| Error::io(path, "open column file", e))
 }
 
 /// One buffer file being appended to.
@@ -42,17 +33,23 @@ struct ByteFile {
     name: String,
     /// Bytes written, committed or not.
     len: u64,
+    /// Where the bytes not yet committed start (the committed length).
+    sum_from: u64,
+    /// The crc32c of the bytes from `sum_from` to `len`.
+    sum: u32,
 }
 
 impl ByteFile {
     fn create(dir: &Path, name: String, initial: &[u8]) -> Result<ByteFile> {
         let path = dir.join(&name);
-        let file = open_rw(&path, true)?;
+        let file = open_rw(&path, true, "open column file")?;
         let mut f = ByteFile {
             file,
             path,
             name,
             len: 0,
+            sum_from: 0,
+            sum: 0,
         };
         f.append(initial)?;
         Ok(f)
@@ -60,7 +57,7 @@ impl ByteFile {
 
     fn open(dir: &Path, b: &BufferFile) -> Result<ByteFile> {
         let path = dir.join(&b.file);
-        let file = open_rw(&path, false)?;
+        let file = open_rw(&path, false, "open column file")?;
         let len = match b.length {
             Some(l) => l,
             None => file.metadata().map_err(io(&path, "stat"))?.len(),
@@ -70,6 +67,8 @@ impl ByteFile {
             path,
             name: b.file.clone(),
             len,
+            sum_from: len,
+            sum: 0,
         };
         f.truncate(len)?;
         Ok(f)
@@ -83,7 +82,24 @@ impl ByteFile {
             .and_then(|()| self.file.write_all_at(bytes, self.len))
             .map_err(io(&self.path, "append"))?;
         self.len += bytes.len() as u64;
+        self.sum = crc32c::crc32c_append(self.sum, bytes);
         Ok(())
+    }
+
+    /// The checksum of the bytes appended since the last commit.
+    fn pending_sum(&self) -> Option<RangeSum> {
+        (self.len > self.sum_from).then(|| RangeSum {
+            file: self.name.clone(),
+            start: self.sum_from,
+            end: self.len,
+            crc32c: self.sum,
+            last_bits: 0,
+        })
+    }
+
+    fn mark_committed(&mut self) {
+        self.sum_from = self.len;
+        self.sum = 0;
     }
 
     fn truncate(&mut self, len: u64) -> Result<()> {
@@ -121,6 +137,12 @@ struct BitFile {
     bits: u64,
     /// The byte holding bit `bits - 1`, when `bits % 8 != 0`.
     last: u8,
+    /// Bits committed.
+    committed_bits: u64,
+    /// The crc32c of the whole bytes from the one holding the first
+    /// uncommitted bit up to the one holding bit `bits - 1` (excluded when
+    /// partial: later appends fill it in).
+    sum: u32,
 }
 
 impl BitFile {
@@ -129,6 +151,8 @@ impl BitFile {
             bytes: ByteFile::create(dir, name, &[])?,
             bits: 0,
             last: 0,
+            committed_bits: 0,
+            sum: 0,
         })
     }
 
@@ -137,6 +161,8 @@ impl BitFile {
             bytes: ByteFile::open(dir, b)?,
             bits: 0,
             last: 0,
+            committed_bits: bits,
+            sum: 0,
         };
         f.truncate(bits)?;
         Ok(f)
@@ -158,10 +184,41 @@ impl BitFile {
         fault::point("table.append_bits", &f.path)
             .and_then(|()| f.file.write_all_at(bytes, self.bits / 8))
             .map_err(io(&f.path, "append"))?;
+        // The bytes this append completed: from the one that held the
+        // partial bits (or the next) up to the new partial one.
+        let whole = (self.bits + src.len() as u64) / 8 - self.bits / 8;
+        self.sum = crc32c::crc32c_append(self.sum, &bytes[..whole as usize]);
         self.bits += src.len() as u64;
         f.len = self.bits.div_ceil(8);
         self.last = *bytes.last().expect("non-empty");
         Ok(())
+    }
+
+    /// The checksum of the bytes holding the bits appended since the last
+    /// commit (a partial last byte with its unset bits cleared).
+    fn pending_sum(&self) -> Option<RangeSum> {
+        if self.bits <= self.committed_bits {
+            return None;
+        }
+        let last_bits = (self.bits % 8) as u8;
+        let crc = if last_bits == 0 {
+            self.sum
+        } else {
+            crc32c::crc32c_append(self.sum, &[self.last & ((1u8 << last_bits) - 1)])
+        };
+        Some(RangeSum {
+            file: self.bytes.name.clone(),
+            start: self.committed_bits / 8,
+            end: self.bits.div_ceil(8),
+            crc32c: crc,
+            last_bits,
+        })
+    }
+
+    fn mark_committed(&mut self) {
+        self.committed_bits = self.bits;
+        self.sum = 0;
+        self.bytes.mark_committed();
     }
 
     /// Cuts the file back to `bits` bits and reloads the partial byte.
@@ -424,9 +481,29 @@ impl NodeWriter {
         out
     }
 
+    /// The checksums of every byte range appended since the last commit,
+    /// in this node's files and its descendants'.
+    pub(super) fn pending_sums(&self, out: &mut Vec<RangeSum>) {
+        out.extend(self.validity.iter().filter_map(BitFile::pending_sum));
+        out.extend(self.buffers.iter().filter_map(ByteFile::pending_sum));
+        out.extend(self.bits.iter().filter_map(BitFile::pending_sum));
+        for c in &self.children {
+            c.pending_sums(out);
+        }
+        if let Some(d) = &self.dictionary {
+            d.pending_sums(out);
+        }
+    }
+
     /// Records the current state as committed.
     pub(super) fn mark_committed(&mut self) {
         self.committed = self.node();
+        for v in self.validity.iter_mut().chain(self.bits.iter_mut()) {
+            v.mark_committed();
+        }
+        for b in &mut self.buffers {
+            b.mark_committed();
+        }
         for c in &mut self.children {
             c.mark_committed();
         }

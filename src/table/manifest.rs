@@ -54,6 +54,63 @@ pub struct Manifest {
     pub metadata: HashMap<String, String>,
     /// The format version the manifest was read in (written: always the newest).
     pub version: u64,
+    /// The commit log, once a writer of this version has committed.
+    pub log: Option<LogInfo>,
+}
+
+/// What the manifest records of the commit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogInfo {
+    /// The log's file name.
+    pub file: String,
+    /// Its committed bytes.
+    pub length: u64,
+    /// The crc32c of those bytes.
+    pub crc32c: u32,
+    /// Rows per statistics chunk.
+    pub chunk_rows: u64,
+    /// Rows committed before the log's first record (rows of a format v1
+    /// table, or of a v2 table written before logs existed): they have no
+    /// checksums or statistics.
+    pub since: u64,
+}
+
+impl LogInfo {
+    pub(crate) fn to_json(&self) -> Value {
+        json!({
+            "file": self.file,
+            "length": self.length,
+            "crc32c": self.crc32c,
+            "chunk_rows": self.chunk_rows,
+            "since": self.since,
+        })
+    }
+
+    pub(crate) fn from_json(v: &Value, rows: u64) -> std::result::Result<LogInfo, String> {
+        let n = |k: &str| {
+            v.get(k)
+                .and_then(Value::as_u64)
+                .ok_or(format!("log: missing or invalid {k}"))
+        };
+        let file = v
+            .get("file")
+            .and_then(Value::as_str)
+            .ok_or("log: missing file")?
+            .to_string();
+        check_file_name(&file).map_err(|r| format!("log file {file:?} {r}"))?;
+        let crc32c = u32::try_from(n("crc32c")?).map_err(|_| "log: crc32c is not 32-bit")?;
+        let info = LogInfo {
+            file,
+            length: n("length")?,
+            crc32c,
+            chunk_rows: n("chunk_rows")?,
+            since: n("since")?,
+        };
+        if info.chunk_rows == 0 || info.since > rows {
+            return Err("log: invalid chunk_rows or since".into());
+        }
+        Ok(info)
+    }
 }
 
 /// How a format v1 column's values are laid out (v1 held only these).
@@ -193,7 +250,11 @@ impl Manifest {
 
     /// Every file the manifest names.
     pub fn files(&self) -> Vec<&str> {
-        self.columns.iter().flat_map(|c| c.node.files()).collect()
+        self.columns
+            .iter()
+            .flat_map(|c| c.node.files())
+            .chain(self.log.iter().map(|l| l.file.as_str()))
+            .collect()
     }
 
     /// Serializes to pretty JSON, always in the newest format version.
@@ -209,13 +270,16 @@ impl Manifest {
             })
             .collect();
         let metadata: BTreeMap<_, _> = self.metadata.iter().collect();
-        let doc = json!({
+        let mut doc = json!({
             "format": TABLE_FORMAT_NAME,
             "version": TABLE_FORMAT_VERSION,
             "rows": self.rows,
             "columns": columns,
             "metadata": metadata,
         });
+        if let Some(l) = &self.log {
+            doc["log"] = l.to_json();
+        }
         serde_json::to_string_pretty(&doc).expect("manifest serializes") + "\n"
     }
 
@@ -309,11 +373,23 @@ impl Manifest {
             }
             None => HashMap::new(),
         };
+        let log = match v.get("log") {
+            None | Some(Value::Null) => None,
+            Some(l) if version >= 2 => Some(LogInfo::from_json(l, rows).map_err(bad)?),
+            Some(_) => None,
+        };
+        let mut seen_log = seen;
+        if let Some(l) = &log {
+            if !seen_log.insert(l.file.as_str()) {
+                return Err(bad(format!("file {:?} is named twice", l.file)));
+            }
+        }
         Ok(Manifest {
             rows,
             columns,
             metadata,
             version,
+            log,
         })
     }
 

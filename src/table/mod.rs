@@ -25,14 +25,20 @@ use std::path::Path;
 use crate::error::{Error, ErrorKind, Result};
 
 mod append;
+mod log;
 pub(crate) mod manifest;
 mod node;
 mod read;
+mod stats;
 mod types;
 mod write;
 
+pub use log::{ChecksumReport, LOG_NAME};
+pub use manifest::LogInfo;
+pub use stats::{ColumnStatistics, TableStatistics, CHUNK_ROWS, TRUNCATE_BYTES};
+
 pub(crate) use manifest::MANIFEST_NAME;
-pub use read::{check_structure, verify_table, Table, TableOptions};
+pub use read::{check_structure, verify_checksums, verify_table, Table, TableOptions};
 pub use write::{TableWriter, TableWriterOptions};
 
 /// True when `path` looks like a table directory (it holds a manifest
@@ -56,7 +62,9 @@ pub(crate) fn check_replaceable(dir: &Path) -> Result<()> {
     let refuse = |reason: String| ErrorKind::NotReplaceable { reason }.at(dir);
     let m = manifest::Manifest::read(dir)
         .map_err(|e| refuse(format!("a directory that is not an mmarrow table ({e})")))?;
-    let mut owned: HashSet<&str> = [MANIFEST_NAME, write::LOCK_NAME].into();
+    // The commit log too when no manifest names it yet (a first commit
+    // interrupted before its manifest was written).
+    let mut owned: HashSet<&str> = [MANIFEST_NAME, write::LOCK_NAME, LOG_NAME].into();
     owned.extend(m.files());
     let manifest_tmp = format!(".{MANIFEST_NAME}.tmp-");
     for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, "read directory", e))? {

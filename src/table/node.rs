@@ -183,6 +183,20 @@ impl Node {
         out
     }
 
+    /// Every buffer file record of the node and its descendants.
+    pub fn buffer_files(&self) -> Vec<&BufferFile> {
+        let mut out: Vec<&BufferFile> = Vec::new();
+        out.extend(self.validity.iter());
+        out.extend(self.buffers.iter());
+        for c in &self.children {
+            out.extend(c.buffer_files());
+        }
+        if let Some(d) = &self.dictionary {
+            out.extend(d.buffer_files());
+        }
+        out
+    }
+
     fn collect_files<'a>(&'a self, out: &mut Vec<&'a str>) {
         out.extend(self.validity.iter().map(|b| b.file.as_str()));
         out.extend(self.buffers.iter().map(|b| b.file.as_str()));

@@ -101,15 +101,15 @@ impl TableOptions {
         let manifest = Manifest::read(dir)?;
         // Resolved only if a column file is a symlink (see `map_file`).
         let canonical = Canonical::new(dir);
-        let entries: Vec<&ColumnEntry> = match &self.projection {
-            None => manifest.columns.iter().collect(),
+        let ids: Vec<usize> = match &self.projection {
+            None => (0..manifest.columns.len()).collect(),
             Some(names) => names
                 .iter()
                 .map(|n| {
                     manifest
                         .columns
                         .iter()
-                        .find(|c| c.field.name() == n)
+                        .position(|c| c.field.name() == n)
                         .ok_or_else(|| {
                             ErrorKind::InvalidRequest {
                                 reason: format!("no column {n:?} in the table"),
@@ -119,6 +119,7 @@ impl TableOptions {
                 })
                 .collect::<Result<_>>()?,
         };
+        let entries: Vec<&ColumnEntry> = ids.iter().map(|&i| &manifest.columns[i]).collect();
         let mut columns = Vec::with_capacity(entries.len());
         for c in &entries {
             columns.push(Column::open(dir, &canonical, c)?);
@@ -133,6 +134,9 @@ impl TableOptions {
             rows: manifest.rows,
             columns,
             validation: self.validation,
+            column_ids: ids,
+            manifest,
+            checksums: None,
         })
     }
 }
@@ -592,6 +596,11 @@ pub struct Table {
     rows: u64,
     columns: Vec<Column>,
     validation: Validation,
+    /// The opened columns' positions in the manifest.
+    column_ids: Vec<usize>,
+    manifest: Manifest,
+    /// What [`verify_table`] found of the checksums.
+    checksums: Option<super::ChecksumReport>,
 }
 
 impl Table {
@@ -602,6 +611,25 @@ impl Table {
     /// As [`TableOptions::open`].
     pub fn open(dir: impl AsRef<Path>) -> Result<Table> {
         TableOptions::new().open(dir)
+    }
+
+    /// Per-chunk statistics of the opened columns (null counts; minimum
+    /// and maximum where the type has an order), recorded by each commit
+    /// in the commit log, for skipping chunks of rows without reading
+    /// them. Reads the log (one small file, O(commits)); the open does not.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidManifest`] for a commit log that is missing,
+    /// shorter than recorded, or does not match the checksum the manifest
+    /// records; I/O errors.
+    pub fn statistics(&self) -> Result<super::TableStatistics> {
+        super::log::statistics(&self.dir, &self.manifest, &self.column_ids)
+    }
+
+    /// What [`verify_table`] checked of the table's checksums (`None`
+    /// for a table opened otherwise).
+    pub fn checksum_report(&self) -> Option<super::ChecksumReport> {
+        self.checksums
     }
 
     /// The table directory.
@@ -704,20 +732,48 @@ impl Table {
 }
 
 /// Opens the table in `dir` and checks everything of its contents: every
-/// offset, UTF-8, dictionary key, union type id and null count, and that
-/// decimals fit their precision.
+/// committed byte range against the checksum its commit recorded
+/// ([`verify_checksums`], reported by [`Table::checksum_report`]), then
+/// every offset, UTF-8, dictionary key, union type id and null count, and
+/// that decimals fit their precision.
 ///
 /// # Errors
-/// The first problem found, naming the column and its file.
+/// The first problem found, naming the column and its file
+/// ([`ErrorKind::ChecksumMismatch`] with the byte range for changed bytes).
 pub fn verify_table(dir: impl AsRef<Path>) -> Result<Table> {
     let dir = dir.as_ref();
-    let table = TableOptions::new().open(dir)?;
+    let mut table = TableOptions::new().open(dir)?;
+    table.checksums = Some(super::log::verify(dir, &table.manifest)?);
     let schema = table.schema();
     for (field, column) in schema.fields().iter().zip(table.columns()?) {
         check_values(field.name(), &column)
             .map_err(|reason| ErrorKind::InvalidManifest { reason }.at(dir))?;
     }
     Ok(table)
+}
+
+/// Recomputes the crc32c of every byte range the table's commits recorded
+/// and compares it with the commit log; [`verify_table`] runs it.
+///
+/// ```
+/// # fn main() -> mmarrow::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let t = dir.path().join("t");
+/// # let batch = arrow_array::RecordBatch::try_from_iter([("x", std::sync::Arc::new(arrow_array::Int64Array::from(vec![1, 2])) as _)])?;
+/// # let mut w = mmarrow::TableWriter::create(&t, batch.schema())?;
+/// # w.append(&batch)?; w.commit()?; drop(w);
+/// let report = mmarrow::table::verify_checksums(&t)?;
+/// assert_eq!((report.bytes, report.unchecked_bytes), (16, 0));
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// [`ErrorKind::ChecksumMismatch`] naming the file whose bytes differ and
+/// the range; [`ErrorKind::InvalidManifest`] for a damaged commit log; as
+/// [`Manifest::read`].
+pub fn verify_checksums(dir: impl AsRef<Path>) -> Result<super::ChecksumReport> {
+    let dir = dir.as_ref();
+    super::log::verify(dir, &Manifest::read(dir)?)
 }
 
 /// Runs the checks of a table open — the manifest's every field; every

@@ -13,6 +13,7 @@ use arrow_array::{Array, RecordBatch};
 use arrow_schema::SchemaRef;
 
 use super::append::NodeWriter;
+use super::log::{ChunkPart, LogWriter, Record};
 use super::manifest::{ColumnEntry, Manifest, MANIFEST_NAME};
 use super::read::Table;
 use crate::error::{Error, ErrorKind, Result};
@@ -58,6 +59,10 @@ pub struct TableWriter {
     manifest: Manifest,
     columns: Vec<NodeWriter>,
     pending_rows: u64,
+    /// The commit log (created by the first commit of a table without one).
+    log: Option<LogWriter>,
+    /// Statistics of the pending rows, per chunk they fall in.
+    pending_chunks: Vec<ChunkPart>,
     /// True when committed rows are on disk but writing the manifest that
     /// records them failed: the next commit writes it again.
     manifest_stale: bool,
@@ -232,6 +237,7 @@ impl TableWriter {
             File::create(dir.join(LOCK_NAME)).map_err(|e| Error::io(dir, "create lock", e))?;
         crate::write::lock_exclusive(&lock, dir)?;
         let mut columns = Vec::new();
+        let mut sums = Vec::new();
         for (i, f) in schema.fields().iter().enumerate() {
             let w = NodeWriter::create(
                 dir,
@@ -240,16 +246,29 @@ impl TableWriter {
                 f.is_nullable(),
                 format!("column {:?}", f.name()),
             )?;
+            w.pending_sums(&mut sums);
             columns.push(ColumnEntry {
                 field: f.as_ref().clone(),
                 node: w.node(),
             });
         }
+        // The log starts with the files' initial bytes (the first offset
+        // of offsets files), so that every committed byte has a checksum.
+        let record = Record {
+            rows: (0, 0),
+            sums,
+            chunks: Vec::new(),
+        };
+        let log = LogWriter::create(dir, 0)?.append(
+            &record.to_line(schema.fields()),
+            durability == Durability::Fsync,
+        )?;
         let manifest = Manifest {
             rows: 0,
             columns,
             metadata: schema.metadata().clone(),
             version: super::manifest::TABLE_FORMAT_VERSION,
+            log: Some(log),
         };
 
         write_atomic_with(
@@ -308,12 +327,19 @@ impl TableWriter {
                 )
             })
             .collect::<Result<Vec<_>>>()?;
+        let log = manifest
+            .log
+            .as_ref()
+            .map(|l| LogWriter::open(dir, l))
+            .transpose()?;
         Ok(TableWriter {
             dir: dir.to_path_buf(),
             schema: Arc::new(manifest.schema()),
             manifest,
             columns,
             pending_rows: 0,
+            log,
+            pending_chunks: Vec::new(),
             manifest_stale: false,
             durability,
             _lock: lock,
@@ -368,8 +394,44 @@ impl TableWriter {
         for (w, col) in self.columns.iter_mut().zip(batch.columns()) {
             w.append(&col.to_data(), true)?;
         }
+        self.add_statistics(batch);
         self.pending_rows += batch.num_rows() as u64;
         Ok(())
+    }
+
+    /// Folds the statistics of `batch`'s rows into those of the chunks
+    /// they fall in.
+    fn add_statistics(&mut self, batch: &RecordBatch) {
+        let chunk_rows = self
+            .log
+            .as_ref()
+            .map_or(super::stats::CHUNK_ROWS, |l| l.info.chunk_rows);
+        let mut row = self.manifest.rows + self.pending_rows;
+        let mut at = 0usize;
+        while at < batch.num_rows() {
+            let chunk = row / chunk_rows;
+            let n = ((chunk + 1) * chunk_rows - row).min((batch.num_rows() - at) as u64) as usize;
+            let columns: Vec<_> = batch
+                .columns()
+                .iter()
+                .map(|c| super::stats::compute(c.slice(at, n).as_ref()))
+                .collect();
+            match self.pending_chunks.last_mut() {
+                Some(p) if p.chunk == chunk => {
+                    p.rows += n as u64;
+                    for (a, b) in p.columns.iter_mut().zip(columns) {
+                        a.merge(b);
+                    }
+                }
+                _ => self.pending_chunks.push(ChunkPart {
+                    chunk,
+                    rows: n as u64,
+                    columns,
+                }),
+            }
+            row += n as u64;
+            at += n;
+        }
     }
 
     /// Cuts every file back to the committed state.
@@ -378,6 +440,7 @@ impl TableWriter {
             w.discard();
         }
         self.pending_rows = 0;
+        self.pending_chunks.clear();
     }
 
     /// Makes the appended rows visible: fsyncs every column file (with
@@ -405,9 +468,34 @@ impl TableWriter {
         for (c, w) in next.columns.iter_mut().zip(&self.columns) {
             c.node = w.node();
         }
+        // The commit's record: the checksum of every range it adds and the
+        // statistics of its rows, appended to the log (and fsynced) before
+        // the manifest that makes both visible.
+        if self.pending_rows > 0 {
+            let mut sums = Vec::new();
+            for w in &self.columns {
+                w.pending_sums(&mut sums);
+            }
+            let record = Record {
+                rows: (self.manifest.rows, next.rows),
+                sums,
+                chunks: self.pending_chunks.clone(),
+            };
+            let log = match &mut self.log {
+                Some(l) => l,
+                None => self
+                    .log
+                    .insert(LogWriter::create(&self.dir, self.manifest.rows)?),
+            };
+            next.log = Some(log.append(&record.to_line(self.schema.fields()), durable)?);
+        }
         for w in &mut self.columns {
             w.mark_committed();
         }
+        if let (Some(l), Some(info)) = (&mut self.log, &next.log) {
+            l.info = info.clone();
+        }
+        self.pending_chunks.clear();
         // From here the rows are on disk and are never discarded: a manifest
         // write that fails may already be visible (renamed, with only the
         // directory fsync failing), so the writer keeps the rows as

@@ -17,6 +17,7 @@ mod hardening_output;
 #[cfg(feature = "cli")] // runs the `mmarrow` binary
 mod signals;
 mod table;
+mod table_stats;
 mod table_types;
 mod views;
 mod write;

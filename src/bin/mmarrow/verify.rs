@@ -1,4 +1,5 @@
-//! `mmarrow verify`: check every offset, UTF-8 string and null count.
+//! `mmarrow verify`: check every offset, UTF-8 string and null count, and
+//! every committed byte range against its checksum.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -16,12 +17,20 @@ pub(crate) struct Args {
 pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
     if mmarrow::table::is_table(&a.path) {
         let t = mmarrow::table::verify_table(&a.path)?;
+        let sums = t.checksum_report().unwrap_or_default();
+        let unchecked = match sums.unchecked_bytes {
+            0 => String::new(),
+            n => {
+                format!("; {n} bytes committed before the table had a commit log have no checksum")
+            }
+        };
         writeln!(
             out,
-            "{}: ok, {} rows, {} columns",
+            "{}: ok, {} rows, {} columns, {} bytes match their checksums{unchecked}",
             printable_path(&a.path),
             t.num_rows(),
-            t.schema().fields().len()
+            t.schema().fields().len(),
+            sums.bytes,
         )?;
     } else {
         let array = mmarrow::open(&a.path)?;
