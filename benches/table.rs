@@ -37,7 +37,9 @@
 //!   1,048,576 rows appended as 16 batches of 65,536 (built beforehand),
 //!   committed every 4 batches, with `Durability::Process` (no fsync: the
 //!   CPU cost of a commit — copying, checksums, statistics — rather than
-//!   the disk's), in `target/bench-table-write/`.
+//!   the disk's), in `target/bench-table/bench-table-write/`;
+//!   `write/append-commit-12cols-1M-fsync`: the same with the default
+//!   `Durability::Fsync`.
 //!
 //! Run: `cargo bench --bench table` (criterion, about 2 minutes once the
 //! data exist). `MMARROW_BENCH_LOOP=<ms>` skips criterion and runs each case
@@ -612,13 +614,13 @@ type Case<'a> = (&'static str, Box<dyn Fn() + 'a>);
 const WRITE_BATCH: usize = 64 * 1024;
 const WRITE_BATCHES: usize = 16;
 
-/// The `write/*` case: a fresh table of `batches`, committed every 4.
-fn write_table(dir: &Path, batches: &[RecordBatch]) {
+/// The `write/*` cases: a fresh table of `batches`, committed every 4.
+fn write_table(dir: &Path, batches: &[RecordBatch], durability: Durability) {
     if dir.exists() {
         std::fs::remove_dir_all(dir).unwrap();
     }
     let mut w = TableWriterOptions::new()
-        .durability(Durability::Process)
+        .durability(durability)
         .create(dir, batches[0].schema())
         .unwrap();
     for (i, b) in batches.iter().enumerate() {
@@ -661,10 +663,27 @@ fn cases<'a>(f: &'a Files, opened: &'a Table, floor: &'a Float64Array) -> Vec<Ca
         .map(|i| make_batch(&schema, i * WRITE_BATCH, WRITE_BATCH))
         .collect();
     let write_dir = t.with_file_name("bench-table-write");
+    let (write_dir2, write_batches2) = (write_dir.clone(), write_batches.clone());
     vec![
         (
             "write/append-commit-12cols-1M",
-            Box::new(move || write_table(black_box(&write_dir), black_box(&write_batches))),
+            Box::new(move || {
+                write_table(
+                    black_box(&write_dir),
+                    black_box(&write_batches),
+                    Durability::Process,
+                )
+            }),
+        ),
+        (
+            "write/append-commit-12cols-1M-fsync",
+            Box::new(move || {
+                write_table(
+                    black_box(&write_dir2),
+                    black_box(&write_batches2),
+                    Durability::Fsync,
+                )
+            }),
         ),
         (
             "floor/sum-f64-memory-nullable",

@@ -278,6 +278,26 @@ fn uint_min_max(a: &dyn Array) -> Option<(u64, u64)> {
 
 /// Minimum and maximum ignoring NaN (as Parquet's statistics do).
 fn float_min_max(a: &dyn Array) -> Option<(f64, f64)> {
+    // Arrow's kernels (vectorised) order NaN above every number: a NaN
+    // minimum means only NaNs, a NaN maximum that some are: then the
+    // slower scan that skips them.
+    macro_rules! fast {
+        ($t:ty) => {{
+            let p = a.as_primitive::<$t>();
+            let (lo, hi) = (aggregate::min(p)?, aggregate::max(p)?);
+            if lo.is_nan() {
+                return None;
+            }
+            if !hi.is_nan() {
+                return Some((f64::from(lo), f64::from(hi)));
+            }
+        }};
+    }
+    match a.data_type() {
+        DataType::Float16 => fast!(Float16Type),
+        DataType::Float32 => fast!(Float32Type),
+        _ => fast!(Float64Type),
+    }
     fn fold(values: impl Iterator<Item = Option<f64>>) -> Option<(f64, f64)> {
         values
             .flatten()
@@ -304,23 +324,89 @@ fn float_min_max(a: &dyn Array) -> Option<(f64, f64)> {
     }
 }
 
+/// The first 8 bytes of `s`, big-endian and zero-padded, then its length
+/// up to 9: when two keys differ, they order their values (when both are
+/// at most 8 bytes long, a shorter one is a prefix of the other); equal
+/// keys of values over 8 bytes need the whole values compared.
+fn prefix_key(s: &[u8]) -> u128 {
+    let k = match s.get(..8) {
+        Some(p) => u64::from_be_bytes(p.try_into().expect("8 bytes")),
+        None => {
+            let mut b = [0u8; 8];
+            b[..s.len()].copy_from_slice(s);
+            u64::from_be_bytes(b)
+        }
+    };
+    ((k as u128) << 8) | s.len().min(9) as u128
+}
+
+/// Whether a [`prefix_key`] is that of a value over 8 bytes.
+fn is_long(k: u128) -> bool {
+    k & 0xFF > 8
+}
+
+/// The smallest and largest non-null values of an offsets-and-bytes
+/// array: one pass over 8-byte prefixes, and, when the smallest or largest
+/// prefix is shared by values longer than that, a pass comparing those
+/// values whole.
+fn offsets_min_max<O: arrow_array::OffsetSizeTrait>(
+    offsets: &[O],
+    values: &[u8],
+    nulls: Option<&arrow_buffer::NullBuffer>,
+) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    let n = offsets.len().saturating_sub(1);
+    let value = |i: usize| &values[offsets[i].as_usize()..offsets[i + 1].as_usize()];
+    let valid = |i: usize| nulls.is_none_or(|b| b.is_valid(i));
+    let (mut lo, mut hi) = (u128::MAX, 0u128);
+    let mut any = false;
+    for i in 0..n {
+        if valid(i) {
+            let k = prefix_key(value(i));
+            lo = lo.min(k);
+            hi = hi.max(k);
+            any = true;
+        }
+    }
+    if !any {
+        return (None, None);
+    }
+    let (mut min, mut max): (Option<&[u8]>, Option<&[u8]>) = (None, None);
+    if is_long(lo) || is_long(hi) {
+        for i in 0..n {
+            if !valid(i) {
+                continue;
+            }
+            let k = prefix_key(value(i));
+            if k == lo && min.is_none_or(|m| value(i) < m) {
+                min = Some(value(i));
+            }
+            if k == hi && max.is_none_or(|m| value(i) > m) {
+                max = Some(value(i));
+            }
+        }
+    }
+    // A short extreme is its prefix itself.
+    let short = |k: u128| {
+        let len = (k & 0xFF) as usize;
+        ((k >> 8) as u64).to_be_bytes()[..len].to_vec()
+    };
+    (
+        Some(min.map_or_else(|| short(lo), <[u8]>::to_vec)),
+        Some(max.map_or_else(|| short(hi), <[u8]>::to_vec)),
+    )
+}
+
 fn bytes_min_max(a: &dyn Array) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
     let pair =
         |lo: Option<&[u8]>, hi: Option<&[u8]>| (lo.map(<[u8]>::to_vec), hi.map(<[u8]>::to_vec));
     match a.data_type() {
         DataType::Utf8 => {
             let s = a.as_string::<i32>();
-            pair(
-                aggregate::min_string(s).map(str::as_bytes),
-                aggregate::max_string(s).map(str::as_bytes),
-            )
+            offsets_min_max(s.value_offsets(), s.value_data(), s.nulls())
         }
         DataType::LargeUtf8 => {
             let s = a.as_string::<i64>();
-            pair(
-                aggregate::min_string(s).map(str::as_bytes),
-                aggregate::max_string(s).map(str::as_bytes),
-            )
+            offsets_min_max(s.value_offsets(), s.value_data(), s.nulls())
         }
         DataType::Utf8View => {
             let s = a.as_string_view();
@@ -331,11 +417,11 @@ fn bytes_min_max(a: &dyn Array) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
         }
         DataType::Binary => {
             let b = a.as_binary::<i32>();
-            pair(aggregate::min_binary(b), aggregate::max_binary(b))
+            offsets_min_max(b.value_offsets(), b.value_data(), b.nulls())
         }
         DataType::LargeBinary => {
             let b = a.as_binary::<i64>();
-            pair(aggregate::min_binary(b), aggregate::max_binary(b))
+            offsets_min_max(b.value_offsets(), b.value_data(), b.nulls())
         }
         DataType::BinaryView => {
             let b = a.as_binary_view();
@@ -826,6 +912,46 @@ mod tests {
             }
         );
         assert_eq!(increment_bytes(&[1, 0xFF]), Some(vec![2]));
+    }
+
+    #[test]
+    fn prefix_keys_order_like_the_bytes() {
+        let words: Vec<&[u8]> = vec![
+            b"",
+            b"\0",
+            b"a",
+            b"a\0",
+            b"a\0\0\0\0\0\0\0\0",
+            b"abcdefgh",
+            b"abcdefghi",
+            b"abcdefgg\xff",
+            b"b",
+            b"\xff\xff",
+        ];
+        for x in &words {
+            for y in &words {
+                let (kx, ky) = (prefix_key(x), prefix_key(y));
+                if kx != ky {
+                    assert_eq!(kx < ky, x < y, "{x:?} {y:?}");
+                } else if !is_long(kx) {
+                    assert_eq!(x, y);
+                }
+            }
+        }
+        let a = arrow_array::BinaryArray::from(
+            words.iter().rev().copied().map(Some).collect::<Vec<_>>(),
+        );
+        let (lo, hi) = bytes_min_max(&a);
+        assert_eq!(
+            (lo.unwrap(), hi.unwrap()),
+            (b"".to_vec(), b"\xff\xff".to_vec())
+        );
+        let s = StringArray::from(vec![Some("b"), None, Some("abcdefgh1"), Some("abcdefgh0")]);
+        let (lo, hi) = bytes_min_max(&s.slice(1, 3));
+        assert_eq!(
+            (lo.unwrap(), hi.unwrap()),
+            (b"abcdefgh0".to_vec(), b"abcdefgh1".to_vec())
+        );
     }
 
     #[test]

@@ -391,47 +391,48 @@ impl TableWriter {
     }
 
     fn append_columns(&mut self, batch: &RecordBatch) -> Result<()> {
-        for (w, col) in self.columns.iter_mut().zip(batch.columns()) {
-            w.append(&col.to_data(), true)?;
-        }
-        self.add_statistics(batch);
-        self.pending_rows += batch.num_rows() as u64;
-        Ok(())
-    }
-
-    /// Folds the statistics of `batch`'s rows into those of the chunks
-    /// they fall in.
-    fn add_statistics(&mut self, batch: &RecordBatch) {
         let chunk_rows = self
             .log
             .as_ref()
             .map_or(super::stats::CHUNK_ROWS, |l| l.info.chunk_rows);
-        let mut row = self.manifest.rows + self.pending_rows;
-        let mut at = 0usize;
-        while at < batch.num_rows() {
-            let chunk = row / chunk_rows;
-            let n = ((chunk + 1) * chunk_rows - row).min((batch.num_rows() - at) as u64) as usize;
-            let columns: Vec<_> = batch
-                .columns()
-                .iter()
-                .map(|c| super::stats::compute(c.slice(at, n).as_ref()))
-                .collect();
+        let first_row = self.manifest.rows + self.pending_rows;
+        let columns = &mut self.columns;
+        let mut write = || -> Result<()> {
+            for (w, col) in columns.iter_mut().zip(batch.columns()) {
+                w.append(&col.to_data(), true)?;
+            }
+            Ok(())
+        };
+        // The statistics of a large batch are computed on a second thread
+        // while the first writes the files (the two take similar time).
+        let parts = if batch.num_rows() >= PARALLEL_STATISTICS_ROWS {
+            std::thread::scope(|s| {
+                let stats = s.spawn(|| batch_statistics(batch, first_row, chunk_rows));
+                let written = write();
+                let parts = stats.join().map_err(|_| {
+                    Error::new(ErrorKind::Internal {
+                        reason: "the statistics thread panicked".into(),
+                    })
+                });
+                written.and(parts)
+            })?
+        } else {
+            write()?;
+            batch_statistics(batch, first_row, chunk_rows)
+        };
+        for part in parts {
             match self.pending_chunks.last_mut() {
-                Some(p) if p.chunk == chunk => {
-                    p.rows += n as u64;
-                    for (a, b) in p.columns.iter_mut().zip(columns) {
+                Some(p) if p.chunk == part.chunk => {
+                    p.rows += part.rows;
+                    for (a, b) in p.columns.iter_mut().zip(part.columns) {
                         a.merge(b);
                     }
                 }
-                _ => self.pending_chunks.push(ChunkPart {
-                    chunk,
-                    rows: n as u64,
-                    columns,
-                }),
+                _ => self.pending_chunks.push(part),
             }
-            row += n as u64;
-            at += n;
         }
+        self.pending_rows += batch.num_rows() as u64;
+        Ok(())
     }
 
     /// Cuts every file back to the committed state.
@@ -531,6 +532,34 @@ impl Drop for TableWriter {
             self.discard_pending();
         }
     }
+}
+
+/// Batches of at least this many rows have their statistics computed on
+/// a second thread (below, a thread costs more than it saves).
+const PARALLEL_STATISTICS_ROWS: usize = 16 * 1024;
+
+/// The statistics of `batch`, whose first row is row `first_row` of the
+/// table, per chunk of `chunk_rows` it falls in.
+fn batch_statistics(batch: &RecordBatch, first_row: u64, chunk_rows: u64) -> Vec<ChunkPart> {
+    let mut parts = Vec::new();
+    let (mut row, mut at) = (first_row, 0usize);
+    while at < batch.num_rows() {
+        let chunk = row / chunk_rows;
+        let n = ((chunk + 1) * chunk_rows - row).min((batch.num_rows() - at) as u64) as usize;
+        let columns = batch
+            .columns()
+            .iter()
+            .map(|c| super::stats::compute(c.slice(at, n).as_ref()))
+            .collect();
+        parts.push(ChunkPart {
+            chunk,
+            rows: n as u64,
+            columns,
+        });
+        row += n as u64;
+        at += n;
+    }
+    parts
 }
 
 fn schema_text(s: &arrow_schema::Schema) -> String {
