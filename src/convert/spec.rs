@@ -123,13 +123,59 @@ pub(crate) fn open_parquet(src: &Path) -> Result<(File, ArrowReaderMetadata)> {
         .try_clone()
         .and_then(super::bounded::BoundedFile::new)
         .map_err(|e| Error::io(src, "open", e))?;
-    let meta = ArrowReaderMetadata::load(&bounded, ArrowReaderOptions::new()).map_err(|e| {
+    let unreadable = |e: parquet::errors::ParquetError| {
         ErrorKind::Format {
             reason: format!("not a readable Parquet file: {e}"),
         }
         .at(src)
-    })?;
+    };
+    let meta =
+        ArrowReaderMetadata::load(&bounded, ArrowReaderOptions::new()).map_err(unreadable)?;
+    let meta = match rows_of_row_groups(&meta) {
+        Some(rows) => ArrowReaderMetadata::try_new(
+            std::sync::Arc::new(with_file_rows(meta.metadata(), rows)),
+            ArrowReaderOptions::new(),
+        )
+        .map_err(unreadable)?,
+        None => meta,
+    };
     Ok((file, meta))
+}
+
+/// The row groups' total, when the footer's row count differs from it
+/// (some writers leave it 0: parquet-testing's `repeated_no_annotation`).
+/// The parquet crate's reader stops at the footer's count, so such a file
+/// would read as fewer rows than it holds; readers that read every row
+/// group (pyarrow) read them all.
+fn rows_of_row_groups(meta: &ArrowReaderMetadata) -> Option<i64> {
+    let md = meta.metadata();
+    let total = md
+        .row_groups()
+        .iter()
+        .try_fold(0i64, |n, g| n.checked_add(g.num_rows().max(0)))?;
+    (total != md.file_metadata().num_rows()).then_some(total)
+}
+
+/// `md` with the footer's row count replaced by `rows`.
+fn with_file_rows(
+    md: &parquet::file::metadata::ParquetMetaData,
+    rows: i64,
+) -> parquet::file::metadata::ParquetMetaData {
+    use parquet::file::metadata::{FileMetaData, ParquetMetaDataBuilder};
+    let f = md.file_metadata();
+    let fixed = FileMetaData::new(
+        f.version(),
+        rows,
+        f.created_by().map(str::to_string),
+        f.key_value_metadata().cloned(),
+        f.schema_descr_ptr(),
+        f.column_orders().cloned(),
+    );
+    ParquetMetaDataBuilder::new(fixed)
+        .set_row_groups(md.row_groups().to_vec())
+        .set_column_index(md.column_index().cloned())
+        .set_offset_index(md.offset_index().cloned())
+        .build()
 }
 
 /// Walks the footer's thrift before the parquet crate decodes it
@@ -171,8 +217,10 @@ pub(crate) fn open_parquet_for_reading(
     if int96.is_empty() {
         return Ok((file, meta));
     }
+    // Arrow's reading wraps values its unit cannot hold: checked first,
+    // in the unit asked for.
+    check_int96_range(src, &file, &meta, &int96, o.int96_unit)?;
     let Some(unit) = o.int96_unit else {
-        check_int96_range(src, &file, &meta, &int96)?;
         return Ok((file, meta));
     };
     let meta = with_int96_unit(&meta, &int96, unit).map_err(|e| {
@@ -233,21 +281,33 @@ fn with_int96_unit(
 }
 
 /// Fails, naming the column and row, when an INT96 value of `cols` does
-/// not fit int64 nanoseconds (arrow's default reading wraps it silently).
-/// Reads those columns once as seconds, which hold every INT96 value.
+/// not fit int64 in `unit` (default nanoseconds; arrow's reading wraps it
+/// silently). Reads those columns once as seconds, which hold every INT96
+/// value.
 fn check_int96_range(
     src: &Path,
     file: &File,
     meta: &ArrowReaderMetadata,
     cols: &[usize],
+    unit: Option<TimeUnit>,
 ) -> Result<()> {
     use arrow_array::cast::AsArray;
     use arrow_array::types::TimestampSecondType;
     use arrow_array::Array;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use parquet::arrow::ProjectionMask;
-    // Seconds whose nanoseconds fit i64 whatever their fraction.
-    const LIMIT: i64 = i64::MAX / 1_000_000_000 - 1;
+    // Seconds whose value in `unit` fits i64 whatever their fraction.
+    let (per_second, unit_name, coarser) = match unit.unwrap_or(TimeUnit::Nanosecond) {
+        TimeUnit::Second => return Ok(()),
+        TimeUnit::Millisecond => (1_000, "milliseconds", "--int96-unit s"),
+        TimeUnit::Microsecond => (1_000_000, "microseconds", "--int96-unit ms or s"),
+        TimeUnit::Nanosecond => (
+            1_000_000_000,
+            "nanoseconds (1677-2262)",
+            "--int96-unit us, ms or s",
+        ),
+    };
+    let limit = i64::MAX / per_second - 1;
     let bad = |e: &dyn std::fmt::Display| {
         ErrorKind::Format {
             reason: format!("checking INT96 timestamps: {e}"),
@@ -273,11 +333,11 @@ fn check_int96_range(
         for (c, field) in batch.columns().iter().zip(batch.schema().fields()) {
             let v = c.as_primitive::<TimestampSecondType>();
             if let Some(i) =
-                (0..v.len()).find(|&i| v.is_valid(i) && v.value(i).unsigned_abs() > LIMIT as u64)
+                (0..v.len()).find(|&i| v.is_valid(i) && v.value(i).unsigned_abs() > limit as u64)
             {
                 return Err(ErrorKind::Format {
                     reason: format!(
-                        "column {:?} row {}: INT96 timestamp {} s from 1970 does not fit int64 nanoseconds (1677-2262); read it with a coarser unit (--int96-unit us, ms or s)",
+                        "column {:?} row {}: INT96 timestamp {} s from 1970 does not fit int64 {unit_name}; read it with a coarser unit ({coarser})",
                         field.name(),
                         row0 + i as u64,
                         v.value(i)

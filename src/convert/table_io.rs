@@ -91,9 +91,19 @@ fn parquet_to_table_at(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Con
                 .with_batch_size(rows.min(1 << 20))
                 .build()
                 .map_err(|e| format_err(src, format!("row group {k}: {e}")))?;
-            reader
+            let batches: Vec<RecordBatch> = reader
                 .map(|b| b.map_err(|e| format_err(src, format!("row group {k}: {e}"))))
-                .collect()
+                .collect::<Result<_>>()?;
+            // Never fewer rows than the row group declares, silently.
+            let declared = meta.metadata().row_group(k).num_rows().max(0) as u64;
+            let got: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+            if got != declared {
+                return Err(format_err(
+                    src,
+                    format!("row group {k} declares {declared} rows but holds {got}"),
+                ));
+            }
+            Ok(batches)
         };
         pipeline::ordered(o.thread_count(), groups, decode, |_, batches| {
             for b in batches {

@@ -607,3 +607,47 @@ fn convert_turns_a_source_of_several_columns_into_a_table() {
     convert(&wide, d.path("t2"), &o.clone().table(true).column("n")).unwrap();
     assert!(Format::from_path(d.path("t2")) == Format::Table);
 }
+
+/// Parquet's DATE holds days: a date64 column is stored as date32 (as
+/// pyarrow stores it, the Arrow schema in the file still saying date64),
+/// and a date64 value that is not a whole day is refused, not truncated.
+#[test]
+fn date64_is_stored_as_days_and_a_partial_day_is_refused() {
+    use std::sync::Arc;
+    let d = crate::common::Dir::new();
+    let write = |name: &str, ms: Vec<i64>| {
+        let batch = arrow_array::RecordBatch::try_from_iter([(
+            "d",
+            Arc::new(arrow_array::Date64Array::from(ms)) as arrow_array::ArrayRef,
+        )])
+        .unwrap();
+        let p = d.path(name);
+        let mut w = mmarrow::TableWriter::create(&p, batch.schema()).unwrap();
+        w.append(&batch).unwrap();
+        w.finish().unwrap()
+    };
+    let o = mmarrow::convert::ConvertOptions::new();
+    let whole = write("whole", vec![0, 86_400_000 * 19_000]);
+    let out = d.path("whole.parquet");
+    mmarrow::convert::table_to_parquet(&whole, &out, &o).unwrap();
+    let f = std::fs::File::open(&out).unwrap();
+    let r = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
+    let leaf = r.parquet_schema().column(0);
+    assert_eq!(leaf.physical_type(), parquet::basic::Type::INT32);
+    assert_eq!(
+        r.schema().field(0).data_type(),
+        &arrow_schema::DataType::Date64
+    );
+    let b = r.build().unwrap().next().unwrap().unwrap();
+    let got = b
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow_array::Date64Array>()
+        .unwrap();
+    assert_eq!(got.values(), &[0, 86_400_000 * 19_000]);
+
+    let partial = write("partial", vec![0, 86_400_000 + 1]);
+    let e = mmarrow::convert::table_to_parquet(&partial, d.path("p.parquet"), &o).unwrap_err();
+    assert!(e.to_string().contains("not a whole day"), "{e}");
+    assert!(!d.path("p.parquet").exists());
+}

@@ -599,3 +599,27 @@ fn the_cli_reports_ipc_files_that_crash_arrow_ipc_in_one_line() {
         }
     }
 }
+
+/// parquet-testing's `repeated_no_annotation.parquet` declares 0 rows in
+/// its footer and 6 in its row group: the parquet crate's reader stops at
+/// the footer's count, and the table came out empty with exit 0 (found by
+/// the corpus round trips of tests/python/test_corpus_interop.py). Every
+/// row the row groups hold is read, as pyarrow reads them.
+#[test]
+fn a_footer_row_count_below_the_row_groups_loses_no_rows() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/corpus/peers/parquet-testing/repeated_no_annotation.parquet");
+    let d = Dir::new();
+    let dst = d.path("t");
+    let o = mmarrow::convert::ConvertOptions::new();
+    mmarrow::convert::parquet_to_table(&src, &dst, &o).unwrap();
+    let t = mmarrow::table::verify_table(&dst).unwrap();
+    assert_eq!(t.num_rows(), 6);
+    let ids = t.to_record_batch().unwrap();
+    let ids = ids
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow_array::Int32Array>()
+        .unwrap();
+    assert_eq!(ids.values(), &[1, 2, 3, 4, 5, 6]);
+}

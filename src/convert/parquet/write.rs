@@ -175,7 +175,7 @@ impl Plan {
             return Err(ErrorKind::InvalidRequest { reason }.at(source.path()));
         }
         // Parquet has no seconds unit: like pyarrow, store seconds as milliseconds.
-        let schema = coerce_schema(&given);
+        let schema = coerce_schema(&given, false);
         let coerced = schema != given;
         let row_bytes = source.row_bytes();
         let rg_rows = o
@@ -193,7 +193,7 @@ impl Plan {
             .build();
         // The stored Arrow schema says milliseconds too: pyarrow drops a column's
         // Arrow type (and its tensor extension) when it disagrees with the data.
-        add_encoded_arrow_schema_to_metadata(&schema, &mut props);
+        add_encoded_arrow_schema_to_metadata(&coerce_schema(&given, true), &mut props);
         let descr = ArrowSchemaConverter::new()
             .with_coerce_types(false)
             .convert(&schema)
@@ -380,32 +380,67 @@ fn encode_generic(
     writers.into_iter().map(|w| w.close().map_err(pq)).collect()
 }
 
-fn coerce_type(t: &DataType) -> DataType {
+/// The type a column of type `t` is stored as: what Parquet has no type
+/// for becomes what pyarrow stores it as (and reads back): timestamps and
+/// time32 in seconds as milliseconds, date64 as date32 (whole days: see
+/// [`check_whole_days`]), nested types' children likewise.
+///
+/// `for_arrow_schema`: the type the Arrow schema stored in the file
+/// records, which keeps date64 (as pyarrow's does: readers that apply the
+/// stored schema, like polars and the parquet crate, read date64 back).
+fn coerce_type(t: &DataType, for_arrow_schema: bool) -> DataType {
+    let field = |f: &arrow_schema::FieldRef| {
+        Arc::new(
+            f.as_ref()
+                .clone()
+                .with_data_type(coerce_type(f.data_type(), for_arrow_schema)),
+        )
+    };
     match t {
         DataType::Timestamp(TimeUnit::Second, tz) => {
             DataType::Timestamp(TimeUnit::Millisecond, tz.clone())
         }
-        DataType::FixedSizeList(item, n) => DataType::FixedSizeList(
-            Arc::new(
-                item.as_ref()
-                    .clone()
-                    .with_data_type(coerce_type(item.data_type())),
-            ),
-            *n,
-        ),
+        DataType::Time32(TimeUnit::Second) => DataType::Time32(TimeUnit::Millisecond),
+        DataType::Date64 if !for_arrow_schema => DataType::Date32,
+        DataType::FixedSizeList(item, n) => DataType::FixedSizeList(field(item), *n),
+        DataType::List(item) => DataType::List(field(item)),
+        DataType::LargeList(item) => DataType::LargeList(field(item)),
+        DataType::Struct(fields) => DataType::Struct(fields.iter().map(field).collect()),
+        DataType::Map(entries, sorted) => DataType::Map(field(entries), *sorted),
         t => t.clone(),
     }
 }
 
-/// The schema as it is stored in Parquet (seconds become milliseconds).
-fn coerce_schema(s: &Schema) -> SchemaRef {
+/// Refuses a date64 value that is not a whole number of days (Arrow's
+/// date64 should be, but nothing enforces it): Parquet's DATE holds days,
+/// and the cast to date32 would drop the rest silently.
+fn check_whole_days(name: &str, data: &arrow_data::ArrayData) -> Result<()> {
+    if *data.data_type() == DataType::Date64 {
+        use arrow_array::Array;
+        let a = arrow_array::Date64Array::from(data.clone());
+        if let Some(i) = (0..a.len()).find(|&i| a.is_valid(i) && a.value(i) % 86_400_000 != 0) {
+            return Err(Error::new(ErrorKind::InvalidRequest {
+                reason: format!(
+                    "column {name:?}: date64 value {} (row {i}) is not a whole day; Parquet's DATE holds days",
+                    a.value(i)
+                ),
+            }));
+        }
+    }
+    data.child_data()
+        .iter()
+        .try_for_each(|c| check_whole_days(name, c))
+}
+
+/// The schema as it is stored in Parquet ([`coerce_type`]).
+fn coerce_schema(s: &Schema, for_arrow_schema: bool) -> SchemaRef {
     let fields: Vec<Field> = s
         .fields()
         .iter()
         .map(|f| {
             f.as_ref()
                 .clone()
-                .with_data_type(coerce_type(f.data_type()))
+                .with_data_type(coerce_type(f.data_type(), for_arrow_schema))
         })
         .collect();
     Arc::new(Schema::new(fields).with_metadata(s.metadata().clone()))
@@ -421,10 +456,11 @@ fn coerce_batch(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordBatch> 
             if c.data_type() == f.data_type() {
                 Ok(c.clone())
             } else {
-                arrow_cast::cast(c, f.data_type())
+                check_whole_days(f.name(), &c.to_data())?;
+                Ok(arrow_cast::cast(c, f.data_type())?)
             }
         })
-        .collect::<std::result::Result<Vec<_>, _>>()?;
+        .collect::<Result<Vec<_>>>()?;
     let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
     Ok(RecordBatch::try_new_with_options(
         schema.clone(),
