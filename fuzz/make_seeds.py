@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 (pa.compute)
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
@@ -128,7 +129,12 @@ def arrays():
     put("sidecar", "typestr_spelling.json", b'{"format":"mmarrow.array","version":1,"dtype":"float32","shape":[2,3]}')
 
 
-def parquet_tables():
+def parquet_tables_only():
+    """The tables of `parquet_tables`, without writing their seeds."""
+    return parquet_tables(write=False)
+
+
+def parquet_tables(write=True):
     n = 40
     idx = np.arange(n)
     mask = idx % 5 == 0
@@ -153,6 +159,8 @@ def parquet_tables():
         ("dict_v2_gzip", dict(compression="gzip", use_dictionary=True, data_page_version="2.0")),
         ("plain_v1_lz4", dict(compression="lz4", use_dictionary=False, data_page_version="1.0", data_page_size=64)),
     ]
+    if not write:
+        return tables
     out = {}
     for tname, t in tables.items():
         for vname, kw in variants:
@@ -177,6 +185,62 @@ def parquet_tables():
     return tables
 
 
+def nested_tables():
+    """Tables of the nested and other types a v2 table holds (format v2's
+    node trees), written through IPC so that every type reaches the table."""
+    n = 12
+    idx = np.arange(n)
+    mask = idx % 4 == 0
+    return {
+        "list_struct": pa.table({
+            "l": pa.array([None if i % 5 == 0 else list(range(i % 3)) for i in idx], pa.list_(pa.int32())),
+            "s": pa.StructArray.from_arrays([pa.array(idx, pa.int64()), pa.array([f"v{i}" for i in idx])],
+                                            names=["a", "b"], mask=pa.array(mask)),
+        }),
+        "dict_map": pa.table({
+            "d": pa.array([["x", "y", None][i % 3] for i in idx]).dictionary_encode(),
+            "m": pa.array([[("k", float(i))] if i % 2 else [] for i in idx], pa.map_(pa.string(), pa.float64())),
+        }),
+        "views_large": pa.table({
+            "sv": pa.array([None if m else "a long enough string %d" % i for i, m in zip(idx, mask)], pa.string_view()),
+            "ll": pa.array([[float(i)] * (i % 3) for i in idx], pa.large_list(pa.float32())),
+            "lv": pa.array([list(range(i % 3)) for i in idx], pa.list_view(pa.int16())),
+        }),
+        "union_ree": pa.table({
+            "u": pa.UnionArray.from_sparse(pa.array((idx % 2).astype("i1")),
+                                           [pa.array(idx, pa.int32()), pa.array([f"s{i}" for i in idx])]),
+            "r": pa.compute.run_end_encode(pa.array([i // 4 for i in idx], pa.int64())),
+        }),
+    }
+
+
+def node_files(node):
+    """A v2 node's file names in the order `Manifest::files` lists them."""
+    out = [node["validity"]["file"]] if node.get("validity") else []
+    out += [b["file"] for b in node.get("buffers", [])]
+    for c in node.get("children", []):
+        out += node_files(c)
+    if node.get("dictionary"):
+        out += node_files(node["dictionary"])
+    return out
+
+
+def table_seed(dst: Path) -> bytes:
+    """The table_open input of the table directory `dst`: the manifest's
+    length and text, then each file it names (columns, then the commit
+    log), as the harness reads them."""
+    text = (dst / "manifest.json").read_bytes()
+    m = json.loads(text)
+    names = [f for c in m["columns"] for f in node_files(c["node"])]
+    if m.get("log"):
+        names.append(m["log"]["file"])
+    data = struct.pack("<H", len(text)) + text
+    for name in names:
+        body = (dst / name).read_bytes()
+        data += struct.pack("<I", len(body)) + body
+    return data
+
+
 def tables(mm, tabs):
     with tempfile.TemporaryDirectory() as tmp:
         for tname, t in tabs.items():
@@ -185,17 +249,17 @@ def tables(mm, tabs):
             dst = Path(tmp) / f"{tname}.table"
             subprocess.run([mm, "convert", str(src), str(dst), "--table"], check=True,
                            stdout=subprocess.DEVNULL)
-            text = (dst / "manifest.json").read_bytes()
-            put("manifest", f"{tname}.json", text)
-            m = json.loads(text)
-            data = struct.pack("<H", len(text)) + text
-            for c in m["columns"]:
-                for k in ["validity", "offsets", "values"]:
-                    name = c["files"].get(k)
-                    if name:
-                        body = (dst / name).read_bytes()
-                        data += struct.pack("<I", len(body)) + body
-            put("table_open", tname, data)
+            put("manifest", f"{tname}.json", (dst / "manifest.json").read_bytes())
+            put("table_open", tname, table_seed(dst))
+        for tname, t in nested_tables().items():
+            src = Path(tmp) / f"{tname}.arrow"
+            with ipc.new_file(src, t.schema) as w:
+                for batch in t.to_batches(max_chunksize=5):
+                    w.write_batch(batch)
+            dst = Path(tmp) / f"{tname}.table"
+            subprocess.run([mm, "convert", str(src), f"{dst}/"], check=True, stdout=subprocess.DEVNULL)
+            put("manifest", f"{tname}.json", (dst / "manifest.json").read_bytes())
+            put("table_open", tname, table_seed(dst))
 
 
 def apache(repo, files, target, subdir):
@@ -215,7 +279,14 @@ def main():
     p.add_argument("--mmarrow", default=str(ROOT.parent / "target/release/mmarrow"))
     p.add_argument("--parquet-testing", default="/work/.mirror/apache+parquet-testing/repo")
     p.add_argument("--arrow-testing", default="/work/.mirror/apache+arrow-testing/repo")
+    p.add_argument("--tables-only", action="store_true",
+                   help="regenerate only the table_open and manifest seeds")
     a = p.parse_args()
+    if a.tables_only:
+        for t in ("table_open", "manifest"):
+            shutil.rmtree(SEEDS / t, ignore_errors=True)
+        tables(a.mmarrow, parquet_tables_only())
+        return
     if SEEDS.exists():
         shutil.rmtree(SEEDS)
     arrays()

@@ -269,6 +269,32 @@ pub fn table_open(data: &[u8], scratch: &Path) {
         }
         Err(e) => check_error(&e, scratch),
     }
+    // The commit log: statistics (one per chunk of each column) and the
+    // checksums of the committed ranges.
+    if let Ok(t) = mmarrow::Table::open(&dir) {
+        match t.statistics() {
+            Ok(s) => {
+                assert_eq!(
+                    s.num_chunks() as u64,
+                    t.num_rows().div_ceil(s.chunk_rows()),
+                    "one statistics chunk per chunk of rows"
+                );
+                for c in s.columns() {
+                    assert_eq!(c.null_counts().len(), s.num_chunks());
+                    for a in [c.min(), c.max()].into_iter().flatten() {
+                        assert_eq!(a.len(), s.num_chunks());
+                        a.to_data()
+                            .validate_full()
+                            .unwrap_or_else(|e| panic!("a statistics array is invalid: {e}"));
+                    }
+                }
+            }
+            Err(e) => check_error(&e, scratch),
+        }
+        if let Err(e) = mmarrow::table::verify_checksums(&dir) {
+            check_error(&e, scratch);
+        }
+    }
     // Then the whole table, validated in full.
     if let Ok(t) = mmarrow::Table::open(&dir) {
         match t.to_record_batch() {

@@ -21,6 +21,9 @@ use crate::fsutil::{open_rw, FileExt};
 pub const LOG_NAME: &str = "commits.log";
 /// Commit logs larger than this are refused before being read.
 const MAX_LOG_BYTES: u64 = 1 << 30;
+/// Statistics chunks a table may have (2^40 rows in chunks of 65,536): the
+/// statistics arrays have one element per chunk.
+const MAX_CHUNKS: u64 = 1 << 24;
 
 /// The crc32c of one byte range a commit added to (or, for a bitmap's
 /// last partial byte, rewrote in) a file.
@@ -274,6 +277,16 @@ pub(crate) fn read(dir: &Path, manifest: &Manifest) -> Result<Vec<Record>> {
         return Err(bad(format!("commit log larger than {MAX_LOG_BYTES} bytes")));
     }
     let file = crate::fsutil::open_regular(&path, false)?;
+    let have = file
+        .metadata()
+        .map_err(|e| Error::io(&path, "stat", e))?
+        .len();
+    if have < info.length {
+        return Err(bad(format!(
+            "commit log is shorter ({have} bytes) than the {} bytes the manifest records",
+            info.length
+        )));
+    }
     let mut bytes = vec![0u8; info.length as usize];
     file.read_exact_at(&mut bytes, 0)
         .map_err(|e| match e.kind() {
@@ -327,7 +340,17 @@ pub(crate) fn statistics(
         .log
         .as_ref()
         .map_or(stats::CHUNK_ROWS, |l| l.chunk_rows);
-    let n = manifest.rows.div_ceil(chunk_rows) as usize;
+    let chunks = manifest.rows.div_ceil(chunk_rows);
+    if chunks > MAX_CHUNKS {
+        return Err(ErrorKind::InvalidManifest {
+            reason: format!(
+                "{} rows in chunks of {chunk_rows} make {chunks} statistics chunks, more than the {MAX_CHUNKS} a table may have",
+                manifest.rows
+            ),
+        }
+        .at(dir.join(super::MANIFEST_NAME)));
+    }
+    let n = chunks as usize;
     // Per chunk: rows seen and each column's merged statistics.
     let mut seen = vec![0u64; n];
     let mut merged: Vec<Vec<ChunkStat>> = vec![vec![ChunkStat::default(); columns.len()]; n];

@@ -415,3 +415,24 @@ fn a_v1_table_has_unknown_statistics_until_new_rows_fill_a_chunk() {
         .unwrap();
     assert_eq!((report.bytes, report.unchecked_bytes), (400_000, 800_000));
 }
+
+#[test]
+fn statistics_of_more_chunks_than_a_table_may_have_are_refused() {
+    // A null column holds any number of rows in no file at all.
+    let d = Dir::new();
+    let p = d.path("t");
+    std::fs::create_dir(&p).unwrap();
+    let rows = 1u64 << 50;
+    std::fs::write(
+        p.join("manifest.json"),
+        format!(
+            r#"{{"format":"mmarrow.table","version":2,"rows":{rows},"columns":[{{"field":{{"name":"n","type":{{"name":"null"}},"nullable":true}},"node":{{"length":{rows},"null_count":0,"buffers":[]}}}}]}}"#
+        ),
+    )
+    .unwrap();
+    let t = Table::open(&p).unwrap();
+    assert_eq!(t.num_rows(), rows);
+    let e = t.statistics().unwrap_err();
+    assert!(matches!(e.kind(), ErrorKind::InvalidManifest { .. }), "{e}");
+    assert!(e.to_string().contains("statistics chunks"), "{e}");
+}
