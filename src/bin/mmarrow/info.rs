@@ -150,6 +150,14 @@ fn table_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
                 })
             })
             .collect();
+        let log = m.log.as_ref().map(|l| {
+            json!({
+                "file": l.file,
+                "bytes": l.length,
+                "chunk_rows": l.chunk_rows,
+                "rows_before_log": l.since,
+            })
+        });
         let doc = json!({
             "kind": "table",
             "path": dir.display().to_string(),
@@ -157,6 +165,7 @@ fn table_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
             "rows": m.rows,
             "columns": cols,
             "metadata": m.metadata,
+            "commit_log": log,
         });
         writeln!(out, "{doc}")?;
         return Ok(());
@@ -197,6 +206,25 @@ fn table_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
     }
     for (k, v) in &m.metadata {
         writeln!(out, "meta:      {} = {}", printable(k), printable(v))?;
+    }
+    match &m.log {
+        Some(l) => {
+            let before = match l.since {
+                0 => String::new(),
+                n => format!("; the first {n} rows have none (written before the log)"),
+            };
+            writeln!(
+                out,
+                "log:       {} ({} bytes): checksums and statistics per {} rows{before}",
+                printable(&l.file),
+                l.length,
+                l.chunk_rows
+            )?;
+        }
+        None => writeln!(
+            out,
+            "log:       none (no checksums or statistics: written before format v2's log)"
+        )?,
     }
     Ok(())
 }
