@@ -196,16 +196,25 @@ pub(crate) struct LogWriter {
 }
 
 impl LogWriter {
-    /// Starts a log for a table with `since` committed rows (a stale log
-    /// file no manifest names, left by a crash, is replaced).
-    pub(crate) fn create(dir: &Path, since: u64) -> Result<LogWriter> {
-        let path = dir.join(LOG_NAME);
+    /// Starts a log for a table with `since` committed rows whose manifest
+    /// names the files `taken` (a stale log file no manifest names, left
+    /// by a crash, is replaced; a column file of that name never is: a v1
+    /// table may name anything, and the log then takes another name).
+    pub(crate) fn create(dir: &Path, since: u64, taken: &[&str]) -> Result<LogWriter> {
+        let name = (0..)
+            .map(|k| match k {
+                0 => LOG_NAME.to_string(),
+                k => format!("commits.{k}.log"),
+            })
+            .find(|n| !taken.contains(&n.as_str()))
+            .expect("a free name");
+        let path = dir.join(&name);
         let file = open_rw(&path, true, "open commit log")?;
         Ok(LogWriter {
             file,
             path,
             info: LogInfo {
-                file: LOG_NAME.into(),
+                file: name,
                 length: 0,
                 crc32c: 0,
                 chunk_rows: stats::CHUNK_ROWS,

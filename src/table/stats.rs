@@ -324,76 +324,51 @@ fn float_min_max(a: &dyn Array) -> Option<(f64, f64)> {
     }
 }
 
-/// The first 8 bytes of `s`, big-endian and zero-padded, then its length
-/// up to 9: when two keys differ, they order their values (when both are
-/// at most 8 bytes long, a shorter one is a prefix of the other); equal
-/// keys of values over 8 bytes need the whole values compared.
-fn prefix_key(s: &[u8]) -> u128 {
-    let k = match s.get(..8) {
-        Some(p) => u64::from_be_bytes(p.try_into().expect("8 bytes")),
+/// The first 8 bytes of `s`, big-endian and zero-padded: when the keys of
+/// two values differ, they order the values; equal keys need the whole
+/// values compared.
+fn prefix_key(s: &[u8]) -> u64 {
+    match s.first_chunk::<8>() {
+        Some(p) => u64::from_be_bytes(*p),
         None => {
             let mut b = [0u8; 8];
             b[..s.len()].copy_from_slice(s);
             u64::from_be_bytes(b)
         }
-    };
-    ((k as u128) << 8) | s.len().min(9) as u128
-}
-
-/// Whether a [`prefix_key`] is that of a value over 8 bytes.
-fn is_long(k: u128) -> bool {
-    k & 0xFF > 8
+    }
 }
 
 /// The smallest and largest non-null values of an offsets-and-bytes
-/// array: one pass over 8-byte prefixes, and, when the smallest or largest
-/// prefix is shared by values longer than that, a pass comparing those
-/// values whole.
+/// array, in one pass comparing 8-byte prefixes (whole values only when a
+/// prefix ties with the smallest or largest so far).
 fn offsets_min_max<O: arrow_array::OffsetSizeTrait>(
     offsets: &[O],
     values: &[u8],
     nulls: Option<&arrow_buffer::NullBuffer>,
 ) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
-    let n = offsets.len().saturating_sub(1);
-    let value = |i: usize| &values[offsets[i].as_usize()..offsets[i + 1].as_usize()];
-    let valid = |i: usize| nulls.is_none_or(|b| b.is_valid(i));
-    let (mut lo, mut hi) = (u128::MAX, 0u128);
-    let mut any = false;
-    for i in 0..n {
-        if valid(i) {
-            let k = prefix_key(value(i));
-            lo = lo.min(k);
-            hi = hi.max(k);
-            any = true;
+    // (prefix key, value) of the smallest and the largest so far.
+    type Extreme<'a> = (u64, &'a [u8]);
+    let mut best: Option<(Extreme, Extreme)> = None;
+    for (i, w) in offsets.windows(2).enumerate() {
+        if nulls.is_some_and(|n| n.is_null(i)) {
+            continue;
+        }
+        let v = &values[w[0].as_usize()..w[1].as_usize()];
+        let k = prefix_key(v);
+        let Some(((lo_k, lo), (hi_k, hi))) = &mut best else {
+            best = Some(((k, v), (k, v)));
+            continue;
+        };
+        // Rarely taken: only a new extreme or a tie of prefixes.
+        if k <= *lo_k && (k < *lo_k || v < *lo) {
+            (*lo_k, *lo) = (k, v);
+        }
+        if k >= *hi_k && (k > *hi_k || v > *hi) {
+            (*hi_k, *hi) = (k, v);
         }
     }
-    if !any {
-        return (None, None);
-    }
-    let (mut min, mut max): (Option<&[u8]>, Option<&[u8]>) = (None, None);
-    if is_long(lo) || is_long(hi) {
-        for i in 0..n {
-            if !valid(i) {
-                continue;
-            }
-            let k = prefix_key(value(i));
-            if k == lo && min.is_none_or(|m| value(i) < m) {
-                min = Some(value(i));
-            }
-            if k == hi && max.is_none_or(|m| value(i) > m) {
-                max = Some(value(i));
-            }
-        }
-    }
-    // A short extreme is its prefix itself.
-    let short = |k: u128| {
-        let len = (k & 0xFF) as usize;
-        ((k >> 8) as u64).to_be_bytes()[..len].to_vec()
-    };
-    (
-        Some(min.map_or_else(|| short(lo), <[u8]>::to_vec)),
-        Some(max.map_or_else(|| short(hi), <[u8]>::to_vec)),
-    )
+    best.map(|((_, lo), (_, hi))| (lo.to_vec(), hi.to_vec()))
+        .unzip()
 }
 
 fn bytes_min_max(a: &dyn Array) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
@@ -933,8 +908,6 @@ mod tests {
                 let (kx, ky) = (prefix_key(x), prefix_key(y));
                 if kx != ky {
                     assert_eq!(kx < ky, x < y, "{x:?} {y:?}");
-                } else if !is_long(kx) {
-                    assert_eq!(x, y);
                 }
             }
         }

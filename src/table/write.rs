@@ -259,7 +259,7 @@ impl TableWriter {
             sums,
             chunks: Vec::new(),
         };
-        let log = LogWriter::create(dir, 0)?.append(
+        let log = LogWriter::create(dir, 0, &[])?.append(
             &record.to_line(schema.fields()),
             durability == Durability::Fsync,
         )?;
@@ -484,9 +484,11 @@ impl TableWriter {
             };
             let log = match &mut self.log {
                 Some(l) => l,
-                None => self
-                    .log
-                    .insert(LogWriter::create(&self.dir, self.manifest.rows)?),
+                None => self.log.insert(LogWriter::create(
+                    &self.dir,
+                    self.manifest.rows,
+                    &self.manifest.files(),
+                )?),
             };
             next.log = Some(log.append(&record.to_line(self.schema.fields()), durable)?);
         }

@@ -436,3 +436,28 @@ fn statistics_of_more_chunks_than_a_table_may_have_are_refused() {
     assert!(matches!(e.kind(), ErrorKind::InvalidManifest { .. }), "{e}");
     assert!(e.to_string().contains("statistics chunks"), "{e}");
 }
+
+#[test]
+fn a_v1_column_file_named_like_the_log_is_never_overwritten() {
+    let d = Dir::new();
+    let p = d.path("t");
+    std::fs::create_dir(&p).unwrap();
+    let values: Vec<u8> = (0..10i64).flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(p.join("commits.log"), &values).unwrap();
+    std::fs::write(
+        p.join("manifest.json"),
+        r#"{"format":"mmarrow.table","version":1,"rows":10,"columns":[{"field":{"name":"x","type":{"name":"int64"},"nullable":false},"files":{"values":"commits.log"},"null_count":0}]}"#,
+    )
+    .unwrap();
+    let mut w = TableWriter::open(&p, Durability::Fsync).unwrap();
+    let x = Int64Array::from_iter_values(10..15);
+    w.append(&RecordBatch::try_from_iter([("x", Arc::new(x) as ArrayRef)]).unwrap())
+        .unwrap();
+    let t = w.finish().unwrap();
+    let got = t.to_record_batch().unwrap();
+    let got = got.column(0).as_primitive::<Int64Type>();
+    assert_eq!(got.values(), &(0..15).collect::<Vec<i64>>()[..]);
+    let m = mmarrow::table::check_structure(&p).unwrap();
+    assert_eq!(m.log.unwrap().file, "commits.1.log");
+    mmarrow::table::verify_table(&p).unwrap();
+}
