@@ -273,6 +273,11 @@ class RoundTrip:
         assert (self.table / "manifest.json").is_file(), sorted(p.name for p in work.iterdir())
         assert leftovers(self.table) == []
         run_ok(mm, "verify", self.table)
+        # info and head handle every type (head shows the first rows).
+        info = json.loads(run_ok(mm, "info", "--json", self.table))
+        assert info["kind"] == "table" and info["commit_log"]["file"], info
+        head = run_ok(mm, "head", "-n", "3", self.table)
+        assert all(f["name"] in head for f in info["columns"][:3] if f["name"]), head
         self.ipc = work / "out.arrow"
         run_ok(mm, "convert", self.table, self.ipc)
         self.parquet = work / "out.parquet"
