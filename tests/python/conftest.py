@@ -338,6 +338,20 @@ def write_sidecar_by_hand(data: Path, array: np.ndarray, *, offset: int = 0, ord
     return path
 
 
+def run_ok(mm, *args) -> str:
+    """Runs the CLI; its stdout, after checking it succeeded."""
+    return mm.ok(mm.cli(*args))
+
+
+def leftovers(dst) -> list[str]:
+    """Temporary siblings a conversion to ``dst`` (a file, or a table
+    directory written as ``dst/``) may leave behind in its directory."""
+    p = Path(str(dst).rstrip("/"))
+    if not p.parent.is_dir():
+        return []
+    return sorted(x.name for x in p.parent.iterdir() if x.name.startswith(f".{p.name}.tmp-"))
+
+
 def assert_cli_error(proc: subprocess.CompletedProcess, path, *words: str, code: int = 2) -> str:
     """A refusal as the CLI and the helpers promise it: exit ``code``, nothing on
     stdout, exactly one line on stderr that names the file (unless ``path`` is

@@ -33,7 +33,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import assert_cli_error, dtype_id, sample_array, sidecar_path
+from conftest import assert_cli_error, dtype_id, leftovers, run_ok, sample_array, sidecar_path
 
 # --------------------------------------------------------------------------
 # Data
@@ -115,17 +115,6 @@ def save_source(mm, tmp_path: Path, array: np.ndarray, how: str, stem: str = "sr
     del m
     mm.describe(path, array.dtype, array.shape)
     return path
-
-
-def run_ok(mm, *args) -> str:
-    return mm.ok(mm.cli(*args))
-
-
-def leftovers(dst: Path) -> list[str]:
-    """Temporary files a conversion to ``dst`` may leave in its directory."""
-    if not dst.parent.is_dir():
-        return []
-    return sorted(p.name for p in dst.parent.iterdir() if p.name.startswith(f".{dst.name}.tmp-"))
 
 
 def assert_no_output(dst: Path, *, existed: bool = False):

@@ -40,7 +40,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import REPO_ROOT, assert_cli_error
+from conftest import REPO_ROOT, assert_cli_error, leftovers, run_ok
 
 PEERS = REPO_ROOT / "tests" / "corpus" / "peers"
 PARQUET_DIR = PEERS / "parquet-testing"
@@ -170,17 +170,6 @@ def through_ipc(table: pa.Table) -> pa.Table:
     with ipc.new_file(sink, table.schema) as w:
         w.write_table(table)
     return ipc.open_file(sink.getvalue()).read_all()
-
-
-def run_ok(mm, *args) -> str:
-    return mm.ok(mm.cli(*args))
-
-
-def leftovers(dst: Path) -> list[str]:
-    """Temporary siblings a conversion to ``dst`` may leave behind."""
-    name = Path(str(dst).rstrip("/")).name
-    parent = Path(str(dst).rstrip("/")).parent
-    return sorted(p.name for p in parent.iterdir() if p.name.startswith(f".{name}.tmp-"))
 
 
 def polars_or_none(read, path: Path):

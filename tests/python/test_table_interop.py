@@ -43,7 +43,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import assert_cli_error
+from conftest import assert_cli_error, leftovers, run_ok
 
 # --------------------------------------------------------------------------
 # Data
@@ -276,17 +276,6 @@ def assert_tables_equal(got: pa.Table, want: pa.Table, what: str):
 
 # --------------------------------------------------------------------------
 # Helpers
-
-
-def run_ok(mm, *args) -> str:
-    return mm.ok(mm.cli(*args))
-
-
-def leftovers(dst: Path) -> list[str]:
-    """Temporary siblings a conversion to ``dst`` may leave behind."""
-    name = Path(str(dst).rstrip("/")).name
-    parent = Path(str(dst).rstrip("/")).parent
-    return sorted(p.name for p in parent.iterdir() if p.name.startswith(f".{name}.tmp-"))
 
 
 def manifest_of(table: Path) -> dict:
