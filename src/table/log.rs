@@ -422,10 +422,16 @@ pub(crate) fn verify(dir: &Path, manifest: &Manifest) -> Result<ChecksumReport> 
     let mut report = ChecksumReport::default();
     let mut covered: std::collections::HashMap<&str, Vec<(u64, u64)>> = Default::default();
     let mut buf = vec![0u8; 1 << 20];
+    // Each file opened once, however many commits grew it.
+    let mut files: std::collections::HashMap<&str, (PathBuf, File)> = Default::default();
     for r in &records {
         for s in &r.sums {
-            let path = resolve_in(dir, &canonical, &s.file)?;
-            let file = crate::fsutil::open_regular(&path, false)?;
+            if !files.contains_key(s.file.as_str()) {
+                let path = resolve_in(dir, &canonical, &s.file)?;
+                let file = crate::fsutil::open_regular(&path, false)?;
+                files.insert(s.file.as_str(), (path, file));
+            }
+            let (path, file) = &files[s.file.as_str()];
             let mut crc = 0u32;
             let mut at = s.start;
             while at < s.end {
@@ -439,7 +445,7 @@ pub(crate) fn verify(dir: &Path, manifest: &Manifest) -> Result<ChecksumReport> 
                             ),
                         }
                         .at(path.clone()),
-                        _ => Error::io(&path, "read", e),
+                        _ => Error::io(path, "read", e),
                     })?;
                 if at + n as u64 == s.end && s.last_bits != 0 {
                     buf[n - 1] &= (1u8 << s.last_bits) - 1;

@@ -170,15 +170,32 @@ pub(crate) fn compute(array: &dyn Array) -> ChunkStat {
             ..ChunkStat::default()
         };
     }
-    let (min, max) = match array.data_type() {
-        DataType::Dictionary(_, v) => match arrow_cast::cast(array, v) {
-            Ok(values) => min_max(values.as_ref(), k),
+    let (min, max) = match array.as_any_dictionary_opt() {
+        Some(d) => match referenced_values(d) {
+            Some(values) => min_max(values.as_ref(), k),
             // Unreachable for the orderable value types; no bounds rather than wrong ones.
-            Err(_) => (None, None),
+            None => (None, None),
         },
-        _ => min_max(array, k),
+        None => min_max(array, k),
     };
     ChunkStat { nulls, min, max }
+}
+
+/// The dictionary values the rows of `d` refer to, each once: the
+/// statistics of a dictionary column are those of its values, found without
+/// decoding every row (one pass over the keys, then the distinct values).
+fn referenced_values(d: &dyn arrow_array::AnyDictionaryArray) -> Option<ArrayRef> {
+    let values = d.values();
+    let mut used = vec![false; values.len()];
+    let keys = d.normalized_keys();
+    let valid_key = |i: usize| d.keys().nulls().is_none_or(|n| n.is_valid(i));
+    for (i, &k) in keys.iter().enumerate() {
+        if valid_key(i) {
+            *used.get_mut(k)? = true;
+        }
+    }
+    let mask = BooleanArray::from(used);
+    arrow_select::filter::filter(values.as_ref(), &mask).ok()
 }
 
 /// The minimum and maximum non-null values of `a` (never NaN), truncated.
@@ -372,17 +389,16 @@ fn offsets_min_max<O: arrow_array::OffsetSizeTrait>(
 }
 
 fn bytes_min_max(a: &dyn Array) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+    fn of<T: arrow_array::types::ByteArrayType>(
+        b: &arrow_array::GenericByteArray<T>,
+    ) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
+        offsets_min_max(b.value_offsets(), b.value_data(), b.nulls())
+    }
     let pair =
         |lo: Option<&[u8]>, hi: Option<&[u8]>| (lo.map(<[u8]>::to_vec), hi.map(<[u8]>::to_vec));
     match a.data_type() {
-        DataType::Utf8 => {
-            let s = a.as_string::<i32>();
-            offsets_min_max(s.value_offsets(), s.value_data(), s.nulls())
-        }
-        DataType::LargeUtf8 => {
-            let s = a.as_string::<i64>();
-            offsets_min_max(s.value_offsets(), s.value_data(), s.nulls())
-        }
+        DataType::Utf8 => of(a.as_string::<i32>()),
+        DataType::LargeUtf8 => of(a.as_string::<i64>()),
         DataType::Utf8View => {
             let s = a.as_string_view();
             pair(
@@ -390,14 +406,8 @@ fn bytes_min_max(a: &dyn Array) -> (Option<Vec<u8>>, Option<Vec<u8>>) {
                 aggregate::max_string_view(s).map(str::as_bytes),
             )
         }
-        DataType::Binary => {
-            let b = a.as_binary::<i32>();
-            offsets_min_max(b.value_offsets(), b.value_data(), b.nulls())
-        }
-        DataType::LargeBinary => {
-            let b = a.as_binary::<i64>();
-            offsets_min_max(b.value_offsets(), b.value_data(), b.nulls())
-        }
+        DataType::Binary => of(a.as_binary::<i32>()),
+        DataType::LargeBinary => of(a.as_binary::<i64>()),
         DataType::BinaryView => {
             let b = a.as_binary_view();
             pair(aggregate::min_binary_view(b), aggregate::max_binary_view(b))
@@ -925,6 +935,21 @@ mod tests {
             (lo.unwrap(), hi.unwrap()),
             (b"abcdefgh0".to_vec(), b"abcdefgh1".to_vec())
         );
+    }
+
+    #[test]
+    fn a_dictionary_has_the_extremes_of_the_values_its_rows_use() {
+        use arrow_array::types::Int8Type;
+        let values = StringArray::from(vec!["a", "m", "z", "q"]);
+        let keys = arrow_array::Int8Array::from(vec![Some(1), None, Some(3), Some(1)]);
+        let d = arrow_array::DictionaryArray::<Int8Type>::try_new(keys, Arc::new(values)).unwrap();
+        let s = compute(&d);
+        assert_eq!(s.nulls, 1);
+        assert_eq!(s.min.unwrap().value, Scalar::Bytes(b"m".to_vec()));
+        assert_eq!(s.max.unwrap().value, Scalar::Bytes(b"q".to_vec()));
+        // A slice uses only its own rows' keys.
+        let s = compute(&d.slice(2, 1));
+        assert_eq!(s.min.unwrap().value, Scalar::Bytes(b"q".to_vec()));
     }
 
     #[test]

@@ -373,21 +373,27 @@ fn a_damaged_commit_log_is_refused() {
     assert!(e.to_string().contains("commit log"), "{e}");
 }
 
+/// A format v1 table in `p` of one int64 column `x` holding `0..rows`,
+/// its values in the file `file`.
+fn v1_int64_table(p: &std::path::Path, file: &str, rows: u64) {
+    std::fs::create_dir(p).unwrap();
+    let values: Vec<u8> = (0..rows as i64).flat_map(|v| v.to_le_bytes()).collect();
+    std::fs::write(p.join(file), &values).unwrap();
+    std::fs::write(
+        p.join("manifest.json"),
+        format!(
+            r#"{{"format":"mmarrow.table","version":1,"rows":{rows},"columns":[{{"field":{{"name":"x","type":{{"name":"int64"}},"nullable":false}},"files":{{"values":"{file}"}},"null_count":0}}]}}"#
+        ),
+    )
+    .unwrap();
+}
+
 #[test]
 fn a_v1_table_has_unknown_statistics_until_new_rows_fill_a_chunk() {
     let d = Dir::new();
     let p = d.path("t");
-    std::fs::create_dir(&p).unwrap();
     let rows = 100_000u64;
-    let values: Vec<u8> = (0..rows as i64).flat_map(|v| v.to_le_bytes()).collect();
-    std::fs::write(p.join("c0.values"), &values).unwrap();
-    std::fs::write(
-        p.join("manifest.json"),
-        format!(
-            r#"{{"format":"mmarrow.table","version":1,"rows":{rows},"columns":[{{"field":{{"name":"x","type":{{"name":"int64"}},"nullable":false}},"files":{{"values":"c0.values"}},"null_count":0}}]}}"#
-        ),
-    )
-    .unwrap();
+    v1_int64_table(&p, "c0.values", rows);
     let t = Table::open(&p).unwrap();
     let s = t.statistics().unwrap();
     assert_eq!(s.num_chunks(), 2);
@@ -441,14 +447,7 @@ fn statistics_of_more_chunks_than_a_table_may_have_are_refused() {
 fn a_v1_column_file_named_like_the_log_is_never_overwritten() {
     let d = Dir::new();
     let p = d.path("t");
-    std::fs::create_dir(&p).unwrap();
-    let values: Vec<u8> = (0..10i64).flat_map(|v| v.to_le_bytes()).collect();
-    std::fs::write(p.join("commits.log"), &values).unwrap();
-    std::fs::write(
-        p.join("manifest.json"),
-        r#"{"format":"mmarrow.table","version":1,"rows":10,"columns":[{"field":{"name":"x","type":{"name":"int64"},"nullable":false},"files":{"values":"commits.log"},"null_count":0}]}"#,
-    )
-    .unwrap();
+    v1_int64_table(&p, "commits.log", 10);
     let mut w = TableWriter::open(&p, Durability::Fsync).unwrap();
     let x = Int64Array::from_iter_values(10..15);
     w.append(&RecordBatch::try_from_iter([("x", Arc::new(x) as ArrayRef)]).unwrap())
