@@ -12,6 +12,8 @@ use super::options::ConvertOptions;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::sidecar::sidecar_path;
 use crate::fsutil::{self, temp_sibling, Pair, Replace};
+use crate::table::{TableWriter, TableWriterOptions};
+use crate::write::Durability;
 
 /// What a conversion did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -383,6 +385,53 @@ impl Flusher {
             let _ = t.join();
         }
     }
+}
+
+/// A table writer for the temporary output `tmp`: the output is made
+/// durable once, at the end.
+pub(crate) fn table_writer(tmp: &Path, schema: arrow_schema::SchemaRef) -> Result<TableWriter> {
+    TableWriterOptions::new()
+        .overwrite(true)
+        .durability(Durability::Process)
+        .create(tmp, schema)
+}
+
+/// Commits the table and fsyncs its files and directory, ready for `out`
+/// to rename.
+pub(crate) fn finish_table(
+    mut w: TableWriter,
+    out: &Output,
+    groups: usize,
+) -> Result<ConvertSummary> {
+    w.commit()?;
+    let rows = w.committed_rows();
+    drop(w);
+    if out.durable() {
+        // fsync every file once, then the directory entries, before the rename.
+        for e in
+            std::fs::read_dir(out.path()).map_err(|e| Error::io(out.path(), "read directory", e))?
+        {
+            let p = e
+                .map_err(|e| Error::io(out.path(), "read directory", e))?
+                .path();
+            File::open(&p)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::io(&p, "fsync", e))?;
+        }
+        crate::fsutil::sync_dir(out.path())?;
+    }
+    let output_bytes = std::fs::read_dir(out.path())
+        .map_err(|e| Error::io(out.path(), "read directory", e))?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
+    Ok(ConvertSummary {
+        rows,
+        data_bytes: output_bytes,
+        output_bytes,
+        groups,
+        fast_path: false,
+    })
 }
 
 #[cfg(test)]

@@ -238,6 +238,16 @@ impl BitFile {
     }
 }
 
+/// `values` (`width` bytes each) with the slots of the nulls of `nulls`
+/// zeroed.
+fn zero_nulls(values: &[u8], width: usize, nulls: &arrow_buffer::NullBuffer) -> Vec<u8> {
+    let mut out = vec![0u8; values.len()];
+    for (start, end) in nulls.inner().set_slices() {
+        out[start * width..end * width].copy_from_slice(&values[start * width..end * width]);
+    }
+    out
+}
+
 /// The dictionary written so far, by value, for unifying new batches'
 /// dictionaries with it.
 struct DictIndex {
@@ -574,6 +584,11 @@ impl NodeWriter {
             DataType::Null => {}
             DataType::Boolean => {
                 let b = BooleanBuffer::new(d.buffers()[0].clone(), off, len);
+                // Null slots are stored as false, whatever the batch held.
+                let b = match d.nulls().filter(|n| n.null_count() > 0) {
+                    Some(n) => &b & n.inner(),
+                    None => b,
+                };
                 self.bits.as_mut().expect("bits").append(&b)?;
             }
             DataType::Utf8 | DataType::Binary | DataType::LargeUtf8 | DataType::LargeBinary => {
@@ -607,7 +622,14 @@ impl NodeWriter {
                     Some(arrow_data::BufferSpec::FixedWidth { byte_width, .. }) => *byte_width,
                     _ => return Err(self.error(format!("type {t} has no fixed-width values"))),
                 };
-                self.buffers[0].append(&d.buffers()[0].as_slice()[off * w..(off + len) * w])?;
+                let values = &d.buffers()[0].as_slice()[off * w..(off + len) * w];
+                match d.nulls().filter(|n| n.null_count() > 0) {
+                    // Null slots are stored as zeros, whatever the batch
+                    // held there (a reader's leftovers, say): the files
+                    // depend only on the values.
+                    Some(n) => self.buffers[0].append(&zero_nulls(values, w, n))?,
+                    None => self.buffers[0].append(values)?,
+                }
             }
         }
         self.length += len as u64;

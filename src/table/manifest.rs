@@ -56,6 +56,65 @@ pub struct Manifest {
     pub version: u64,
     /// The commit log, once a writer of this version has committed.
     pub log: Option<LogInfo>,
+    /// The file the table was converted from, when a conversion made it
+    /// (`from-parquet`, `convert`): what `--if-stale` compares.
+    pub source: Option<Source>,
+}
+
+/// The fingerprint of the file a table was converted from, recorded in its
+/// manifest (docs/FORMAT.md §5.1): enough to tell, in O(1), whether the
+/// file changed since: its path, size and modification time, and a
+/// checksum of its metadata (the Parquet footer; the Arrow IPC footer,
+/// which holds the schema and the batches' places).
+///
+/// ```
+/// use mmarrow::table::Source;
+/// let s = Source { path: "/data/x.parquet".into(), format: "parquet".into(), size: 4096,
+///                  modified_ns: 1_700_000_000_000_000_000, footer_length: 512, footer_crc32c: 7 };
+/// assert_eq!(Source::from_json(&s.to_json()), Some(s));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// The source's absolute path, as the conversion resolved it.
+    pub path: String,
+    /// `"parquet"` or `"ipc"`.
+    pub format: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its modification time, in nanoseconds since the Unix epoch.
+    pub modified_ns: i64,
+    /// The length of its footer (the metadata read, not the data).
+    pub footer_length: u64,
+    /// The crc32c of those bytes.
+    pub footer_crc32c: u32,
+}
+
+impl Source {
+    /// The manifest's `"source"` object.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "path": self.path,
+            "format": self.format,
+            "size": self.size,
+            "modified_ns": self.modified_ns,
+            "footer_length": self.footer_length,
+            "footer_crc32c": self.footer_crc32c,
+        })
+    }
+
+    /// Parses a `"source"` object; `None` when anything is missing or
+    /// malformed (a table with such a source is simply rebuilt by
+    /// `--if-stale`).
+    pub fn from_json(v: &Value) -> Option<Source> {
+        Some(Source {
+            path: v.get("path")?.as_str()?.to_string(),
+            format: v.get("format")?.as_str()?.to_string(),
+            size: v.get("size")?.as_u64()?,
+            modified_ns: v.get("modified_ns")?.as_i64()?,
+            footer_length: v.get("footer_length")?.as_u64()?,
+            footer_crc32c: u32::try_from(v.get("footer_crc32c")?.as_u64()?).ok()?,
+        })
+    }
 }
 
 /// What the manifest records of the commit log.
@@ -280,6 +339,9 @@ impl Manifest {
         if let Some(l) = &self.log {
             doc["log"] = l.to_json();
         }
+        if let Some(src) = &self.source {
+            doc["source"] = src.to_json();
+        }
         serde_json::to_string_pretty(&doc).expect("manifest serializes") + "\n"
     }
 
@@ -384,12 +446,14 @@ impl Manifest {
                 return Err(bad(format!("file {:?} is named twice", l.file)));
             }
         }
+        let source = v.get("source").and_then(Source::from_json);
         Ok(Manifest {
             rows,
             columns,
             metadata,
             version,
             log,
+            source,
         })
     }
 

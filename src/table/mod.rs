@@ -34,11 +34,12 @@ mod types;
 mod write;
 
 pub use log::{ChecksumReport, LOG_NAME};
-pub use manifest::LogInfo;
+pub use manifest::{LogInfo, Source};
 pub use stats::{ColumnStatistics, TableStatistics, CHUNK_ROWS, TRUNCATE_BYTES};
 
 pub(crate) use manifest::MANIFEST_NAME;
 pub use read::{check_structure, verify_checksums, verify_table, Table, TableOptions};
+pub(crate) use write::{column_parts, ColumnPart};
 pub use write::{TableWriter, TableWriterOptions};
 
 /// True when `path` looks like a table directory (it holds a manifest

@@ -16,6 +16,7 @@ use super::append::NodeWriter;
 use super::log::{ChunkPart, LogWriter, Record};
 use super::manifest::{ColumnEntry, Manifest, MANIFEST_NAME};
 use super::read::Table;
+use super::stats::ChunkStat;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fault;
 use crate::fsutil::{sync_parent, write_atomic_with, Replace};
@@ -63,6 +64,12 @@ pub struct TableWriter {
     log: Option<LogWriter>,
     /// Statistics of the pending rows, per chunk they fall in.
     pending_chunks: Vec<ChunkPart>,
+    /// Rows appended to each column by [`TableWriter::append_column`]
+    /// since the last commit, and their statistics per chunk.
+    column_rows: Vec<u64>,
+    column_chunks: Vec<Vec<ColumnPart>>,
+    /// The source fingerprint the next commit records in the manifest.
+    source: Option<super::manifest::Source>,
     /// True when committed rows are on disk but writing the manifest that
     /// records them failed: the next commit writes it again.
     manifest_stale: bool,
@@ -269,6 +276,7 @@ impl TableWriter {
             metadata: schema.metadata().clone(),
             version: super::manifest::TABLE_FORMAT_VERSION,
             log: Some(log),
+            source: None,
         };
 
         write_atomic_with(
@@ -332,6 +340,7 @@ impl TableWriter {
             .as_ref()
             .map(|l| LogWriter::open(dir, l))
             .transpose()?;
+        let n = manifest.columns.len();
         Ok(TableWriter {
             dir: dir.to_path_buf(),
             schema: Arc::new(manifest.schema()),
@@ -340,6 +349,9 @@ impl TableWriter {
             pending_rows: 0,
             log,
             pending_chunks: Vec::new(),
+            column_rows: vec![0; n],
+            column_chunks: vec![Vec::new(); n],
+            source: None,
             manifest_stale: false,
             durability,
             _lock: lock,
@@ -369,6 +381,12 @@ impl TableWriter {
     /// nulls in a non-nullable column or inside list items, I/O errors (the
     /// uncommitted rows are then discarded).
     pub fn append(&mut self, batch: &RecordBatch) -> Result<()> {
+        if self.column_rows.iter().any(|&r| r > 0) {
+            return Err(ErrorKind::Internal {
+                reason: "rows appended column by column are not committed yet".into(),
+            }
+            .at(self.dir.clone()));
+        }
         let theirs = batch.schema();
         let same = theirs.fields().len() == self.schema.fields().len()
             && theirs
@@ -442,6 +460,130 @@ impl TableWriter {
         }
         self.pending_rows = 0;
         self.pending_chunks.clear();
+        self.column_rows.iter_mut().for_each(|r| *r = 0);
+        self.column_chunks.iter_mut().for_each(Vec::clear);
+    }
+
+    /// Rows per statistics chunk of this table.
+    pub(crate) fn chunk_rows(&self) -> u64 {
+        self.log
+            .as_ref()
+            .map_or(super::stats::CHUNK_ROWS, |l| l.info.chunk_rows)
+    }
+
+    /// The first row the next rows appended to column `c` by
+    /// [`TableWriter::append_column`] will have.
+    pub(crate) fn next_row_of_column(&self, c: usize) -> u64 {
+        self.manifest.rows + self.column_rows[c]
+    }
+
+    /// Appends `data` to column `c` alone, with its statistics `parts`
+    /// (from [`column_parts`] of the same rows, computed by the caller,
+    /// perhaps on another thread). The columns are filled one after
+    /// another (a conversion writes each column chunk as it is decoded);
+    /// a commit needs them all to have the same number of new rows. A
+    /// writer appends either whole batches or columns between two commits.
+    ///
+    /// # Errors
+    /// As [`TableWriter::append`]; the pending rows of every column are
+    /// discarded on error.
+    pub(crate) fn append_column(
+        &mut self,
+        c: usize,
+        data: &arrow_data::ArrayData,
+        parts: Vec<ColumnPart>,
+    ) -> Result<()> {
+        let r = self.append_column_unchecked(c, data, parts);
+        if r.is_err() {
+            self.discard_pending();
+        }
+        r
+    }
+
+    fn append_column_unchecked(
+        &mut self,
+        c: usize,
+        data: &arrow_data::ArrayData,
+        parts: Vec<ColumnPart>,
+    ) -> Result<()> {
+        let field = self.schema.field(c);
+        if self.pending_rows > 0 || data.data_type() != field.data_type() {
+            return Err(ErrorKind::TypeMismatch {
+                expected: format!("{}: {}", field.name(), field.data_type()),
+                given: format!("{}: {}", field.name(), data.data_type()),
+            }
+            .at(self.dir.clone()));
+        }
+        self.columns[c].append(data, true)?;
+        self.column_rows[c] += data.len() as u64;
+        let list = &mut self.column_chunks[c];
+        for part in parts {
+            match list.last_mut() {
+                Some(p) if p.chunk == part.chunk => {
+                    p.rows += part.rows;
+                    p.stat.merge(part.stat);
+                }
+                _ => list.push(part),
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves rows appended column by column into the pending rows, once
+    /// every column has the same number of them.
+    fn settle_columns(&mut self) -> Result<()> {
+        let Some(&rows) = self.column_rows.first() else {
+            return Ok(());
+        };
+        if rows == 0 && self.column_rows.iter().all(|&r| r == 0) {
+            return Ok(());
+        }
+        if self.column_rows.iter().any(|&r| r != rows) {
+            return Err(ErrorKind::Internal {
+                reason: format!(
+                    "columns appended one by one have different row counts: {:?}",
+                    self.column_rows
+                ),
+            }
+            .at(self.dir.clone()));
+        }
+        let lists = std::mem::take(&mut self.column_chunks);
+        let mut chunks: Vec<ChunkPart> = Vec::new();
+        for (c, list) in lists.iter().enumerate() {
+            for (i, part) in list.iter().enumerate() {
+                if c == 0 {
+                    chunks.push(ChunkPart {
+                        chunk: part.chunk,
+                        rows: part.rows,
+                        columns: Vec::with_capacity(lists.len()),
+                    });
+                }
+                match chunks.get_mut(i) {
+                    Some(p) if p.chunk == part.chunk && p.rows == part.rows => {
+                        p.columns.push(part.stat.clone())
+                    }
+                    _ => {
+                        self.column_chunks = lists;
+                        return Err(ErrorKind::Internal {
+                            reason: format!("column {c}'s statistics cover other chunks"),
+                        }
+                        .at(self.dir.clone()));
+                    }
+                }
+            }
+        }
+        self.column_chunks = vec![Vec::new(); lists.len()];
+        self.column_rows.iter_mut().for_each(|r| *r = 0);
+        self.pending_chunks = chunks;
+        self.pending_rows = rows;
+        Ok(())
+    }
+
+    /// Records `source` (a conversion's fingerprint of the file the table
+    /// is built from) in the manifest at the next commit.
+    pub(crate) fn set_source(&mut self, source: super::manifest::Source) {
+        self.source = Some(source);
+        self.manifest_stale = true;
     }
 
     /// Makes the appended rows visible: fsyncs every column file (with
@@ -451,6 +593,7 @@ impl TableWriter {
     /// # Errors
     /// I/O errors; the rows stay pending.
     pub fn commit(&mut self) -> Result<u64> {
+        self.settle_columns()?;
         if self.pending_rows == 0 && !self.manifest_stale {
             return Ok(self.manifest.rows);
         }
@@ -466,6 +609,9 @@ impl TableWriter {
         }
         let mut next = self.manifest.clone();
         next.rows += self.pending_rows;
+        if let Some(s) = &self.source {
+            next.source = Some(s.clone());
+        }
         for (c, w) in next.columns.iter_mut().zip(&self.columns) {
             c.node = w.node();
         }
@@ -557,6 +703,33 @@ fn batch_statistics(batch: &RecordBatch, first_row: u64, chunk_rows: u64) -> Vec
             chunk,
             rows: n as u64,
             columns,
+        });
+        row += n as u64;
+        at += n;
+    }
+    parts
+}
+
+/// The statistics of part of one column.
+#[derive(Debug, Clone)]
+pub(crate) struct ColumnPart {
+    pub chunk: u64,
+    pub rows: u64,
+    pub stat: ChunkStat,
+}
+
+/// The statistics of `array`, whose first row is row `first_row` of the
+/// table, per chunk of `chunk_rows` it falls in.
+pub(crate) fn column_parts(array: &dyn Array, first_row: u64, chunk_rows: u64) -> Vec<ColumnPart> {
+    let mut parts = Vec::new();
+    let (mut row, mut at) = (first_row, 0usize);
+    while at < array.len() {
+        let chunk = row / chunk_rows;
+        let n = ((chunk + 1) * chunk_rows - row).min((array.len() - at) as u64) as usize;
+        parts.push(ColumnPart {
+            chunk,
+            rows: n as u64,
+            stat: super::stats::compute(array.slice(at, n).as_ref()),
         });
         row += n as u64;
         at += n;

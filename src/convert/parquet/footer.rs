@@ -9,19 +9,40 @@
 /// Nesting deeper than this is refused (Parquet's own structs nest ~6 deep).
 const MAX_DEPTH: usize = 64;
 
-struct Walk<'a> {
+pub(super) struct Walk<'a> {
     b: &'a [u8],
     i: usize,
+    /// What is walked, for messages ("footer", "page header").
+    what: &'static str,
 }
 
-impl Walk<'_> {
-    fn byte(&mut self) -> Result<u8, String> {
-        let v = *self.b.get(self.i).ok_or("the footer ends inside a value")?;
+impl<'a> Walk<'a> {
+    /// A walk over `b`, the thrift bytes of a `what`.
+    pub(super) fn new(b: &'a [u8], what: &'static str) -> Self {
+        Walk { b, i: 0, what }
+    }
+
+    /// Bytes consumed so far.
+    pub(super) fn position(&self) -> usize {
+        self.i
+    }
+
+    /// Whether the walk stopped because the bytes ran out (rather than at
+    /// a malformed value).
+    pub(super) fn at_end(&self) -> bool {
+        self.i >= self.b.len()
+    }
+
+    pub(super) fn byte(&mut self) -> Result<u8, String> {
+        let v = *self
+            .b
+            .get(self.i)
+            .ok_or_else(|| format!("the {} ends inside a value", self.what))?;
         self.i += 1;
         Ok(v)
     }
 
-    fn varint(&mut self) -> Result<u64, String> {
+    pub(super) fn varint(&mut self) -> Result<u64, String> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
@@ -30,7 +51,7 @@ impl Walk<'_> {
                 return Ok(v);
             }
         }
-        Err("a varint in the footer is too long".into())
+        Err(format!("a varint in the {} is too long", self.what))
     }
 
     fn skip(&mut self, n: u64) -> Result<(), String> {
@@ -38,7 +59,7 @@ impl Walk<'_> {
             .ok()
             .and_then(|n| self.i.checked_add(n))
             .filter(|&e| e <= self.b.len())
-            .ok_or("a value in the footer runs past its end")?;
+            .ok_or_else(|| format!("a value in the {} runs past its end", self.what))?;
         self.i = end;
         Ok(())
     }
@@ -48,9 +69,9 @@ impl Walk<'_> {
     }
 
     /// Skips one value of compact type `t`.
-    fn value(&mut self, t: u8, depth: usize) -> Result<(), String> {
+    pub(super) fn value(&mut self, t: u8, depth: usize) -> Result<(), String> {
         if depth > MAX_DEPTH {
-            return Err("the footer nests too deeply".into());
+            return Err(format!("the {} nests too deeply", self.what));
         }
         match t {
             1 | 2 => Ok(()), // a bool field: the type is the value
@@ -77,7 +98,8 @@ impl Walk<'_> {
                 let kv = self.byte()?;
                 if n > self.left() / 2 {
                     return Err(format!(
-                        "a map in the footer declares {n} entries in {} bytes",
+                        "a map in the {} declares {n} entries in {} bytes",
+                        self.what,
                         self.left()
                     ));
                 }
@@ -88,14 +110,15 @@ impl Walk<'_> {
                 Ok(())
             }
             12 => self.fields(depth + 1),
-            t => Err(format!("unknown thrift type {t} in the footer")),
+            t => Err(format!("unknown thrift type {t} in the {}", self.what)),
         }
     }
 
     fn elements(&mut self, n: u64, t: u8, depth: usize) -> Result<(), String> {
         if n > self.left() {
             return Err(format!(
-                "a list in the footer declares {n} elements in {} bytes",
+                "a list in the {} declares {n} elements in {} bytes",
+                self.what,
                 self.left()
             ));
         }
@@ -110,7 +133,7 @@ impl Walk<'_> {
     }
 
     /// Skips a struct's fields up to its stop byte.
-    fn fields(&mut self, depth: usize) -> Result<(), String> {
+    pub(super) fn fields(&mut self, depth: usize) -> Result<(), String> {
         loop {
             let h = self.byte()?;
             if h == 0 {
@@ -128,7 +151,7 @@ impl Walk<'_> {
 /// linear time: collections no larger than the bytes left, bounded nesting,
 /// nothing past the end.
 pub(crate) fn check(footer: &[u8]) -> Result<(), String> {
-    Walk { b: footer, i: 0 }.fields(0)
+    Walk::new(footer, "footer").fields(0)
 }
 
 #[cfg(test)]

@@ -102,6 +102,25 @@ pub(super) fn decode_indices(b: &[u8], n: usize, bits: u8, out: &mut Vec<u32>) -
     })
 }
 
+/// Appends `n` definition levels of a flat nullable column (bit width 1:
+/// 1 = present, 0 = null) to `out` as validity bits; returns how many are
+/// present, or `None` for malformed levels.
+pub(super) fn def_bits(
+    b: &[u8],
+    n: u64,
+    out: &mut arrow_buffer::BooleanBufferBuilder,
+) -> Option<u64> {
+    let mut present = 0u64;
+    walk_hybrid(b, n, 1, |v, count| {
+        out.append_n(count as usize, v == 1);
+        if v == 1 {
+            present += count;
+        }
+        v <= 1
+    })
+    .then_some(present)
+}
+
 /// Splits a v1 page body into its length-prefixed level stream and the rest.
 pub(super) fn split_levels(body: &[u8]) -> Option<(&[u8], &[u8])> {
     let len = u32::from_le_bytes(body.get(..4)?.try_into().ok()?) as usize;
