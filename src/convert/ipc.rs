@@ -104,6 +104,7 @@ fn write_ipc(source: Source<'_>, dst: &Path, o: &ConvertOptions) -> Result<Conve
             output_bytes,
             groups,
             fast_path: false,
+            up_to_date: false,
         })
     })
 }

@@ -23,11 +23,12 @@
 
 // Layout (each file imports only the ones above it in this list, so the
 // imports form no cycle):
-// format, pipeline, source — options — output, spec — sink —
+// format, pipeline, source — options — output, spec — sink, fresh —
 // parquet/{page, stats} — parquet/{read_pages, write_pages} —
 // parquet/{read, write} — ipc — table_io — this file.
 mod bounded;
 mod format;
+mod fresh;
 mod inspect;
 mod ipc;
 mod options;
@@ -42,6 +43,7 @@ mod table_io;
 use std::path::Path;
 
 pub use format::Format;
+pub use fresh::source_fingerprint;
 pub use inspect::{inspect, FileSummary};
 pub use ipc::{from_ipc, table_to_ipc, to_ipc};
 pub use options::{Compression, ConvertOptions, Progress, DEFAULT_ROW_GROUP_BYTES};
@@ -108,6 +110,9 @@ pub fn convert(
         }
         to => to,
     };
+    if o.if_stale && to != Format::Table {
+        fresh::check(src, dst, from, false, o)?;
+    }
     match (from, to) {
         (Format::Array, Format::Parquet) => to_parquet(&crate::open(src)?, dst, o),
         (Format::Array, Format::Ipc) => to_ipc(&crate::open(src)?, dst, o),

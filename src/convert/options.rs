@@ -140,6 +140,7 @@ pub struct ConvertOptions {
     pub(crate) destination_format: Option<Format>,
     pub(crate) fast_path: bool,
     pub(crate) durable: bool,
+    pub(crate) if_stale: bool,
     pub(crate) progress: Option<Arc<dyn Progress>>,
 }
 
@@ -158,6 +159,7 @@ impl Default for ConvertOptions {
             destination_format: None,
             fast_path: true,
             durable: true,
+            if_stale: false,
             progress: None,
         }
     }
@@ -282,6 +284,44 @@ impl ConvertOptions {
     /// ```
     pub fn durable(mut self, durable: bool) -> Self {
         self.durable = durable;
+        self
+    }
+
+    /// Rebuild a table destination only when it is stale (default false):
+    /// every table a conversion makes records its source's fingerprint
+    /// ([`crate::table::Source`]: path, size, modification time, a
+    /// checksum of the Parquet or IPC footer); with `true`, a destination
+    /// table whose recorded source matches `src` as it is now is left
+    /// alone — in O(1), reading two footers and a manifest — and the
+    /// summary says [`ConvertSummary::up_to_date`]; otherwise the table is
+    /// built, replacing an existing mmarrow table atomically (anything
+    /// else at the destination is refused, as without the option). A
+    /// pipeline runs the same conversion every time. Only for table
+    /// destinations: an array file has no place to record its source.
+    ///
+    /// [`ConvertSummary::up_to_date`]: crate::convert::ConvertSummary::up_to_date
+    ///
+    /// ```
+    /// # fn main() -> mmarrow::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # use std::sync::Arc;
+    /// # use arrow_array::{Int32Array, Float64Array, RecordBatch};
+    /// # let batch = RecordBatch::try_from_iter([
+    /// #     ("n", Arc::new(Int32Array::from(vec![1, 2])) as _),
+    /// #     ("x", Arc::new(Float64Array::from(vec![0.5, 1.5])) as _),
+    /// # ])?;
+    /// # let src = dir.path().join("x.parquet");
+    /// # let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&src).unwrap(), batch.schema(), None).unwrap();
+    /// # w.write(&batch).unwrap(); w.close().unwrap();
+    /// use mmarrow::convert::{convert, ConvertOptions};
+    /// let o = ConvertOptions::new().if_stale(true);
+    /// let cache = dir.path().join("cache");
+    /// assert!(!convert(&src, &cache, &o)?.up_to_date); // built
+    /// assert!(convert(&src, &cache, &o)?.up_to_date);  // current: nothing done
+    /// # Ok(()) }
+    /// ```
+    pub fn if_stale(mut self, if_stale: bool) -> Self {
+        self.if_stale = if_stale;
         self
     }
 

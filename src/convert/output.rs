@@ -28,6 +28,10 @@ pub struct ConvertSummary {
     pub groups: usize,
     /// True when the page-level fast path wrote or read the Parquet data.
     pub fast_path: bool,
+    /// True when [`ConvertOptions::if_stale`] found the destination built
+    /// from the source as it is now, and did nothing (the other fields are
+    /// then 0, but `rows`: the table's).
+    pub up_to_date: bool,
 }
 
 /// Temporary outputs of conversions in progress, so that an interrupted
@@ -373,6 +377,36 @@ impl Flusher {
         }
     }
 
+    /// As [`Flusher::start`], for every file of the table directory `dir`
+    /// (listed at each nudge, so files created later are included).
+    pub(crate) fn start_dir(dir: &Path, enabled: bool) -> Flusher {
+        if !enabled {
+            return Flusher {
+                tx: None,
+                thread: None,
+            };
+        }
+        let dir = dir.to_path_buf();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::spawn(move || {
+            while rx.recv().is_ok() {
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for e in entries.flatten() {
+                    // Errors surface at the final fsync, which is checked.
+                    if let Ok(f) = File::open(e.path()) {
+                        let _ = f.sync_data();
+                    }
+                }
+            }
+        });
+        Flusher {
+            tx: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
     pub(crate) fn nudge(&self) {
         if let Some(tx) = &self.tx {
             let _ = tx.try_send(());
@@ -431,6 +465,7 @@ pub(crate) fn finish_table(
         output_bytes,
         groups,
         fast_path: false,
+        up_to_date: false,
     })
 }
 

@@ -112,6 +112,7 @@ impl<'a> ArraySink<'a> {
             output_bytes,
             groups,
             fast_path,
+            up_to_date: false,
         })
     }
 }

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use super::format::Format;
+use super::fresh::{self, Freshness};
 use super::ipc::ipc_reader;
 use super::options::ConvertOptions;
 use super::output::{finish_table, table_writer, ConvertSummary, Output};
@@ -61,7 +63,13 @@ pub fn parquet_to_table(
 }
 
 fn parquet_to_table_at(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
-    super::parquet::parquet_to_table(src, dst, o, None)
+    match fresh::check(src, dst, Format::Parquet, true, o)? {
+        Freshness::UpToDate(s) => Ok(s),
+        Freshness::Build { source, overwrite } => {
+            let o = o.clone().overwrite(overwrite);
+            super::parquet::parquet_to_table(src, dst, &o, source)
+        }
+    }
 }
 
 /// Converts every column of the Arrow IPC file `src` into the table
@@ -79,9 +87,17 @@ pub fn ipc_to_table(
 }
 
 fn ipc_to_table_at(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<ConvertSummary> {
+    let (source, overwrite) = match fresh::check(src, dst, Format::Ipc, true, o)? {
+        Freshness::UpToDate(s) => return Ok(s),
+        Freshness::Build { source, overwrite } => (source, overwrite),
+    };
+    let o = &o.clone().overwrite(overwrite);
     let reader = ipc_reader(src)?;
     Output::table(dst, src, o)?.write(|out| {
         let mut w = table_writer(out.path(), reader.schema())?;
+        if let Some(s) = source {
+            w.set_source(s);
+        }
         let mut groups = 0;
         for b in reader {
             let b = b.map_err(|e| format_err(src, format!("batch {groups}: {e}")))?;

@@ -464,6 +464,11 @@ impl TableWriter {
         self.column_chunks.iter_mut().for_each(Vec::clear);
     }
 
+    /// The table's directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Rows per statistics chunk of this table.
     pub(crate) fn chunk_rows(&self) -> u64 {
         self.log
@@ -609,9 +614,9 @@ impl TableWriter {
         }
         let mut next = self.manifest.clone();
         next.rows += self.pending_rows;
-        if let Some(s) = &self.source {
-            next.source = Some(s.clone());
-        }
+        // A table changed by anything but the conversion that made it is
+        // no longer that conversion of its source.
+        next.source = self.source.clone();
         for (c, w) in next.columns.iter_mut().zip(&self.columns) {
             c.node = w.node();
         }

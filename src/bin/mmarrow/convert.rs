@@ -38,6 +38,12 @@ pub(crate) struct ConvertArgs {
     /// may leave it empty or partial.
     #[arg(long)]
     pub no_fsync: bool,
+    /// Do nothing when the destination table was built from the source as
+    /// it is now (its manifest records the source's path, size,
+    /// modification time and footer checksum); otherwise build it,
+    /// replacing an existing mmarrow table. For table destinations.
+    #[arg(long)]
+    pub if_stale: bool,
     /// Use only the parquet crate's generic Arrow reader/writer (slower; for comparison).
     #[arg(long, hide = true)]
     pub generic: bool,
@@ -104,6 +110,7 @@ pub(crate) fn run(a: ConvertArgs, dir: Direction, out: &mut impl Write) -> Resul
         .overwrite(a.force)
         .fast_path(!a.generic)
         .durable(!a.no_fsync)
+        .if_stale(a.if_stale)
         .table(a.table);
     if let Some(r) = a.row_group_size {
         o = o.row_group_rows(r);
@@ -139,6 +146,17 @@ pub(crate) fn run(a: ConvertArgs, dir: Direction, out: &mut impl Write) -> Resul
     }
     let s: ConvertSummary = result?;
     let secs = t.elapsed().as_secs_f64();
+    if s.up_to_date {
+        writeln!(
+            out,
+            "{}: up to date with {} ({} rows), nothing to do ({:.1} ms)",
+            a.dst.display(),
+            a.src.display(),
+            s.rows,
+            secs * 1e3
+        )?;
+        return Ok(());
+    }
     writeln!(
         out,
         "{} -> {}: {} rows, {:.1} MB of data in {:.2} s ({:.0} MB/s), {} bytes written, {} groups{}",

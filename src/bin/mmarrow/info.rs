@@ -166,6 +166,7 @@ fn table_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
             "columns": cols,
             "metadata": m.metadata,
             "commit_log": log,
+            "source": m.source.as_ref().map(|s| s.to_json()),
         });
         writeln!(out, "{doc}")?;
         return Ok(());
@@ -225,6 +226,29 @@ fn table_info(a: &Args, out: &mut impl Write) -> Result<(), CliError> {
             out,
             "log:       none (no checksums or statistics: written before format v2's log)"
         )?,
+    }
+    if let Some(s) = &m.source {
+        let now = mmarrow::convert::source_fingerprint(
+            &s.path,
+            if s.format == "ipc" {
+                mmarrow::convert::Format::Ipc
+            } else {
+                mmarrow::convert::Format::Parquet
+            },
+        );
+        let state = match now {
+            Some(n) if n == *s => "unchanged since",
+            Some(_) => "changed since: `--if-stale` rebuilds",
+            None => "gone or unreadable now",
+        };
+        writeln!(
+            out,
+            "source:    {} ({}, {} bytes, footer crc32c {:08x}; {state})",
+            printable(&s.path),
+            s.format,
+            s.size,
+            s.footer_crc32c,
+        )?;
     }
     Ok(())
 }

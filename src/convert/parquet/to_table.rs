@@ -43,7 +43,7 @@ use parquet::schema::types::ColumnDescriptor;
 use super::chunk::{encoding, walk, PageInfo, PageKind};
 use super::page::{bit_width, check_all, check_rep, decode_indices, def_bits, split_levels};
 use crate::convert::options::ConvertOptions;
-use crate::convert::output::{finish_table, table_writer, ConvertSummary, Output};
+use crate::convert::output::{finish_table, table_writer, ConvertSummary, Flusher, Output};
 use crate::convert::pipeline;
 use crate::convert::spec::open_parquet_for_reading;
 use crate::error::{Error, ErrorKind, Result};
@@ -55,6 +55,15 @@ const UNIT_BYTES: usize = 4 << 20;
 
 /// Pages larger than this, decompressed, are left to the generic reader.
 const MAX_PAGE_BYTES: usize = 64 << 20;
+
+/// Writeback of the table's files is started every this many bytes.
+const FLUSH_BYTES: u64 = 64 << 20;
+
+/// The bytes of a unit's buffers (its own, its children's).
+fn data_bytes(d: &ArrayData) -> u64 {
+    d.buffers().iter().map(|b| b.len() as u64).sum::<u64>()
+        + d.child_data().iter().map(data_bytes).sum::<u64>()
+}
 
 /// Bytes of Arrow data per batch of the generic reader.
 const GENERIC_BATCH_BYTES: u64 = 4 << 20;
@@ -95,13 +104,24 @@ enum Unit {
         pages: Range<usize>,
         first_row: u64,
         rows: u64,
+        /// Uncompressed bytes of its pages, for progress.
+        bytes: u64,
     },
     /// Column `column` of row group `group`, by the generic reader.
     Generic {
         group: usize,
         column: usize,
         rows: u64,
+        bytes: u64,
     },
+}
+
+impl Unit {
+    fn bytes(&self) -> u64 {
+        match self {
+            Unit::Pages { bytes, .. } | Unit::Generic { bytes, .. } => *bytes,
+        }
+    }
 }
 
 /// What decoding a unit gives the writer.
@@ -170,7 +190,10 @@ pub(in crate::convert) fn parquet_to_table(
         (Vec::new(), run.generic_units())
     };
     Output::table(dst, src, o)?.write(|out| {
-        o.start(starts[groups], 0);
+        o.start(
+            starts[groups],
+            units.iter().map(Unit::bytes).sum::<u64>().max(1),
+        );
         let mut w = table_writer(out.path(), meta.schema().clone())?;
         let fell_back = AtomicBool::new(false);
         let first = run.write(&mut w, &chunks, &units, &fell_back);
@@ -232,6 +255,16 @@ impl Run<'_> {
         .at(self.src)
     }
 
+    /// The uncompressed bytes of column `column` in row group `group`.
+    fn chunk_bytes(&self, group: usize, column: usize) -> u64 {
+        let pq = self.meta.metadata();
+        let descr = pq.file_metadata().schema_descr();
+        (0..descr.num_columns())
+            .filter(|&i| descr.get_column_root_idx(i) == column)
+            .map(|i| pq.row_group(group).column(i).uncompressed_size().max(0) as u64)
+            .sum()
+    }
+
     fn generic_units(&self) -> Vec<Unit> {
         let columns = self.meta.schema().fields().len();
         let mut units = Vec::new();
@@ -241,6 +274,7 @@ impl Run<'_> {
                     group: g,
                     column: c,
                     rows: self.starts[g + 1] - self.starts[g],
+                    bytes: self.chunk_bytes(g, c),
                 });
             }
         }
@@ -282,6 +316,7 @@ impl Run<'_> {
                         group: g,
                         column: c,
                         rows: group_rows,
+                        bytes: self.chunk_bytes(g, c),
                     }),
                 }
             }
@@ -301,6 +336,10 @@ impl Run<'_> {
         let mut done = vec![0u64; columns];
         let mut reported = 0u64;
         let chunk_rows = w.chunk_rows();
+        // Writeback starts as the table grows, so that the final fsync
+        // has little left to do.
+        let flusher = Flusher::start_dir(w.dir(), self.o.durable);
+        let mut unflushed = 0u64;
         let decode = |st: &mut Worker, k: usize| -> Result<Decoded> {
             match &units[k] {
                 Unit::Generic { .. } => Ok(Decoded::Generic),
@@ -309,6 +348,7 @@ impl Run<'_> {
                     pages,
                     first_row,
                     rows,
+                    ..
                 } => {
                     let plan = &chunks[*chunk];
                     match self.decode_pages(st, plan, *chunk, pages.clone(), *rows) {
@@ -327,6 +367,7 @@ impl Run<'_> {
             let (column, rows) = match (&units[k], d) {
                 (Unit::Pages { chunk, rows, .. }, Decoded::Array(data, parts)) => {
                     let c = chunks[*chunk].column;
+                    unflushed += data_bytes(&data);
                     w.append_column(c, &data, parts)?;
                     (c, *rows)
                 }
@@ -335,6 +376,7 @@ impl Run<'_> {
                         group,
                         column,
                         rows,
+                        ..
                     },
                     _,
                 ) => {
@@ -350,22 +392,26 @@ impl Run<'_> {
                 }
                 (_, _) => unreachable!("a page unit decodes to an array"),
             };
+            if unflushed >= FLUSH_BYTES || matches!(units[k], Unit::Generic { .. }) {
+                flusher.nudge();
+                unflushed = 0;
+            }
             done[column] += rows;
             let all = done.iter().copied().min().unwrap_or(0);
-            if all > reported {
-                self.o.advance(all - reported, 0);
-                reported = all;
-            }
+            self.o.advance(all - reported, units[k].bytes());
+            reported = all;
             Ok(())
         };
-        pipeline::ordered_with(
+        let r = pipeline::ordered_with(
             self.o.thread_count(),
             units.len(),
             || Ok(Worker::default()),
             decode,
             consume,
             |_, _, ()| Ok(()),
-        )
+        );
+        flusher.stop();
+        r
     }
 
     /// Streams column `column` of row group `group` through the parquet
@@ -385,11 +431,7 @@ impl Run<'_> {
             .and_then(crate::convert::bounded::BoundedFile::new)
             .map_err(|e| Error::io(self.src, "open", e))?;
         let descr = pq.file_metadata().schema_descr();
-        let bytes: i64 = (0..descr.num_columns())
-            .filter(|&i| descr.get_column_root_idx(i) == column)
-            .map(|i| pq.row_group(group).column(i).uncompressed_size().max(0))
-            .sum();
-        let row_bytes = (bytes as u64 / rows.max(1)).max(1);
+        let row_bytes = (self.chunk_bytes(group, column) / rows.max(1)).max(1);
         let batch = (GENERIC_BATCH_BYTES / row_bytes).clamp(1, 1 << 20) as usize;
         let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(f, self.meta.clone())
             .with_row_groups(vec![group])
@@ -1085,6 +1127,7 @@ fn cut(plan: &ChunkPlan, index: usize, first_row: u64, units: &mut Vec<Unit>) {
                 pages: from..i + 1,
                 first_row: row,
                 rows,
+                bytes: bytes as u64,
             });
             row += rows;
             (from, bytes, rows) = (i + 1, 0, 0);

@@ -216,6 +216,7 @@ impl Plan {
             output_bytes,
             groups: self.groups.len(),
             fast_path,
+            up_to_date: false,
         }
     }
 }
