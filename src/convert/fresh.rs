@@ -2,7 +2,6 @@
 //! (recorded in the manifest of every table a conversion makes) and the
 //! O(1) check of `--if-stale` ([`ConvertOptions::if_stale`]).
 
-use std::fs::File;
 use std::path::Path;
 
 use super::format::Format;
@@ -47,11 +46,9 @@ pub fn source_fingerprint(src: impl AsRef<Path>, format: Format) -> Option<Sourc
         Format::Array | Format::Table => return None,
     };
     let path = src.canonicalize().ok()?;
-    let f = File::open(&path).ok()?;
+    // Without blocking on a FIFO, and only a regular file.
+    let f = crate::fsutil::open_regular(&path, false).ok()?;
     let m = f.metadata().ok()?;
-    if !m.is_file() {
-        return None;
-    }
     let size = m.len();
     let modified = m.modified().ok()?;
     let modified_ns = match modified.duration_since(std::time::UNIX_EPOCH) {

@@ -15,6 +15,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::ParquetMetaData;
 
 use super::read_pages::{read_pages, Chunk};
+use super::to_table::ColumnPages;
 use crate::convert::options::ConvertOptions;
 use crate::convert::output::{ConvertSummary, Flusher, Output, Writes};
 use crate::convert::pipeline;
@@ -181,6 +182,12 @@ impl Read<'_> {
         let flusher = File::open(writer.path())
             .ok()
             .map(|f| Flusher::start(&f, o.durable));
+        if o.fast_path && self.page_ranges(&starts, spec, writer, &flusher)? {
+            if let Some(f) = flusher {
+                f.stop();
+            }
+            return Ok(true);
+        }
         let slow = AtomicBool::new(false);
         let group = |file: &mut Arc<File>, k: usize| -> Result<()> {
             let (start, rows) = (starts[k], starts[k + 1] - starts[k]);
@@ -263,6 +270,79 @@ impl Read<'_> {
         }
         result?;
         Ok(!slow.load(Ordering::Relaxed))
+    }
+
+    /// Converts the column range of pages by range of pages, on all
+    /// threads — inside row groups too, so that one huge row group (a
+    /// million embeddings) keeps every thread busy — each range written at
+    /// its place. False (nothing or part written: the caller writes every
+    /// row group again) when a column chunk is not for the page-level
+    /// decoder.
+    fn page_ranges(
+        &self,
+        starts: &[u64],
+        spec: &ArraySpec,
+        writer: &ArrayWriter,
+        flusher: &Option<Flusher>,
+    ) -> Result<bool> {
+        let (src, o) = (self.src, self.o);
+        let file = File::open(src).map_err(|e| Error::io(src, "open", e))?;
+        let Some(pages) = ColumnPages::plan(src, &file, self.meta, starts, o, self.col) else {
+            return Ok(false);
+        };
+        let field = self.meta.schema().field(self.col).clone();
+        let row_bytes = writer.row_bytes();
+        let gave_up = AtomicBool::new(false);
+        let since_nudge = std::sync::atomic::AtomicU64::new(0);
+        let unit = |w: &mut _, k: usize| -> Result<()> {
+            if gave_up.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let (first, rows) = pages.rows(k);
+            let Some(data) = pages.decode(w, k)? else {
+                gave_up.store(true, Ordering::Relaxed);
+                return Ok(());
+            };
+            let mut shape = spec.row_shape.clone();
+            let a = fixed_lists(&arrow_array::make_array(data), &mut shape).map_err(|r| {
+                ErrorKind::Format {
+                    reason: format!("column {:?} {r}", field.name()),
+                }
+                .at(src)
+            })?;
+            let data = a.to_data();
+            let bytes = writer
+                .array_bytes(&data)
+                .map_err(|e| nulls_error(e, &field, src))?;
+            let bytes = bytes.as_slice();
+            if bytes.len() as u64 != rows * row_bytes {
+                return Err(ErrorKind::Format {
+                    reason: format!(
+                        "column {:?}: rows {first}.. hold {} bytes, not {rows} rows of {row_bytes}",
+                        field.name(),
+                        bytes.len()
+                    ),
+                }
+                .at(src));
+            }
+            writer.write_at(first * row_bytes, bytes)?;
+            o.advance(rows, bytes.len() as u64);
+            let n = since_nudge.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            if n >= 64 << 20 {
+                since_nudge.store(0, Ordering::Relaxed);
+                if let Some(f) = flusher {
+                    f.nudge();
+                }
+            }
+            Ok(())
+        };
+        pipeline::unordered(
+            o.thread_count(),
+            pages.len(),
+            || Ok(ColumnPages::worker()),
+            unit,
+        )?;
+        Ok(!gave_up.load(Ordering::Relaxed))
     }
 
     /// Decodes column `self.col` of row group `k` with the parquet crate's

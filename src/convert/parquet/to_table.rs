@@ -218,6 +218,85 @@ pub(in crate::convert) fn parquet_to_table(
     })
 }
 
+/// The page-level reading of one Arrow column alone (`from-parquet` to an
+/// array file): its chunks cut into page ranges that threads decode
+/// independently, each to its place in the output.
+pub(super) struct ColumnPages<'a> {
+    run: Run<'a>,
+    chunks: Vec<ChunkPlan>,
+    units: Vec<Unit>,
+}
+
+/// A worker's state for [`ColumnPages::decode`].
+pub(super) struct PageWorker(Worker);
+
+impl<'a> ColumnPages<'a> {
+    /// The plan for Arrow column `column` of `meta`, when every one of its
+    /// column chunks can be read at the page level (`starts`: the first
+    /// row of each row group, and the total).
+    pub fn plan(
+        src: &'a Path,
+        file: &'a File,
+        meta: &'a ArrowReaderMetadata,
+        starts: &'a [u64],
+        o: &'a ConvertOptions,
+        column: usize,
+    ) -> Option<ColumnPages<'a>> {
+        let file_len = file.metadata().ok()?.len();
+        let run = Run {
+            src,
+            file,
+            meta,
+            starts,
+            o,
+        };
+        let (chunks, units) = run.plan_columns(file_len, Some(column));
+        if units.iter().any(|u| matches!(u, Unit::Generic { .. })) {
+            return None;
+        }
+        Some(ColumnPages { run, chunks, units })
+    }
+
+    /// Units to decode.
+    pub fn len(&self) -> usize {
+        self.units.len()
+    }
+
+    /// The table rows of unit `k`: first row and count.
+    pub fn rows(&self, k: usize) -> (u64, u64) {
+        match self.units[k] {
+            Unit::Pages {
+                first_row, rows, ..
+            } => (first_row, rows),
+            Unit::Generic { .. } => (0, 0),
+        }
+    }
+
+    pub fn worker() -> PageWorker {
+        PageWorker(Worker::default())
+    }
+
+    /// Decodes unit `k`; `None` when the page-level decoder meets what it
+    /// does not handle (the caller reads the column another way).
+    pub fn decode(&self, w: &mut PageWorker, k: usize) -> Result<Option<ArrayData>> {
+        let Unit::Pages {
+            chunk, pages, rows, ..
+        } = &self.units[k]
+        else {
+            return Ok(None);
+        };
+        let plan = &self.chunks[*chunk];
+        match self
+            .run
+            .decode_pages(&mut w.0, plan, *chunk, pages.clone(), *rows)
+        {
+            Ok(d) => Ok(Some(d)),
+            Err(Fail::Unsupported(_)) => Ok(None),
+            Err(Fail::Bad(r)) => Err(self.run.bad(plan.group, plan.column, r)),
+        }
+    }
+}
+
 /// What every unit shares.
 struct Run<'a> {
     src: &'a Path,
@@ -283,6 +362,11 @@ impl Run<'_> {
 
     /// Walks every column chunk's pages and cuts them into units.
     fn plan(&self, file_len: u64) -> (Vec<ChunkPlan>, Vec<Unit>) {
+        self.plan_columns(file_len, None)
+    }
+
+    /// As [`Run::plan`], for one column only (`Some`) or all.
+    fn plan_columns(&self, file_len: u64, only: Option<usize>) -> (Vec<ChunkPlan>, Vec<Unit>) {
         let pq = self.meta.metadata();
         let descr = pq.file_metadata().schema_descr();
         let fields = self.meta.schema().fields();
@@ -298,6 +382,9 @@ impl Run<'_> {
         for g in 0..pq.num_row_groups() {
             let group_rows = self.starts[g + 1] - self.starts[g];
             for (c, field) in fields.iter().enumerate() {
+                if only.is_some_and(|o| o != c) {
+                    continue;
+                }
                 let planned = match leaves[c][..] {
                     [leaf] => leaf_of(field, &descr.column(leaf)).and_then(|kind| {
                         let cc = pq.row_group(g).column(leaf);
