@@ -976,12 +976,19 @@ fn decode_page(
 /// dense scratch of a page with nulls.
 trait Extend {
     fn extend_bytes(&mut self, b: &[u8]);
+    /// `n` more bytes (zeros) at the end, to be filled in.
+    fn grow(&mut self, n: usize) -> &mut [u8];
     fn clear_bytes(&mut self);
 }
 
 impl Extend for MutableBuffer {
     fn extend_bytes(&mut self, b: &[u8]) {
         self.extend_from_slice(b);
+    }
+    fn grow(&mut self, n: usize) -> &mut [u8] {
+        let at = self.len();
+        self.extend_zeros(n);
+        &mut self.as_slice_mut()[at..]
     }
     fn clear_bytes(&mut self) {
         self.clear();
@@ -991,6 +998,11 @@ impl Extend for MutableBuffer {
 impl Extend for Vec<u8> {
     fn extend_bytes(&mut self, b: &[u8]) {
         self.extend_from_slice(b);
+    }
+    fn grow(&mut self, n: usize) -> &mut [u8] {
+        let at = self.len();
+        self.resize(at + n, 0);
+        &mut self[at..]
     }
     fn clear_bytes(&mut self) {
         self.clear();
@@ -1022,6 +1034,15 @@ fn dictionary_indices(
     Ok(())
 }
 
+/// Copies dictionary entries `indices` (checked) of `W` bytes into `slots`.
+fn gather<const W: usize>(slots: &mut [u8], dictionary: &[u8], indices: &[u32]) {
+    let (entries, _) = dictionary.as_chunks::<W>();
+    let (slots, _) = slots.as_chunks_mut::<W>();
+    for (dst, &i) in slots.iter_mut().zip(indices) {
+        *dst = entries[i as usize];
+    }
+}
+
 /// Decodes `present` fixed-width values (PLAIN or dictionary) into `out`.
 fn fixed_values(
     p: &PageInfo,
@@ -1046,9 +1067,16 @@ fn fixed_values(
             };
             let entries = d.len() / width.max(1);
             dictionary_indices(values, present, entries, indices)?;
-            for &i in indices.iter() {
-                let i = i as usize * width;
-                out.extend_bytes(&d[i..i + width]);
+            let slots = out.grow(indices.len() * width);
+            match width {
+                4 => gather::<4>(slots, d, indices),
+                8 => gather::<8>(slots, d, indices),
+                _ => {
+                    for (dst, &i) in slots.chunks_exact_mut(width).zip(indices.iter()) {
+                        let i = i as usize * width;
+                        dst.copy_from_slice(&d[i..i + width]);
+                    }
+                }
             }
         }
         _ => return Err("an encoding the plan did not expect"),
