@@ -97,14 +97,18 @@ def _prewarm(nbytes: int) -> None:
 
 def driver(argv: list[str]) -> None:
     tool, case, src, dst, mmarrow = argv
-    _prewarm(2 << 30)
     if tool == "mmarrow":
+        _prewarm(2 << 30)
         cmd = [mmarrow, "from-parquet", src, dst, "-q"]
         print(json.dumps({"mark": time.monotonic()}), flush=True)
         os.execv(cmd[0], cmd)
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if tool == "polars":
+        import polars as pl
+    _prewarm(2 << 30)
+    print(json.dumps({"mark": time.monotonic()}), flush=True)
     base = _rss_anon(os.getpid())
     t0 = time.monotonic()
     if tool == "pyarrow" and case == "cache":
@@ -121,8 +125,6 @@ def driver(argv: list[str]) -> None:
                     chunk = chunk.flatten()
                 chunk.to_numpy(zero_copy_only=True).tofile(f)
     elif tool == "polars":
-        import polars as pl
-
         pl.read_parquet(src).write_ipc(dst)
     t1 = time.monotonic()
     print(json.dumps({"secs": t1 - t0, "base_kib": base}), flush=True)
@@ -156,19 +158,17 @@ def run(tool: str, case: str, src: Path, dst: Path, mmarrow: str) -> dict:
     marks: list[float] = []
 
     def watch() -> None:
-        # The driver's own prewarm (2 GiB) is not the tool's: for mmarrow the
-        # peak counts after the exec (the mark), for Python peers it is
-        # reported over the whole run, with the base at the timed region.
+        # The driver's own prewarm (2 GiB) is not the tool's: the peak
+        # counts from the mark (after it; for mmarrow, at the exec).
         while proc.poll() is None:
-            if tool != "mmarrow" or marks:
+            if marks:
                 peak[0] = max(peak[0], _rss_anon(proc.pid))
             time.sleep(0.002)
 
     th = threading.Thread(target=watch)
     th.start()
     first = proc.stdout.readline()
-    if tool == "mmarrow":
-        marks.append(json.loads(first)["mark"])
+    marks.append(json.loads(first)["mark"])
     rest = proc.stdout.read()
     proc.wait()
     end = time.monotonic()
@@ -177,7 +177,7 @@ def run(tool: str, case: str, src: Path, dst: Path, mmarrow: str) -> dict:
     if tool == "mmarrow":
         secs, base = end - marks[0], 0
     else:
-        r = json.loads(first)
+        r = json.loads(rest.splitlines()[-1])
         secs, base = r["secs"], r["base_kib"]
     return {"secs": secs, "peak_mib": peak[0] / 1024, "base_mib": base / 1024}
 

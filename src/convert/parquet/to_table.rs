@@ -53,6 +53,11 @@ use crate::table::{column_parts, ColumnPart, Source, TableWriter};
 /// Uncompressed bytes of pages per unit (at least one page).
 const UNIT_BYTES: usize = 4 << 20;
 
+/// The same for an array output, whose units are written straight to
+/// their place (no ordered writer to feed): smaller, so that memory stays
+/// a few MiB per thread.
+const ARRAY_UNIT_BYTES: usize = 1 << 20;
+
 /// Pages larger than this, decompressed, are left to the generic reader.
 const MAX_PAGE_BYTES: usize = 64 << 20;
 
@@ -203,7 +208,12 @@ pub(in crate::convert) fn parquet_to_table(
                 // Start over on the generic reader, in a new table.
                 drop(w);
                 let mut w = table_writer(out.path(), meta.schema().clone())?;
-                run.write(&mut w, &[], &run.generic_units(), &fell_back)?;
+                let units = run.generic_units();
+                o.start(
+                    starts[groups],
+                    units.iter().map(Unit::bytes).sum::<u64>().max(1),
+                );
+                run.write(&mut w, &[], &units, &fell_back)?;
                 w
             }
             Err(e) => return Err(e),
@@ -396,7 +406,12 @@ impl Run<'_> {
                 };
                 match planned {
                     Some(chunk) => {
-                        cut(&chunk, chunks.len(), self.starts[g], &mut units);
+                        let unit = if only.is_some() {
+                            ARRAY_UNIT_BYTES
+                        } else {
+                            UNIT_BYTES
+                        };
+                        cut(&chunk, chunks.len(), self.starts[g], unit, &mut units);
                         chunks.push(chunk);
                     }
                     None => units.push(Unit::Generic {
@@ -1226,8 +1241,8 @@ fn chunk_plan(
 }
 
 /// Cuts chunk `plan` (number `index`, whose row group starts at table row
-/// `first_row`) into units of about [`UNIT_BYTES`].
-fn cut(plan: &ChunkPlan, index: usize, first_row: u64, units: &mut Vec<Unit>) {
+/// `first_row`) into units of about `unit_bytes`.
+fn cut(plan: &ChunkPlan, index: usize, first_row: u64, unit_bytes: usize, units: &mut Vec<Unit>) {
     let per_row = match plan.leaf {
         Leaf::List { per_row, .. } => per_row,
         _ => 1,
@@ -1236,7 +1251,7 @@ fn cut(plan: &ChunkPlan, index: usize, first_row: u64, units: &mut Vec<Unit>) {
     for (i, p) in plan.pages.iter().enumerate() {
         bytes += p.uncompressed;
         rows += u64::from(p.values) / per_row;
-        if bytes >= UNIT_BYTES || i + 1 == plan.pages.len() {
+        if bytes >= unit_bytes || i + 1 == plan.pages.len() {
             units.push(Unit::Pages {
                 chunk: index,
                 pages: from..i + 1,
