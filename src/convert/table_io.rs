@@ -27,9 +27,15 @@ fn format_err(src: &Path, reason: String) -> Error {
 }
 
 /// Converts every column of the Parquet file `src` into the table
-/// directory `dst` (the "cache" conversion): row groups decoded in parallel,
-/// appended in order through [`TableWriter`] under a temporary name that is
-/// renamed at the end.
+/// directory `dst` (the "cache" conversion): column chunks cut into page
+/// ranges of a few MiB that all threads decode at the page level (columns
+/// the page-level decoder does not handle are streamed through the parquet
+/// crate's reader in batches of a few MiB), appended in order through
+/// [`crate::TableWriter`] under a temporary name that is renamed at the
+/// end; memory stays a few units per thread whatever the row-group size.
+/// The manifest records the source's fingerprint
+/// ([`crate::table::Source`]); with [`ConvertOptions::if_stale`] a table
+/// built from the unchanged source is left alone.
 ///
 /// # Errors
 /// [`ErrorKind::Format`] for a corrupt file, [`ErrorKind::InvalidRequest`] for a
