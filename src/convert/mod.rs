@@ -24,8 +24,8 @@
 // Layout (each file imports only the ones above it in this list, so the
 // imports form no cycle):
 // format, pipeline, source — options — output, spec — sink, fresh —
-// parquet/{page, stats} — parquet/{read_pages, write_pages} —
-// parquet/{read, write} — ipc — table_io — this file.
+// parquet/{page, stats, footer} — parquet/{chunk, write_pages} —
+// parquet/to_table — parquet/{read, write} — ipc — table_io — this file.
 mod bounded;
 mod format;
 mod fresh;

@@ -1,21 +1,20 @@
-//! Parquet → array file: row groups decoded on all threads, each written
-//! straight to its place in the output (reserved through the array writer)
-//! by [`pipeline::unordered`], or, for lists whose length is learnt from
-//! the data, decoded in parallel and appended in order by
+//! Parquet → array file: page ranges (or, for chunks the page-level
+//! decoder does not read, whole row groups) decoded on all threads, each
+//! written straight to its place in the output (reserved through the array
+//! writer) by [`pipeline::unordered`], or, for lists whose length is learnt
+//! from the data, row groups decoded in parallel and appended in order by
 //! [`pipeline::ordered`].
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use arrow_array::ArrayRef;
+use arrow_array::{make_array, ArrayRef};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 use parquet::file::metadata::ParquetMetaData;
 
-use super::read_pages::{read_pages, Chunk};
-use super::to_table::ColumnPages;
+use super::to_table::{ColumnPages, ColumnUnit, PageWorker, FLUSH_BYTES};
 use crate::convert::options::ConvertOptions;
 use crate::convert::output::{ConvertSummary, Flusher, Output, Writes};
 use crate::convert::pipeline;
@@ -31,13 +30,14 @@ use crate::write::ArrayWriter;
 /// [`ConvertOptions::column`]. Numeric, timestamp, duration, fixed-size
 /// binary, `FixedSizeList` and `arrow.fixed_shape_tensor` columns (and lists
 /// whose rows all have one length) convert; columns with nulls or other types
-/// give a clear error. Row groups are decoded on all threads — v1 PLAIN and
-/// dictionary-encoded pages without nulls by copying (or gathering) their
-/// values straight out of the decompressed page, anything else by the
-/// parquet crate's Arrow reader — and each is
+/// give a clear error. The column is decoded on all threads — PLAIN and
+/// dictionary-encoded pages (v1 and v2) in ranges of about 1 MiB, inside
+/// row groups too, by copying (or gathering) their values straight out of
+/// the decompressed pages; other chunks row group by row group through the
+/// parquet crate's Arrow reader, 8 MiB at a time — and each part is
 /// written at its place in the output, which is created under a temporary
-/// name by [`ArrayWriter`] and renamed at the end. Memory is a few pages per
-/// thread for the page-level path, a row group per thread otherwise.
+/// name by [`ArrayWriter`] and renamed at the end. Memory is a few MiB per
+/// thread.
 ///
 /// # Errors
 /// [`ErrorKind::Format`] for a corrupt or truncated file or an unsupported
@@ -90,8 +90,8 @@ fn from_parquet_at(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Convert
         };
         let mut sink = ArraySink::new(src, field.clone(), spec.clone(), out, dst);
         // A known row shape: every row group goes straight to its place.
-        if let ([leaf], true) = (&leaves[..], known_shape) {
-            let all_fast = read.positioned(*leaf, &spec, &mut sink)?;
+        if let ([_], true) = (&leaves[..], known_shape) {
+            let all_fast = read.positioned(&spec, &mut sink)?;
             return sink.finish(out, groups, all_fast && groups > 0);
         }
         read.in_order(&mut sink, out)?;
@@ -146,29 +146,19 @@ impl Read<'_> {
         Ok(())
     }
 
-    /// Converts row groups on all threads, each written straight to its
-    /// place in the output (reserved up front): v1 PLAIN and
-    /// dictionary-encoded pages by the page-level reader, other row groups
-    /// through the generic reader. Returns whether every row group took the
+    /// Converts the column on all threads, each part written straight to
+    /// its place in the output (reserved up front): the column chunks the
+    /// page-level decoder reads range of pages by range of pages — inside
+    /// row groups too, so that one huge row group (a million embeddings)
+    /// keeps every thread busy — the others row group by row group through
+    /// the generic reader. Returns whether every row group took the
     /// page-level path.
-    fn positioned(&self, leaf: usize, spec: &ArraySpec, sink: &mut ArraySink<'_>) -> Result<bool> {
+    fn positioned(&self, spec: &ArraySpec, sink: &mut ArraySink<'_>) -> Result<bool> {
         let (src, o) = (self.src, self.o);
         let pq_meta = self.meta.metadata();
-        let field = self.meta.schema().field(self.col).clone();
-        let groups = pq_meta.num_row_groups();
-        let mut starts = Vec::with_capacity(groups + 1);
-        starts.push(0u64);
-        for g in pq_meta.row_groups() {
-            let rows = u64::try_from(g.num_rows()).map_err(|_| {
-                ErrorKind::Format {
-                    reason: format!("a row group has {} rows", g.num_rows()),
-                }
-                .at(src)
-            })?;
-            starts.push(starts.last().copied().unwrap_or(0).saturating_add(rows));
-        }
+        let starts = super::row_group_starts(pq_meta, src)?;
         let writer = sink.writer()?;
-        let total = starts[groups];
+        let total = starts[starts.len() - 1];
         if total.checked_mul(writer.row_bytes()).is_none() {
             return Err(ErrorKind::Format {
                 reason: format!("its metadata claims {total} rows, more than a file can hold"),
@@ -178,93 +168,82 @@ impl Read<'_> {
         writer.reserve(total)?;
         let writer: &ArrayWriter = writer;
         let row_bytes = writer.row_bytes();
-        let descr = pq_meta.file_metadata().schema_descr().column(leaf);
+        let file = File::open(src).map_err(|e| Error::io(src, "open", e))?;
+        let pages = ColumnPages::plan(src, &file, self.meta, &starts, o, self.col)?;
         let flusher = File::open(writer.path())
             .ok()
             .map(|f| Flusher::start(&f, o.durable));
-        if o.fast_path && self.page_ranges(&starts, spec, writer, &flusher)? {
-            if let Some(f) = flusher {
-                f.stop();
+        let since_nudge = AtomicU64::new(0);
+        let written = |n: u64| {
+            if since_nudge.fetch_add(n, Ordering::Relaxed) >= FLUSH_BYTES {
+                since_nudge.store(0, Ordering::Relaxed);
+                if let Some(f) = &flusher {
+                    f.nudge();
+                }
             }
-            return Ok(true);
-        }
+        };
         let slow = AtomicBool::new(false);
-        let group = |file: &mut Arc<File>, k: usize| -> Result<()> {
-            let (start, rows) = (starts[k], starts[k + 1] - starts[k]);
-            let base = start * row_bytes;
-            let limit = rows * row_bytes;
-            let mut advanced = 0;
-            if o.fast_path {
-                let sink = |at: u64, bytes: &[u8]| {
-                    if at + bytes.len() as u64 > limit {
-                        return Ok(false);
+        // A row group left to the generic reader is written once, by the
+        // first unit that meets it (page-level units of the same group may
+        // have written some of its rows already: the same bytes).
+        let generic: Vec<AtomicBool> = (0..starts.len() - 1)
+            .map(|_| AtomicBool::new(false))
+            .collect();
+        let unit = |(w, file): &mut (PageWorker, File), k: usize| -> Result<()> {
+            match pages.decode(w, k)? {
+                ColumnUnit::Rows { first_row, data } => {
+                    let rows = data.len() as u64;
+                    let at = first_row * row_bytes;
+                    let n =
+                        self.write_rows(&make_array(data), spec, writer, at, rows * row_bytes)?;
+                    if n != Some(rows * row_bytes) {
+                        return Err(ErrorKind::Format {
+                            reason: format!(
+                                "rows {first_row}.. do not hold the {rows} rows of {row_bytes} bytes their pages say"
+                            ),
+                        }
+                        .at(src));
                     }
-                    writer.write_at(base + at, bytes)?;
-                    let n = bytes.len() as u64;
-                    o.advance((at + n) / row_bytes - at / row_bytes, n);
-                    advanced = at + n;
-                    Ok(true)
-                };
-                let chunk = Chunk {
-                    meta: pq_meta,
-                    group: k,
-                    leaf,
-                    descr: &descr,
-                };
-                if read_pages(file, src, &chunk, spec, sink)? == Some(limit) {
-                    if let Some(f) = &flusher {
-                        f.nudge();
+                    o.advance(rows, rows * row_bytes);
+                    written(rows * row_bytes);
+                }
+                ColumnUnit::Group(k) => {
+                    slow.store(true, Ordering::Relaxed);
+                    if !generic[k].swap(true, Ordering::Relaxed) {
+                        let (start, rows) = (starts[k], starts[k + 1] - starts[k]);
+                        let (base, limit) = (start * row_bytes, rows * row_bytes);
+                        let mut at = 0u64;
+                        for a in self.decode_group(file, k, batch_rows(spec))? {
+                            match self.write_rows(&a?, spec, writer, base + at, limit - at)? {
+                                Some(n) => at += n,
+                                None => {
+                                    at = u64::MAX;
+                                    break;
+                                }
+                            }
+                        }
+                        if at != limit {
+                            return Err(ErrorKind::Format {
+                                reason: format!(
+                                    "row group {k} does not hold the {rows} rows its metadata says"
+                                ),
+                            }
+                            .at(src));
+                        }
+                        o.advance(rows, limit);
+                        written(limit);
                     }
-                    return Ok(());
                 }
-            }
-            // The generic reader (re)writes the whole group.
-            slow.store(true, Ordering::Relaxed);
-            let mut at = 0u64;
-            let mut shape = spec.row_shape.clone();
-            for a in self.decode_group(file, k, batch_rows(spec))? {
-                let a = fixed_lists(&a?, &mut shape).map_err(|r| {
-                    ErrorKind::Format {
-                        reason: format!("column {:?} {r}", field.name()),
-                    }
-                    .at(src)
-                })?;
-                let data = a.to_data();
-                let bytes = writer
-                    .array_bytes(&data)
-                    .map_err(|e| nulls_error(e, &field, src))?;
-                let bytes = bytes.as_slice();
-                if at + bytes.len() as u64 > limit {
-                    at = u64::MAX;
-                    break;
-                }
-                writer.write_at(base + at, bytes)?;
-                at += bytes.len() as u64;
-            }
-            if at != limit {
-                return Err(ErrorKind::Format {
-                    reason: format!(
-                        "row group {k} does not hold the {rows} rows its metadata says"
-                    ),
-                }
-                .at(src));
-            }
-            if limit > advanced {
-                o.advance(rows - advanced / row_bytes, limit - advanced);
-            }
-            if let Some(f) = &flusher {
-                f.nudge();
             }
             Ok(())
         };
-        // Each worker needs its own file description: a cloned handle
-        // shares the read position between threads.
-        let open = || {
-            File::open(src)
-                .map(Arc::new)
-                .map_err(|e| Error::io(src, "open", e))
+        // Each worker needs its own file description for the generic
+        // reader: a cloned handle shares the read position between threads.
+        let init = || {
+            let f = File::open(src).map_err(|e| Error::io(src, "open", e))?;
+            Ok((ColumnPages::worker(), f))
         };
-        let result = pipeline::unordered(o.thread_count(), groups, open, group);
+        let result = pipeline::unordered(o.thread_count(), pages.len(), init, unit);
         if let Some(f) = flusher {
             f.stop();
         }
@@ -272,77 +251,36 @@ impl Read<'_> {
         Ok(!slow.load(Ordering::Relaxed))
     }
 
-    /// Converts the column range of pages by range of pages, on all
-    /// threads — inside row groups too, so that one huge row group (a
-    /// million embeddings) keeps every thread busy — each range written at
-    /// its place. False (nothing or part written: the caller writes every
-    /// row group again) when a column chunk is not for the page-level
-    /// decoder.
-    fn page_ranges(
+    /// Writes the values of `a` (rows of the column) at byte `at` of the
+    /// output; returns the bytes written, or `None` (nothing written) when
+    /// they are more than `room`.
+    fn write_rows(
         &self,
-        starts: &[u64],
+        a: &ArrayRef,
         spec: &ArraySpec,
         writer: &ArrayWriter,
-        flusher: &Option<Flusher>,
-    ) -> Result<bool> {
-        let (src, o) = (self.src, self.o);
-        let file = File::open(src).map_err(|e| Error::io(src, "open", e))?;
-        let Some(pages) = ColumnPages::plan(src, &file, self.meta, starts, o, self.col) else {
-            return Ok(false);
-        };
-        let field = self.meta.schema().field(self.col).clone();
-        let row_bytes = writer.row_bytes();
-        let gave_up = AtomicBool::new(false);
-        let since_nudge = std::sync::atomic::AtomicU64::new(0);
-        let unit = |w: &mut _, k: usize| -> Result<()> {
-            if gave_up.load(Ordering::Relaxed) {
-                return Ok(());
+        at: u64,
+        room: u64,
+    ) -> Result<Option<u64>> {
+        let field = self.meta.schema().field(self.col);
+        let mut shape = spec.row_shape.clone();
+        let a = fixed_lists(a, &mut shape).map_err(|r| {
+            ErrorKind::Format {
+                reason: format!("column {:?} {r}", field.name()),
             }
-            let (first, rows) = pages.rows(k);
-            let Some(data) = pages.decode(w, k)? else {
-                gave_up.store(true, Ordering::Relaxed);
-                return Ok(());
-            };
-            let mut shape = spec.row_shape.clone();
-            let a = fixed_lists(&arrow_array::make_array(data), &mut shape).map_err(|r| {
-                ErrorKind::Format {
-                    reason: format!("column {:?} {r}", field.name()),
-                }
-                .at(src)
-            })?;
-            let data = a.to_data();
-            let bytes = writer
-                .array_bytes(&data)
-                .map_err(|e| nulls_error(e, &field, src))?;
-            let bytes = bytes.as_slice();
-            if bytes.len() as u64 != rows * row_bytes {
-                return Err(ErrorKind::Format {
-                    reason: format!(
-                        "column {:?}: rows {first}.. hold {} bytes, not {rows} rows of {row_bytes}",
-                        field.name(),
-                        bytes.len()
-                    ),
-                }
-                .at(src));
-            }
-            writer.write_at(first * row_bytes, bytes)?;
-            o.advance(rows, bytes.len() as u64);
-            let n = since_nudge.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-            if n >= 64 << 20 {
-                since_nudge.store(0, Ordering::Relaxed);
-                if let Some(f) = flusher {
-                    f.nudge();
-                }
-            }
-            Ok(())
-        };
-        pipeline::unordered(
-            o.thread_count(),
-            pages.len(),
-            || Ok(ColumnPages::worker()),
-            unit,
-        )?;
-        Ok(!gave_up.load(Ordering::Relaxed))
+            .at(self.src)
+        })?;
+        let data = a.to_data();
+        let bytes = writer
+            .array_bytes(&data)
+            .map_err(|e| nulls_error(e, field, self.src))?;
+        let bytes = bytes.as_slice();
+        let n = bytes.len() as u64;
+        if n > room {
+            return Ok(None);
+        }
+        writer.write_at(at, bytes)?;
+        Ok(Some(n))
     }
 
     /// Decodes column `self.col` of row group `k` with the parquet crate's

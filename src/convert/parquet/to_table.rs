@@ -62,7 +62,7 @@ const ARRAY_UNIT_BYTES: usize = 1 << 20;
 const MAX_PAGE_BYTES: usize = 64 << 20;
 
 /// Writeback of the table's files is started every this many bytes.
-const FLUSH_BYTES: u64 = 64 << 20;
+pub(super) const FLUSH_BYTES: u64 = 64 << 20;
 
 /// The bytes of a unit's buffers (its own, its children's).
 fn data_bytes(d: &ArrayData) -> u64 {
@@ -163,25 +163,8 @@ pub(in crate::convert) fn parquet_to_table(
         .metadata()
         .map_err(|e| Error::io(src, "stat", e))?
         .len();
-    let pq = meta.metadata().clone();
-    let groups = pq.num_row_groups();
-    let mut starts = Vec::with_capacity(groups + 1);
-    starts.push(0u64);
-    for g in pq.row_groups() {
-        let rows = u64::try_from(g.num_rows()).map_err(|_| {
-            ErrorKind::Format {
-                reason: format!("a row group has {} rows", g.num_rows()),
-            }
-            .at(src)
-        })?;
-        let next = starts[starts.len() - 1].checked_add(rows).ok_or_else(|| {
-            ErrorKind::Format {
-                reason: "its row groups hold more than 2^64 rows".into(),
-            }
-            .at(src)
-        })?;
-        starts.push(next);
-    }
+    let groups = meta.metadata().num_row_groups();
+    let starts = super::row_group_starts(meta.metadata(), src)?;
     let run = Run {
         src,
         file: &file,
@@ -192,7 +175,7 @@ pub(in crate::convert) fn parquet_to_table(
     let (chunks, units) = if o.fast_path {
         run.plan(file_len)
     } else {
-        (Vec::new(), run.generic_units())
+        (Vec::new(), run.generic_units(None))
     };
     Output::table(dst, src, o)?.write(|out| {
         o.start(
@@ -208,7 +191,7 @@ pub(in crate::convert) fn parquet_to_table(
                 // Start over on the generic reader, in a new table.
                 drop(w);
                 let mut w = table_writer(out.path(), meta.schema().clone())?;
-                let units = run.generic_units();
+                let units = run.generic_units(None);
                 o.start(
                     starts[groups],
                     units.iter().map(Unit::bytes).sum::<u64>().max(1),
@@ -228,9 +211,10 @@ pub(in crate::convert) fn parquet_to_table(
     })
 }
 
-/// The page-level reading of one Arrow column alone (`from-parquet` to an
-/// array file): its chunks cut into page ranges that threads decode
-/// independently, each to its place in the output.
+/// The reading of one Arrow column alone (`from-parquet` to an array
+/// file): the column chunks the page-level decoder reads cut into page
+/// ranges that threads decode independently, each to its place in the
+/// output; the others left whole to the caller's generic reader.
 pub(super) struct ColumnPages<'a> {
     run: Run<'a>,
     chunks: Vec<ChunkPlan>,
@@ -240,10 +224,19 @@ pub(super) struct ColumnPages<'a> {
 /// A worker's state for [`ColumnPages::decode`].
 pub(super) struct PageWorker(Worker);
 
+/// What a unit of [`ColumnPages`] gives.
+pub(super) enum ColumnUnit {
+    /// Rows `first_row..first_row + len` of the column.
+    Rows { first_row: u64, data: ArrayData },
+    /// Row group `group`, for the generic reader: its chunk is not for the
+    /// page-level decoder (or, met while decoding, does not suit it).
+    Group(usize),
+}
+
 impl<'a> ColumnPages<'a> {
-    /// The plan for Arrow column `column` of `meta`, when every one of its
-    /// column chunks can be read at the page level (`starts`: the first
-    /// row of each row group, and the total).
+    /// The plan for Arrow column `column` of `meta` (`starts`: the first
+    /// row of each row group, and the total); with `page_level` false,
+    /// every row group is left to the generic reader.
     pub fn plan(
         src: &'a Path,
         file: &'a File,
@@ -251,8 +244,11 @@ impl<'a> ColumnPages<'a> {
         starts: &'a [u64],
         o: &'a ConvertOptions,
         column: usize,
-    ) -> Option<ColumnPages<'a>> {
-        let file_len = file.metadata().ok()?.len();
+    ) -> Result<ColumnPages<'a>> {
+        let file_len = file
+            .metadata()
+            .map_err(|e| Error::io(src, "stat", e))?
+            .len();
         let run = Run {
             src,
             file,
@@ -260,11 +256,12 @@ impl<'a> ColumnPages<'a> {
             starts,
             o,
         };
-        let (chunks, units) = run.plan_columns(file_len, Some(column));
-        if units.iter().any(|u| matches!(u, Unit::Generic { .. })) {
-            return None;
-        }
-        Some(ColumnPages { run, chunks, units })
+        let (chunks, units) = if o.fast_path {
+            run.plan_columns(file_len, Some(column))
+        } else {
+            (Vec::new(), run.generic_units(Some(column)))
+        };
+        Ok(ColumnPages { run, chunks, units })
     }
 
     /// Units to decode.
@@ -272,37 +269,34 @@ impl<'a> ColumnPages<'a> {
         self.units.len()
     }
 
-    /// The table rows of unit `k`: first row and count.
-    pub fn rows(&self, k: usize) -> (u64, u64) {
-        match self.units[k] {
-            Unit::Pages {
-                first_row, rows, ..
-            } => (first_row, rows),
-            Unit::Generic { .. } => (0, 0),
-        }
-    }
-
     pub fn worker() -> PageWorker {
         PageWorker(Worker::default())
     }
 
-    /// Decodes unit `k`; `None` when the page-level decoder meets what it
-    /// does not handle (the caller reads the column another way).
-    pub fn decode(&self, w: &mut PageWorker, k: usize) -> Result<Option<ArrayData>> {
-        let Unit::Pages {
-            chunk, pages, rows, ..
-        } = &self.units[k]
-        else {
-            return Ok(None);
-        };
-        let plan = &self.chunks[*chunk];
-        match self
-            .run
-            .decode_pages(&mut w.0, plan, *chunk, pages.clone(), *rows)
-        {
-            Ok(d) => Ok(Some(d)),
-            Err(Fail::Unsupported(_)) => Ok(None),
-            Err(Fail::Bad(r)) => Err(self.run.bad(plan.group, plan.column, r)),
+    /// Decodes unit `k`.
+    pub fn decode(&self, w: &mut PageWorker, k: usize) -> Result<ColumnUnit> {
+        match &self.units[k] {
+            Unit::Generic { group, .. } => Ok(ColumnUnit::Group(*group)),
+            Unit::Pages {
+                chunk,
+                pages,
+                rows,
+                first_row,
+                ..
+            } => {
+                let plan = &self.chunks[*chunk];
+                match self
+                    .run
+                    .decode_pages(&mut w.0, plan, *chunk, pages.clone(), *rows)
+                {
+                    Ok(data) => Ok(ColumnUnit::Rows {
+                        first_row: *first_row,
+                        data,
+                    }),
+                    Err(Fail::Unsupported(_)) => Ok(ColumnUnit::Group(plan.group)),
+                    Err(Fail::Bad(r)) => Err(self.run.bad(plan.group, plan.column, r)),
+                }
+            }
         }
     }
 }
@@ -354,11 +348,12 @@ impl Run<'_> {
             .sum()
     }
 
-    fn generic_units(&self) -> Vec<Unit> {
+    /// Every column chunk (of column `only`, or all) as a generic unit.
+    fn generic_units(&self, only: Option<usize>) -> Vec<Unit> {
         let columns = self.meta.schema().fields().len();
         let mut units = Vec::new();
         for g in 0..self.starts.len() - 1 {
-            for c in 0..columns {
+            for c in (0..columns).filter(|&c| only.is_none_or(|o| o == c)) {
                 units.push(Unit::Generic {
                     group: g,
                     column: c,
