@@ -357,23 +357,12 @@ pub(crate) struct Flusher {
 impl Flusher {
     /// Starts the thread (none when `enabled` is false: nudges do nothing).
     pub(crate) fn start(file: &File, enabled: bool) -> Flusher {
-        let clone = if enabled { file.try_clone().ok() } else { None };
-        let Some(clone) = clone else {
-            return Flusher {
-                tx: None,
-                thread: None,
-            };
-        };
-        let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
-        let thread = std::thread::spawn(move || {
-            while rx.recv().is_ok() {
-                // Errors surface at the final fsync, which is checked.
+        match file.try_clone() {
+            // Errors surface at the final fsync, which is checked.
+            Ok(clone) if enabled => Flusher::spawn(move || {
                 let _ = clone.sync_data();
-            }
-        });
-        Flusher {
-            tx: Some(tx),
-            thread: Some(thread),
+            }),
+            _ => Flusher::off(),
         }
     }
 
@@ -381,24 +370,31 @@ impl Flusher {
     /// (listed at each nudge, so files created later are included).
     pub(crate) fn start_dir(dir: &Path, enabled: bool) -> Flusher {
         if !enabled {
-            return Flusher {
-                tx: None,
-                thread: None,
-            };
+            return Flusher::off();
         }
         let dir = dir.to_path_buf();
+        Flusher::spawn(move || {
+            for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                if let Ok(f) = File::open(e.path()) {
+                    let _ = f.sync_data();
+                }
+            }
+        })
+    }
+
+    fn off() -> Flusher {
+        Flusher {
+            tx: None,
+            thread: None,
+        }
+    }
+
+    /// A thread that runs `sync` at each nudge (nudges coalesce).
+    fn spawn(mut sync: impl FnMut() + Send + 'static) -> Flusher {
         let (tx, rx) = std::sync::mpsc::sync_channel::<()>(1);
         let thread = std::thread::spawn(move || {
             while rx.recv().is_ok() {
-                let Ok(entries) = std::fs::read_dir(&dir) else {
-                    continue;
-                };
-                for e in entries.flatten() {
-                    // Errors surface at the final fsync, which is checked.
-                    if let Ok(f) = File::open(e.path()) {
-                        let _ = f.sync_data();
-                    }
-                }
+                sync();
             }
         });
         Flusher {

@@ -116,6 +116,26 @@ fn fields(
     }
 }
 
+/// Reads the i32 fields `1..=N` of a struct; `other(id, type)` may take
+/// a field of no value (a bool: its type is the value) instead of it
+/// being skipped.
+fn i32_fields<const N: usize>(
+    w: &mut Walk<'_>,
+    mut other: impl FnMut(i16, u8) -> bool,
+) -> Result<[Option<i64>; N], String> {
+    let mut out = [None; N];
+    fields(w, |w, id, t| {
+        Ok(match (usize::try_from(id), t) {
+            (Ok(i @ 1..), 5) if i <= N => {
+                out[i - 1] = Some(read_i32(w)?);
+                true
+            }
+            _ => matches!(t, 1 | 2) && other(id, t),
+        })
+    })?;
+    Ok(out)
+}
+
 /// Decodes a `PageHeader` at the start of `b`; returns it with its length.
 fn decode_header(b: &[u8], start: u64) -> Result<(PageInfo, usize), HeaderError> {
     let mut w = Walk::new(b, "page header");
@@ -152,64 +172,25 @@ fn decode_header(b: &[u8], start: u64) -> Result<(PageInfo, usize), HeaderError>
                 compressed = Some(read_i32(w)?);
                 true
             }
-            (5, 12) => {
-                fields(w, |w, id, t| {
-                    Ok(match (id, t) {
-                        (1, 5) => {
-                            values = Some(read_i32(w)?);
-                            true
-                        }
-                        (2, 5) => {
-                            info.encoding = read_i32(w)? as i32;
-                            true
-                        }
-                        (3, 5) => {
-                            info.def_encoding = read_i32(w)? as i32;
-                            true
-                        }
-                        (4, 5) => {
-                            info.rep_encoding = read_i32(w)? as i32;
-                            true
-                        }
-                        _ => false,
-                    })
-                })?;
+            // DataPageHeader: 1 num_values, 2 encoding, 3 and 4 the level
+            // encodings; DictionaryPageHeader: 1 num_values, 2 encoding.
+            (5 | 7, 12) => {
+                let [n, enc, def, rep] = i32_fields(w, |_, _| false)?;
+                values = n;
+                info.encoding = enc.unwrap_or(-1) as i32;
+                info.def_encoding = def.unwrap_or(-1) as i32;
+                info.rep_encoding = rep.unwrap_or(-1) as i32;
                 true
             }
-            (7, 12) => {
-                fields(w, |w, id, t| {
-                    Ok(match (id, t) {
-                        (1, 5) => {
-                            values = Some(read_i32(w)?);
-                            true
-                        }
-                        (2, 5) => {
-                            info.encoding = read_i32(w)? as i32;
-                            true
-                        }
-                        _ => false,
-                    })
-                })?;
-                true
-            }
+            // DataPageHeaderV2: 1 num_values, 2 num_nulls, 3 num_rows,
+            // 4 encoding, 5 and 6 the level lengths, 7 is_compressed.
             (8, 12) => {
-                let mut v2 = [None::<i64>; 6];
-                fields(w, |w, id, t| {
-                    Ok(match (id, t) {
-                        (1..=6, 5) => {
-                            v2[id as usize - 1] = Some(read_i32(w)?);
-                            true
-                        }
-                        (7, 1) => {
-                            info.values_compressed = true;
-                            true
-                        }
-                        (7, 2) => {
-                            info.values_compressed = false;
-                            true
-                        }
-                        _ => false,
-                    })
+                let v2 = i32_fields::<6>(w, |id, t| match (id, t) {
+                    (7, 1) | (7, 2) => {
+                        info.values_compressed = t == 1;
+                        true
+                    }
+                    _ => false,
                 })?;
                 let [Some(n), Some(nulls), Some(rows), Some(enc), Some(dl), Some(rl)] = v2 else {
                     return Err("a v2 data page header lacks a required field".into());
