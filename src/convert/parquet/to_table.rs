@@ -173,40 +173,37 @@ pub(in crate::convert) fn parquet_to_table(
         o,
     };
     let (chunks, units) = if o.fast_path {
-        run.plan(file_len)
+        run.plan_columns(file_len, None)
     } else {
         (Vec::new(), run.generic_units(None))
     };
+    let start = |units: &[Unit]| {
+        let bytes = units.iter().map(Unit::bytes).sum::<u64>();
+        o.start(starts[groups], bytes.max(1));
+    };
     Output::table(dst, src, o)?.write(|out| {
-        o.start(
-            starts[groups],
-            units.iter().map(Unit::bytes).sum::<u64>().max(1),
-        );
+        start(&units);
         let mut w = table_writer(out.path(), meta.schema().clone())?;
         let fell_back = AtomicBool::new(false);
-        let first = run.write(&mut w, &chunks, &units, &fell_back);
-        let w = match first {
-            Ok(()) => w,
+        match run.write(&mut w, &chunks, &units, &fell_back) {
+            Ok(()) => {}
             Err(_) if fell_back.load(Ordering::Relaxed) => {
                 // Start over on the generic reader, in a new table.
                 drop(w);
-                let mut w = table_writer(out.path(), meta.schema().clone())?;
+                w = table_writer(out.path(), meta.schema().clone())?;
                 let units = run.generic_units(None);
-                o.start(
-                    starts[groups],
-                    units.iter().map(Unit::bytes).sum::<u64>().max(1),
-                );
+                start(&units);
                 run.write(&mut w, &[], &units, &fell_back)?;
-                w
             }
             Err(e) => return Err(e),
-        };
-        let mut w = w;
+        }
         if let Some(s) = source {
             w.set_source(s);
         }
         let mut summary = finish_table(w, out, groups)?;
-        summary.fast_path = !chunks.is_empty() && !fell_back.load(Ordering::Relaxed);
+        summary.fast_path = !units.is_empty()
+            && units.iter().all(|u| matches!(u, Unit::Pages { .. }))
+            && !fell_back.load(Ordering::Relaxed);
         Ok(summary)
     })
 }
@@ -235,8 +232,9 @@ pub(super) enum ColumnUnit {
 
 impl<'a> ColumnPages<'a> {
     /// The plan for Arrow column `column` of `meta` (`starts`: the first
-    /// row of each row group, and the total); with `page_level` false,
-    /// every row group is left to the generic reader.
+    /// row of each row group, and the total); without
+    /// [`ConvertOptions::fast_path`], every row group is left to the
+    /// generic reader.
     pub fn plan(
         src: &'a Path,
         file: &'a File,
@@ -365,12 +363,8 @@ impl Run<'_> {
         units
     }
 
-    /// Walks every column chunk's pages and cuts them into units.
-    fn plan(&self, file_len: u64) -> (Vec<ChunkPlan>, Vec<Unit>) {
-        self.plan_columns(file_len, None)
-    }
-
-    /// As [`Run::plan`], for one column only (`Some`) or all.
+    /// Walks the pages of every column chunk (of column `only`, or all)
+    /// and cuts them into units.
     fn plan_columns(&self, file_len: u64, only: Option<usize>) -> (Vec<ChunkPlan>, Vec<Unit>) {
         let pq = self.meta.metadata();
         let descr = pq.file_metadata().schema_descr();
@@ -522,6 +516,9 @@ impl Run<'_> {
         chunk_rows: u64,
     ) -> Result<()> {
         let pq = self.meta.metadata();
+        // The crate's reader seeks a clone, which shares the file position:
+        // safe, as this runs in the writer's turn (one at a time) and the
+        // page-level units only `pread`.
         let f = self
             .file
             .try_clone()
