@@ -15,7 +15,8 @@
 //!
 //! The page-level decoder reads fixed-width columns (ints, floats, dates,
 //! times, timestamps, durations, fixed-size binary, half floats) and
-//! booleans with or without nulls, strings and binary, PLAIN or
+//! booleans (PLAIN, or RLE as v2 writers make them) with or without
+//! nulls, strings and binary, PLAIN or
 //! dictionary-encoded, from v1 and v2 pages, and fixed-size lists of
 //! fixed-width values without nulls; only where the Parquet type stores
 //! the Arrow type's values as they are (no cast). Anything else it meets
@@ -913,12 +914,22 @@ fn decode_page(
             }
         }
         Leaf::Bool => {
-            if p.encoding != encoding::PLAIN {
-                return Err(Fail::Unsupported(format!(
-                    "booleans of encoding {}",
-                    p.encoding
-                )));
-            }
+            // PLAIN: bit-packed; RLE (v2 writers' default): a 4-byte
+            // length, then the RLE/bit-packed hybrid of width 1.
+            let unpacked;
+            let values = match p.encoding {
+                encoding::PLAIN => values,
+                encoding::RLE => {
+                    let (stream, _) =
+                        split_levels(values).ok_or_else(|| bad("its booleans run past its end"))?;
+                    let mut b = BooleanBufferBuilder::new(present_us);
+                    def_bits(stream, present, &mut b)
+                        .ok_or_else(|| bad("its booleans are corrupt"))?;
+                    unpacked = b.finish();
+                    unpacked.values()
+                }
+                e => return Err(Fail::Unsupported(format!("booleans of encoding {e}"))),
+            };
             if values.len() < present_us.div_ceil(8) {
                 return Err(bad("it holds fewer values than its levels say"));
             }
@@ -1197,6 +1208,7 @@ fn chunk_plan(
         }
         let known = match p.encoding {
             encoding::PLAIN => true,
+            encoding::RLE => leaf == Leaf::Bool,
             encoding::RLE_DICTIONARY | encoding::PLAIN_DICTIONARY => {
                 leaf != Leaf::Bool && dictionary.is_some()
             }
