@@ -239,13 +239,34 @@ impl BitFile {
 }
 
 /// `values` (`width` bytes each) with the slots of the nulls of `nulls`
-/// zeroed.
-fn zero_nulls(values: &[u8], width: usize, nulls: &arrow_buffer::NullBuffer) -> Vec<u8> {
-    let mut out = vec![0u8; values.len()];
+/// zeroed: borrowed when they are zeros already (the page-level Parquet
+/// reader's arrays), else a copy.
+fn zero_nulls<'a>(
+    values: &'a [u8],
+    width: usize,
+    nulls: &arrow_buffer::NullBuffer,
+) -> std::borrow::Cow<'a, [u8]> {
+    // The null slots: the gaps between the runs of valid rows.
+    let mut gaps = Vec::new();
+    let mut next = 0;
     for (start, end) in nulls.inner().set_slices() {
-        out[start * width..end * width].copy_from_slice(&values[start * width..end * width]);
+        gaps.push(next..start);
+        next = end;
     }
-    out
+    gaps.push(next..nulls.len());
+    let zero = |r: &std::ops::Range<usize>| {
+        values[r.start * width..r.end * width]
+            .iter()
+            .all(|&b| b == 0)
+    };
+    if gaps.iter().all(zero) {
+        return std::borrow::Cow::Borrowed(values);
+    }
+    let mut out = values.to_vec();
+    for r in gaps {
+        out[r.start * width..r.end * width].fill(0);
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The dictionary written so far, by value, for unifying new batches'

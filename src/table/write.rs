@@ -552,32 +552,13 @@ impl TableWriter {
             }
             .at(self.dir.clone()));
         }
-        let lists = std::mem::take(&mut self.column_chunks);
-        let mut chunks: Vec<ChunkPart> = Vec::new();
-        for (c, list) in lists.iter().enumerate() {
-            for (i, part) in list.iter().enumerate() {
-                if c == 0 {
-                    chunks.push(ChunkPart {
-                        chunk: part.chunk,
-                        rows: part.rows,
-                        columns: Vec::with_capacity(lists.len()),
-                    });
-                }
-                match chunks.get_mut(i) {
-                    Some(p) if p.chunk == part.chunk && p.rows == part.rows => {
-                        p.columns.push(part.stat.clone())
-                    }
-                    _ => {
-                        self.column_chunks = lists;
-                        return Err(ErrorKind::Internal {
-                            reason: format!("column {c}'s statistics cover other chunks"),
-                        }
-                        .at(self.dir.clone()));
-                    }
-                }
+        let chunks = chunk_parts(&self.column_chunks).ok_or_else(|| {
+            ErrorKind::Internal {
+                reason: "the columns' statistics cover different chunks".into(),
             }
-        }
-        self.column_chunks = vec![Vec::new(); lists.len()];
+            .at(self.dir.clone())
+        })?;
+        self.column_chunks.iter_mut().for_each(Vec::clear);
         self.column_rows.iter_mut().for_each(|r| *r = 0);
         self.pending_chunks = chunks;
         self.pending_rows = rows;
@@ -694,25 +675,37 @@ const PARALLEL_STATISTICS_ROWS: usize = 16 * 1024;
 /// The statistics of `batch`, whose first row is row `first_row` of the
 /// table, per chunk of `chunk_rows` it falls in.
 fn batch_statistics(batch: &RecordBatch, first_row: u64, chunk_rows: u64) -> Vec<ChunkPart> {
-    let mut parts = Vec::new();
-    let (mut row, mut at) = (first_row, 0usize);
-    while at < batch.num_rows() {
-        let chunk = row / chunk_rows;
-        let n = ((chunk + 1) * chunk_rows - row).min((batch.num_rows() - at) as u64) as usize;
-        let columns = batch
-            .columns()
-            .iter()
-            .map(|c| super::stats::compute(c.slice(at, n).as_ref()))
-            .collect();
-        parts.push(ChunkPart {
-            chunk,
-            rows: n as u64,
-            columns,
-        });
-        row += n as u64;
-        at += n;
-    }
-    parts
+    let columns: Vec<Vec<ColumnPart>> = batch
+        .columns()
+        .iter()
+        .map(|c| column_parts(c.as_ref(), first_row, chunk_rows))
+        .collect();
+    chunk_parts(&columns).expect("a batch's columns cover the same chunks")
+}
+
+/// The statistics of each column (`columns[c]`, per chunk) as the log's
+/// per-chunk records of every column; `None` when the columns cover
+/// different chunks.
+fn chunk_parts(columns: &[Vec<ColumnPart>]) -> Option<Vec<ChunkPart>> {
+    let first = columns.first()?;
+    first
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let stats = columns.iter().map(|list| {
+                let q = list
+                    .get(i)
+                    .filter(|q| q.chunk == p.chunk && q.rows == p.rows)?;
+                Some(q.stat.clone())
+            });
+            Some(ChunkPart {
+                chunk: p.chunk,
+                rows: p.rows,
+                columns: stats.collect::<Option<_>>()?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()
+        .filter(|_| columns.iter().all(|l| l.len() == first.len()))
 }
 
 /// The statistics of part of one column.
