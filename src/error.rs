@@ -196,6 +196,13 @@ pub enum ErrorKind {
         /// Why it is refused.
         reason: String,
     },
+    /// A file changed under a plan or view built on it: it shrank, or a
+    /// column changed type, since it was opened.
+    #[error("changed since it was opened: {reason}")]
+    Changed {
+        /// What changed.
+        reason: String,
+    },
     /// The array does not fit in this process's address space.
     #[error("{bytes} bytes do not fit in this platform's address space")]
     TooLarge {

@@ -74,6 +74,8 @@ compile_error!("mmarrow supports Unix targets only (positioned I/O, flock and mm
 
 pub mod array;
 pub mod convert;
+#[cfg(feature = "datafusion")]
+pub mod datafusion;
 pub mod dtype;
 pub mod error;
 #[cfg(feature = "fault-injection")]

@@ -10,6 +10,8 @@ mod common;
 mod concurrency;
 mod convert;
 mod crash;
+#[cfg(feature = "datafusion")]
+mod datafusion;
 #[cfg(feature = "fault-injection")] // needs the named failure points
 mod faults;
 mod hardening_inputs;

@@ -1,0 +1,228 @@
+//! One file of an mmarrow dataset: an array file or a table directory, as
+//! the provider found it, and its reopening for a scan.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
+use arrow_schema::{Field, Schema, SchemaRef};
+
+use crate::error::{ErrorKind, Result};
+use crate::table::{TableOptions, TableStatistics, CHUNK_ROWS};
+use crate::{MmArray, Table};
+
+/// What a member is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    /// A raw or `.npy` array file (one column, or one per column of a
+    /// Fortran-order 2-D array).
+    Array,
+    /// A table directory.
+    Table,
+}
+
+/// A member as the provider opened it.
+#[derive(Debug)]
+pub(super) struct Member {
+    /// Absolute, as given after resolving the dataset (not canonicalised:
+    /// a symlinked table directory stays where the user named it).
+    pub path: PathBuf,
+    /// `path` as an object-store path (the `PartitionedFile`'s location).
+    pub location: object_store::path::Path,
+    pub kind: Kind,
+    /// Rows when opened: the rows every scan of this plan reads.
+    pub rows: u64,
+    /// Bytes of all columns' data.
+    pub data_bytes: u64,
+    /// The member's schema, with the dataset's column names.
+    pub schema: SchemaRef,
+    /// Per-chunk statistics (tables).
+    pub statistics: Option<Arc<TableStatistics>>,
+}
+
+/// A member opened for one scan: its projected columns, mapped.
+pub(super) enum Opened {
+    Array(RecordBatch),
+    Table(Box<Table>),
+}
+
+impl Member {
+    /// Opens the member at `path` (absolute).
+    pub fn open(path: &Path, options: super::ScanOptions) -> Result<Member> {
+        let location = location_of(path)?;
+        if path.is_dir() {
+            let table = Table::open(path)?;
+            let statistics = table.statistics()?;
+            Ok(Member {
+                path: path.to_path_buf(),
+                location,
+                kind: Kind::Table,
+                rows: table.num_rows(),
+                data_bytes: table.data_bytes(),
+                schema: table.schema(),
+                statistics: Some(Arc::new(statistics)),
+            })
+        } else {
+            let array = crate::open(path)?;
+            let batch = array.to_record_batch_with(options.arrow)?;
+            Ok(Member {
+                path: path.to_path_buf(),
+                location,
+                kind: Kind::Array,
+                rows: array.len(),
+                data_bytes: array.nbytes(),
+                schema: batch.schema(),
+                statistics: None,
+            })
+        }
+    }
+
+    /// Rows per statistics chunk.
+    pub fn chunk_rows(&self) -> u64 {
+        self.statistics
+            .as_ref()
+            .map(|s| s.chunk_rows())
+            .unwrap_or(CHUNK_ROWS)
+    }
+
+    /// The member with its columns named `names` (same count).
+    pub fn renamed(mut self, names: &[String]) -> Member {
+        let fields: Vec<Field> = self
+            .schema
+            .fields()
+            .iter()
+            .zip(names)
+            .map(|(f, n)| f.as_ref().clone().with_name(n))
+            .collect();
+        self.schema = Arc::new(Schema::new(fields).with_metadata(self.schema.metadata().clone()));
+        self
+    }
+
+    /// Maps columns `indices` (named `names` in the dataset) again for a
+    /// scan of the first `planned` rows, and checks that the file still
+    /// holds them with the types `projected` says.
+    ///
+    /// # Errors
+    /// [`ErrorKind::Changed`] when the member shrank below `planned` rows
+    /// or its columns changed type since the plan was made; open errors.
+    pub fn reopen(
+        &self,
+        indices: &[usize],
+        names: &[String],
+        projected: &SchemaRef,
+        planned: u64,
+        options: super::ScanOptions,
+    ) -> Result<Opened> {
+        let (rows, schema, opened) = match self.kind {
+            Kind::Table => {
+                let table = TableOptions::new()
+                    .project(&names_of(names))
+                    .open(&self.path)?;
+                (
+                    table.num_rows(),
+                    table.schema(),
+                    Opened::Table(Box::new(table)),
+                )
+            }
+            Kind::Array => {
+                let array: MmArray = crate::open(&self.path)?;
+                let batch = array
+                    .to_record_batch_with(options.arrow)?
+                    .project(indices)?;
+                (array.len(), batch.schema(), Opened::Array(batch))
+            }
+        };
+        if rows < planned {
+            return Err(ErrorKind::Changed {
+                reason: format!("it has {rows} rows, the query was planned over {planned}"),
+            }
+            .at(&self.path));
+        }
+        for (found, want) in schema.fields().iter().zip(projected.fields()) {
+            if found.data_type() != want.data_type() {
+                return Err(ErrorKind::Changed {
+                    reason: format!(
+                        "column {:?} is {}, the query was planned with {}",
+                        want.name(),
+                        found.data_type(),
+                        want.data_type()
+                    ),
+                }
+                .at(&self.path));
+            }
+        }
+        Ok(opened)
+    }
+}
+
+fn names_of(names: &[String]) -> Vec<&str> {
+    names.iter().map(|s| s.as_str()).collect()
+}
+
+impl Opened {
+    /// Rows `rows` as a batch of schema `schema` (no copy).
+    pub fn batch(&self, rows: std::ops::Range<u64>, schema: &SchemaRef) -> Result<RecordBatch> {
+        let n = (rows.end - rows.start) as usize;
+        let columns: Vec<ArrayRef> = match self {
+            Opened::Array(b) => b.slice(rows.start as usize, n).columns().to_vec(),
+            Opened::Table(t) => t.slice(rows)?.columns().to_vec(),
+        };
+        let opts = RecordBatchOptions::new().with_row_count(Some(n));
+        Ok(RecordBatch::try_new_with_options(
+            schema.clone(),
+            columns,
+            &opts,
+        )?)
+    }
+}
+
+/// The object-store path of the absolute `path`.
+///
+/// # Errors
+/// [`ErrorKind::InvalidRequest`] for a path that is not UTF-8 (object-store
+/// paths are strings).
+pub(super) fn location_of(path: &Path) -> Result<object_store::path::Path> {
+    let mut parts = Vec::new();
+    for c in path.components() {
+        if let std::path::Component::Normal(s) = c {
+            parts.push(s.to_str().ok_or_else(|| {
+                ErrorKind::InvalidRequest {
+                    reason: "DataFusion needs UTF-8 file names".into(),
+                }
+                .at(path)
+            })?);
+        }
+    }
+    Ok(parts.into_iter().collect())
+}
+
+/// The file an object-store path of [`location_of`] names.
+pub(super) fn os_path(location: &object_store::path::Path) -> PathBuf {
+    let mut p = PathBuf::from("/");
+    for part in location.parts() {
+        p.push(
+            percent_encoding::percent_decode_str(part.as_ref())
+                .decode_utf8_lossy()
+                .as_ref(),
+        );
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn object_store_paths_round_trip_odd_names() {
+        for p in [
+            "/tmp/a b/c%d/e..f/..g/#x",
+            "/x/émb_000.npy",
+            "/t/dir.with.dots",
+        ] {
+            let loc = location_of(Path::new(p)).unwrap();
+            assert!(!loc.as_ref().starts_with('/'));
+            assert_eq!(os_path(&loc), PathBuf::from(p), "{p} via {loc}");
+        }
+    }
+}
