@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of mmarrow:
-#   1. Rust: unit tests, integration tests (tests/it, incl. the real CLI binary), doc tests;
+#   1. Rust: unit tests, integration tests (tests/it, incl. the real CLI binary and the
+#      DataFusion provider), doc tests;
 #   2. Python interop (tests/python): real numpy / pyarrow / polars / duckdb from PyPI,
 #      installed into .venv on first use (from tests/python/requirements.txt).
 # Usage: bash scripts/test.sh   (from anywhere)
@@ -9,12 +10,14 @@ cd "$(dirname "$0")/.."
 
 echo "== cargo test"
 # --features test-helpers,fault-injection (helper programs; the named failure
-# points of tests/it/faults.rs): the same feature set as the build below, so the
-# library is compiled once.
-cargo test --quiet --features test-helpers,fault-injection
+# points of tests/it/faults.rs), datafusion (the provider, `mmarrow sql`): the
+# same feature set as the build below, so the library and DataFusion (about 18
+# CPU-minutes from clean) are compiled once.
+features=test-helpers,fault-injection,datafusion
+cargo test --quiet --features "$features"
 # The Python suite drives these debug builds: the CLI and the helper programs
 # of tests/helpers (examples gated by the test-helpers feature).
-cargo build --quiet --bins --examples --features test-helpers,fault-injection
+cargo build --quiet --bins --examples --features "$features"
 
 echo "== python venv"
 req=tests/python/requirements.txt

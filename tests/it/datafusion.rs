@@ -635,3 +635,130 @@ fn limits_stop_the_scan_early() {
         metric(&plan, "chunks_scanned")
     );
 }
+
+#[cfg(feature = "cli")]
+mod cli {
+    use super::*;
+    use std::process::Command;
+
+    fn mmarrow(args: &[&str], stdin: Option<&str>) -> (i32, String, String) {
+        use std::io::Write;
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mmarrow"));
+        c.args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+        drop(input);
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[test]
+    fn sql_runs_statements_over_named_tables_and_times_them() {
+        let d = Dir::new();
+        write_table(&d.path("t.tbl"), 0..1000);
+        let t = d.path("t.tbl").display().to_string();
+        let (code, out, err) = mmarrow(
+            &[
+                "sql",
+                "SELECT count(*) AS n FROM t; SELECT max(id) AS m FROM u",
+                "--table",
+                &t,
+                "--table",
+                &format!("u={t}"),
+                "--timing",
+            ],
+            None,
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("| 1000 |") && out.contains("| 999 |"), "{out}");
+        let timings: Vec<&str> = err.lines().filter(|l| l.ends_with(" µs")).collect();
+        assert_eq!(timings.len(), 2, "{err}");
+        assert!(timings[0].starts_with("statement 1: 1 rows in "), "{err}");
+        // From stdin: CREATE EXTERNAL TABLE, then a query.
+        let script = format!("CREATE EXTERNAL TABLE z STORED AS MMARROW LOCATION '{t}';\nSELECT sum(id) AS s FROM z WHERE id < 10;");
+        let (code, out, err) = mmarrow(&["sql", "-"], Some(&script));
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("| 45 |"), "{out}");
+    }
+
+    #[test]
+    fn sql_errors_are_one_line_with_exit_2() {
+        let d = Dir::new();
+        write_table(&d.path("t"), 0..10);
+        let t = d.path("t").display().to_string();
+        for (args, want) in [
+            (vec!["sql", "SELECT nope FROM t", "-t", &t], "nope"),
+            (vec!["sql", "SELEC 1"], "SELEC"),
+            (vec!["sql", "SELECT 1", "-t", "/nonexistent/x.npy"], "x.npy"),
+        ] {
+            let (code, out, err) = mmarrow(&args, None);
+            assert_eq!(code, 2, "{args:?}: {err}");
+            assert!(out.is_empty());
+            assert_eq!(err.lines().count(), 1, "{err}");
+            assert!(err.starts_with("mmarrow: ") && err.contains(want), "{err}");
+        }
+    }
+
+    #[test]
+    fn sql_writes_results_by_extension_and_never_half_a_file() {
+        let d = Dir::new();
+        write_table(&d.path("t"), 0..5000);
+        let t = d.path("t").display().to_string();
+        let q = "SELECT id, cat FROM t WHERE id % 2 = 0";
+        for name in ["o.parquet", "o.csv", "o.json", "o.arrow", "o_table"] {
+            let o = d.path(name).display().to_string();
+            let (code, out, err) = mmarrow(&["sql", q, "-t", &t, "-o", &o], None);
+            assert_eq!(code, 0, "{name}: {err}");
+            assert!(out.is_empty(), "{out}");
+            // Read back through the same command (url tables, or the table).
+            let back = if name == "o_table" {
+                mmarrow(
+                    &[
+                        "sql",
+                        "SELECT count(*) AS n, sum(id) AS s FROM o_table",
+                        "-t",
+                        &o,
+                    ],
+                    None,
+                )
+            } else {
+                mmarrow(
+                    &[
+                        "sql",
+                        &format!("SELECT count(*) AS n, sum(id) AS s FROM '{o}'"),
+                    ],
+                    None,
+                )
+            };
+            assert_eq!(back.0, 0, "{name}: {}", back.2);
+            assert!(back.1.contains("| 2500 | 6247500 |"), "{name}: {}", back.1);
+            // Existing output: refused, then replaced with --force.
+            let (code, _, err) = mmarrow(&["sql", q, "-t", &t, "-o", &o], None);
+            assert_eq!(code, 2, "{err}");
+            let (code, _, err) = mmarrow(&["sql", q, "-t", &t, "-o", &o, "--force"], None);
+            assert_eq!(code, 0, "{err}");
+        }
+        // A failing query leaves no output and no temporary file.
+        let o = d.path("bad.parquet").display().to_string();
+        let (code, _, _) = mmarrow(
+            &["sql", "SELECT 1 / (id - id) FROM t", "-t", &t, "-o", &o],
+            None,
+        );
+        let left: Vec<_> = std::fs::read_dir(d.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(
+            left.iter().all(|n| !n.to_string_lossy().contains("bad")),
+            "{code}: {left:?}"
+        );
+    }
+}

@@ -7,6 +7,8 @@ mod create;
 mod describe;
 mod head;
 mod info;
+#[cfg(feature = "datafusion")]
+mod sql;
 mod verify;
 
 use std::io::Write;
@@ -44,7 +46,20 @@ enum Command {
     Convert(convert::ConvertArgs),
     /// Check every offset, UTF-8 string and null count of a table (or an array file).
     Verify(verify::Args),
+    /// Run SQL over arrays, tables and datasets with DataFusion.
+    #[cfg(feature = "datafusion")]
+    Sql(sql::Args),
+    /// Run SQL over arrays, tables and datasets (needs the `datafusion` feature).
+    #[cfg(not(feature = "datafusion"))]
+    Sql {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        _args: Vec<String>,
+    },
 }
+
+/// Without the `datafusion` feature, `mmarrow sql` says how to get it.
+#[cfg(not(feature = "datafusion"))]
+const SQL_NEEDS_FEATURE: &str = "sql needs the datafusion feature: cargo install --path . --features datafusion (or cargo build --release --features datafusion)";
 
 /// What a subcommand can fail with.
 pub(crate) enum CliError {
@@ -52,6 +67,15 @@ pub(crate) enum CliError {
     Lib(mmarrow::Error),
     /// Writing the output failed.
     Output(std::io::Error),
+    /// A SQL statement failed (`mmarrow sql`): one line; exit 2, or 1 for
+    /// DataFusion's internal errors.
+    #[cfg_attr(not(feature = "datafusion"), allow(dead_code))]
+    Query {
+        /// The message, on one line.
+        line: String,
+        /// A DataFusion bug rather than a bad query.
+        internal: bool,
+    },
 }
 
 impl From<mmarrow::Error> for CliError {
@@ -130,6 +154,13 @@ fn main() -> ExitCode {
         Command::FromParquet(a) => convert::run(a, convert::Direction::FromParquet, &mut out),
         Command::Convert(a) => convert::run(a, convert::Direction::ByExtension, &mut out),
         Command::Verify(a) => verify::run(a, &mut out),
+        #[cfg(feature = "datafusion")]
+        Command::Sql(a) => sql::run(a, &mut out),
+        #[cfg(not(feature = "datafusion"))]
+        Command::Sql { .. } => Err(CliError::Query {
+            line: SQL_NEEDS_FEATURE.into(),
+            internal: false,
+        }),
     }
     .and_then(|()| out.flush().map_err(CliError::Output));
     match result {
@@ -141,6 +172,10 @@ fn main() -> ExitCode {
                 common::printable(&e.to_string())
             );
             ExitCode::from(1)
+        }
+        Err(CliError::Query { line, internal }) => {
+            eprintln!("mmarrow: {}", common::printable(&line));
+            ExitCode::from(if internal { 1 } else { 2 })
         }
         Err(CliError::Lib(e)) => {
             eprintln!("mmarrow: {}", common::printable(&error_line(&e)));
