@@ -152,7 +152,7 @@ async fn run_statements(
         .ok_or_else(|| user(format!("unknown SQL dialect {:?}", dialect.as_ref())))?;
     let statements =
         datafusion::sql::parser::DFParser::parse_sql_with_dialect(text, dialect.as_ref())
-            .map_err(|e| query_error(e.into()))?;
+            .map_err(query_error)?;
     if statements.is_empty() {
         return Err(user("no SQL statement given".into()));
     }
