@@ -2,7 +2,7 @@
 //! (`DataSourceExec` over a `FileScanConfig`) for mmarrow arrays and tables.
 //!
 //! A scan's whole state is the `PartitionedFile`s (an absolute path, and a
-//! size and range that count **rows**, see [`super::rows`]) and this
+//! size and range that count **rows**, see the module docs, "Rows") and this
 //! source's fields (schema, projection, predicate, batch size): nothing
 //! lives in `PartitionedFile::extensions`, which plan serialisation drops.
 //! The members' statistics, kept from the provider's open, are a cache:
@@ -109,7 +109,7 @@ impl MmarrowSource {
         let (mut skipped, mut all) = (0, 0);
         for m in self.members.values() {
             if let Some(stats) = &m.statistics {
-                let keep = pruning.prune(&ChunkStatistics(stats)).ok()?;
+                let keep = pruning.prune(&ChunkStatistics::all(stats)).ok()?;
                 all += keep.len();
                 skipped += keep.iter().filter(|k| !**k).count();
             }
@@ -215,7 +215,7 @@ impl FileSource for MmarrowSource {
     }
 
     /// Splits the files into `target_partitions` groups of whole chunks of
-    /// rows, in order (ranges count rows: see [`super::rows`]).
+    /// rows, in order (ranges count rows: see the module docs, "Rows").
     fn repartitioned(
         &self,
         target_partitions: usize,
@@ -363,7 +363,8 @@ struct Pruning {
     errors: Count,
     /// The predicate's generation when `keep` was computed.
     generation: Option<u64>,
-    keep: Option<Vec<bool>>,
+    /// From which chunk on, which chunks may match.
+    keep: Option<(usize, Vec<bool>)>,
 }
 
 impl Pruning {
@@ -379,23 +380,33 @@ impl Pruning {
 
     /// Whether chunk `i` may hold rows the predicate accepts, as the
     /// predicate stands now (a dynamic filter tightens as the query runs).
-    fn may_match(&mut self, stats: &TableStatistics, i: usize) -> bool {
+    /// `last` is the last chunk this scan reads: a new snapshot of the
+    /// predicate is evaluated over chunks `i..=last` only.
+    fn may_match(&mut self, stats: &TableStatistics, i: usize, last: usize) -> bool {
         let Some(p) = &self.predicate else {
             return true;
         };
         let g = snapshot_generation(p);
         if self.generation != Some(g) {
             self.generation = Some(g);
+            let window = ChunkStatistics {
+                stats,
+                window: i..last + 1,
+            };
             self.keep = build_pruning(p, &self.schema, Some(&self.errors)).and_then(|pp| {
-                pp.prune(&ChunkStatistics(stats))
+                pp.prune(&window)
                     .inspect_err(|_| self.errors.add(1))
                     .ok()
+                    .map(|keep| (i, keep))
             });
         }
-        self.keep
-            .as_ref()
-            .and_then(|k| k.get(i).copied())
-            .unwrap_or(true)
+        match &self.keep {
+            Some((first, keep)) => i
+                .checked_sub(*first)
+                .and_then(|k| keep.get(k).copied())
+                .unwrap_or(true),
+            None => true,
+        }
     }
 }
 
@@ -439,7 +450,8 @@ impl Iterator for Scan {
             let (chunk, piece) = self.pieces.get(self.next_piece)?.clone();
             self.next_piece += 1;
             if let Some(stats) = &self.stats {
-                if !self.pruning.may_match(stats, chunk) {
+                let last = self.pieces.last().map_or(chunk, |p| p.0);
+                if !self.pruning.may_match(stats, chunk, last) {
                     self.metrics.chunks_pruned.add(1);
                     self.metrics
                         .rows_pruned
@@ -454,35 +466,51 @@ impl Iterator for Scan {
 }
 
 /// A table's chunk statistics as DataFusion's pruning reads them: one
-/// container per chunk.
-struct ChunkStatistics<'a>(&'a TableStatistics);
+/// container per chunk of `window`.
+struct ChunkStatistics<'a> {
+    stats: &'a TableStatistics,
+    window: std::ops::Range<usize>,
+}
+
+impl<'a> ChunkStatistics<'a> {
+    fn all(stats: &'a TableStatistics) -> Self {
+        ChunkStatistics {
+            stats,
+            window: 0..stats.num_chunks(),
+        }
+    }
+
+    fn cut(&self, a: &arrow_array::ArrayRef) -> arrow_array::ArrayRef {
+        a.slice(self.window.start, self.window.len())
+    }
+}
 
 impl datafusion::common::pruning::PruningStatistics for ChunkStatistics<'_> {
     fn min_values(&self, column: &datafusion::common::Column) -> Option<arrow_array::ArrayRef> {
-        let c = self.0.column_by_name(&column.name)?;
+        let c = self.stats.column_by_name(&column.name)?;
         c.min()
             .filter(|a| a.data_type() == c.field().data_type())
-            .cloned()
+            .map(|a| self.cut(a))
     }
 
     fn max_values(&self, column: &datafusion::common::Column) -> Option<arrow_array::ArrayRef> {
-        let c = self.0.column_by_name(&column.name)?;
+        let c = self.stats.column_by_name(&column.name)?;
         c.max()
             .filter(|a| a.data_type() == c.field().data_type())
-            .cloned()
+            .map(|a| self.cut(a))
     }
 
     fn num_containers(&self) -> usize {
-        self.0.num_chunks()
+        self.window.len()
     }
 
     fn null_counts(&self, column: &datafusion::common::Column) -> Option<arrow_array::ArrayRef> {
-        let c = self.0.column_by_name(&column.name)?;
-        Some(Arc::new(c.null_counts().clone()))
+        let c = self.stats.column_by_name(&column.name)?;
+        Some(self.cut(&(Arc::new(c.null_counts().clone()) as _)))
     }
 
     fn row_counts(&self) -> Option<arrow_array::ArrayRef> {
-        Some(Arc::new(self.0.row_counts()))
+        Some(self.cut(&(Arc::new(self.stats.row_counts()) as _)))
     }
 
     fn contained(
