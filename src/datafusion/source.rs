@@ -24,13 +24,15 @@ use datafusion::datasource::physical_plan::{
 };
 use datafusion::datasource::projection::{ProjectionOpener, SplitProjection};
 use datafusion::datasource::table_schema::TableSchema;
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_expr::projection::ProjectionExprs;
 use datafusion::physical_expr::{conjunction, LexOrdering, PhysicalExpr};
+use datafusion::physical_expr::{EquivalenceProperties, PhysicalSortExpr};
 use datafusion::physical_expr_common::physical_expr::snapshot_generation;
 use datafusion::physical_optimizer::pruning::{PruningPredicate, PruningPredicateBuilder};
 use datafusion::physical_plan::filter_pushdown::{FilterPushdownPropagation, PushedDown};
 use datafusion::physical_plan::metrics::{Count, ExecutionPlanMetricsSet, MetricBuilder};
-use datafusion::physical_plan::DisplayFormatType;
+use datafusion::physical_plan::{DisplayFormatType, SortOrderPushdownResult};
 use futures::StreamExt;
 use object_store::ObjectStore;
 
@@ -54,6 +56,8 @@ pub struct MmarrowSource {
     batch_size: usize,
     metrics: ExecutionPlanMetricsSet,
     options: super::ScanOptions,
+    /// The leading key of a sort above (TopK) to visit chunks in the order of.
+    sort: Option<SortHint>,
     /// Members opened by the provider, by object-store path: a cache.
     members: Arc<HashMap<String, Arc<Member>>>,
 }
@@ -81,6 +85,7 @@ impl MmarrowSource {
             batch_size: 8192,
             metrics: ExecutionPlanMetricsSet::new(),
             options,
+            sort: None,
             members: Arc::new(HashMap::new()),
         }
     }
@@ -151,6 +156,7 @@ impl FileSource for MmarrowSource {
             limit: base_config.limit,
             options: self.options,
             members: self.members.clone(),
+            sort: self.sort.clone(),
             metrics: Metrics {
                 chunks_scanned: m.clone().counter("chunks_scanned", partition),
                 chunks_pruned: MetricBuilder::new(&self.metrics)
@@ -260,6 +266,40 @@ impl FileSource for MmarrowSource {
         )
     }
 
+    /// Answers `Inexact` when the sort's leading key is a column: chunks
+    /// are then visited in the order of its statistics (see `reorder`),
+    /// and DataFusion still sorts.
+    fn try_pushdown_sort(
+        &self,
+        order: &[PhysicalSortExpr],
+        _eq_properties: &EquivalenceProperties,
+    ) -> Result<SortOrderPushdownResult<Arc<dyn FileSource>>> {
+        let Some(first) = order.first() else {
+            return Ok(SortOrderPushdownResult::Unsupported);
+        };
+        let Some(col) = first.expr.downcast_ref::<Column>() else {
+            return Ok(SortOrderPushdownResult::Unsupported);
+        };
+        // A wrong guess (a projection that renames) only costs speed:
+        // the order is a hint, DataFusion sorts regardless.
+        if self
+            .table_schema
+            .file_schema()
+            .index_of(col.name())
+            .is_err()
+        {
+            return Ok(SortOrderPushdownResult::Unsupported);
+        }
+        let mut source = self.clone();
+        source.sort = Some(SortHint {
+            column: col.name().to_string(),
+            descending: first.options.descending,
+        });
+        Ok(SortOrderPushdownResult::Inexact {
+            inner: Arc::new(source),
+        })
+    }
+
     fn try_pushdown_projection(
         &self,
         projection: &ProjectionExprs,
@@ -305,6 +345,7 @@ struct MmarrowOpener {
     options: super::ScanOptions,
     members: Arc<HashMap<String, Arc<Member>>>,
     metrics: Metrics,
+    sort: Option<SortHint>,
 }
 
 impl FileOpener for MmarrowOpener {
@@ -320,7 +361,7 @@ impl FileOpener for MmarrowOpener {
             .map(|&i| self.file_schema.field(i).name().clone())
             .collect();
         let (file_schema, projected) = (self.file_schema.clone(), self.projected.clone());
-        let (predicate, options) = (self.predicate.clone(), self.options);
+        let (predicate, options, sort) = (self.predicate.clone(), self.options, self.sort.clone());
         let (batch_size, limit, metrics) = (self.batch_size, self.limit, self.metrics.clone());
         Ok(Box::pin(async move {
             let path = match &known {
@@ -335,12 +376,21 @@ impl FileOpener for MmarrowOpener {
                 .reopen(&indices, &names, &projected, planned_rows, options)
                 .map_err(external)?;
             let range = range.start.min(planned_rows)..range.end.min(planned_rows);
+            let mut pieces = rows::pieces(range, member.chunk_rows());
+            let window = match (pieces.first(), pieces.last()) {
+                (Some(a), Some(b)) => a.0..b.0 + 1,
+                _ => 0..0,
+            };
+            if let (Some(sort), Some(stats)) = (&sort, &member.statistics) {
+                reorder(&mut pieces, stats, sort);
+            }
             let scan = Scan {
                 opened,
                 projected,
                 stats: member.statistics.clone(),
                 pruning: Pruning::new(predicate, file_schema, metrics.predicate_errors.clone()),
-                pieces: rows::pieces(range, member.chunk_rows()),
+                pieces,
+                window,
                 next_piece: 0,
                 cursor: None,
                 batch_size: batch_size as u64,
@@ -380,24 +430,29 @@ impl Pruning {
 
     /// Whether chunk `i` may hold rows the predicate accepts, as the
     /// predicate stands now (a dynamic filter tightens as the query runs).
-    /// `last` is the last chunk this scan reads: a new snapshot of the
-    /// predicate is evaluated over chunks `i..=last` only.
-    fn may_match(&mut self, stats: &TableStatistics, i: usize, last: usize) -> bool {
+    /// A new snapshot of the predicate is evaluated over the chunks of
+    /// `window` (those this scan reads) only.
+    fn may_match(
+        &mut self,
+        stats: &TableStatistics,
+        i: usize,
+        window: &std::ops::Range<usize>,
+    ) -> bool {
         let Some(p) = &self.predicate else {
             return true;
         };
         let g = snapshot_generation(p);
         if self.generation != Some(g) {
             self.generation = Some(g);
-            let window = ChunkStatistics {
+            let chunks = ChunkStatistics {
                 stats,
-                window: i..last + 1,
+                window: window.clone(),
             };
             self.keep = build_pruning(p, &self.schema, Some(&self.errors)).and_then(|pp| {
-                pp.prune(&window)
+                pp.prune(&chunks)
                     .inspect_err(|_| self.errors.add(1))
                     .ok()
-                    .map(|keep| (i, keep))
+                    .map(|keep| (window.start, keep))
             });
         }
         match &self.keep {
@@ -410,6 +465,50 @@ impl Pruning {
     }
 }
 
+/// Visits the pieces of a scan in the order of their chunks' statistics
+/// for `sort` (a column and whether descending): largest maximum first for
+/// a descending sort, smallest minimum first for an ascending one, chunks
+/// without statistics last. A TopK above then meets its best rows first
+/// and its dynamic filter excludes the other chunks sooner.
+fn reorder(pieces: &mut [(usize, std::ops::Range<u64>)], stats: &TableStatistics, sort: &SortHint) {
+    let Some(c) = stats.column_by_name(&sort.column) else {
+        return;
+    };
+    let bounds = if sort.descending { c.max() } else { c.min() };
+    let Some(bounds) = bounds.filter(|a| a.data_type() == c.field().data_type()) else {
+        return;
+    };
+    let key = |chunk: usize| -> Option<datafusion::common::ScalarValue> {
+        (chunk < bounds.len() && !bounds.is_null(chunk))
+            .then(|| datafusion::common::ScalarValue::try_from_array(bounds, chunk).ok())
+            .flatten()
+    };
+    let mut keyed: Vec<_> = pieces.iter().cloned().map(|p| (key(p.0), p)).collect();
+    keyed.sort_by(|(a, _), (b, _)| match (a, b) {
+        (Some(a), Some(b)) => {
+            let o = a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal);
+            if sort.descending {
+                o.reverse()
+            } else {
+                o
+            }
+        }
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    for (slot, (_, p)) in pieces.iter_mut().zip(keyed) {
+        *slot = p;
+    }
+}
+
+/// The leading key of a sort the plan asked the scan to approximate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SortHint {
+    column: String,
+    descending: bool,
+}
+
 /// The batches of one opened member's row range.
 struct Scan {
     opened: Opened,
@@ -418,6 +517,8 @@ struct Scan {
     pruning: Pruning,
     /// Row ranges of at most one statistics chunk each, with its index.
     pieces: Vec<(usize, std::ops::Range<u64>)>,
+    /// The chunks the pieces lie in (first..last + 1).
+    window: std::ops::Range<usize>,
     next_piece: usize,
     /// The piece being cut into batches: its rows still to hand out.
     cursor: Option<std::ops::Range<u64>>,
@@ -450,8 +551,7 @@ impl Iterator for Scan {
             let (chunk, piece) = self.pieces.get(self.next_piece)?.clone();
             self.next_piece += 1;
             if let Some(stats) = &self.stats {
-                let last = self.pieces.last().map_or(chunk, |p| p.0);
-                if !self.pruning.may_match(stats, chunk, last) {
+                if !self.pruning.may_match(stats, chunk, &self.window) {
                     self.metrics.chunks_pruned.add(1);
                     self.metrics
                         .rows_pruned
