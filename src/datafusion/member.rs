@@ -1,8 +1,9 @@
 //! One file of an mmarrow dataset: an array file or a table directory, as
 //! the provider found it, and its reopening for a scan.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::{Field, Schema, SchemaRef};
@@ -38,11 +39,20 @@ pub(super) struct Member {
     pub schema: SchemaRef,
     /// Per-chunk statistics (tables).
     pub statistics: Option<Arc<TableStatistics>>,
+    /// Opens for scans, by projection: kept so that later scans map and
+    /// validate nothing again (checked for shrunk files at each reuse).
+    cache: Mutex<HashMap<Vec<usize>, Arc<Opened>>>,
 }
 
-/// A member opened for one scan: its projected columns, mapped.
+/// A member opened for scans: its projected columns, mapped.
+#[derive(Debug)]
 pub(super) enum Opened {
-    Array(RecordBatch),
+    /// The array's projected columns, and the file length they need.
+    Array {
+        batch: RecordBatch,
+        path: PathBuf,
+        needs: u64,
+    },
     Table(Box<Table>),
 }
 
@@ -61,6 +71,7 @@ impl Member {
                 data_bytes: table.data_bytes(),
                 schema: table.schema(),
                 statistics: Some(Arc::new(statistics)),
+                cache: Mutex::default(),
             })
         } else {
             let array = crate::open(path)?;
@@ -73,6 +84,7 @@ impl Member {
                 data_bytes: array.nbytes(),
                 schema: batch.schema(),
                 statistics: None,
+                cache: Mutex::default(),
             })
         }
     }
@@ -98,14 +110,42 @@ impl Member {
         self
     }
 
-    /// Maps columns `indices` (named `names` in the dataset) again for a
-    /// scan of the first `planned` rows, and checks that the file still
-    /// holds them with the types `projected` says.
+    /// Columns `indices` (named `names` in the dataset) for a scan of the
+    /// first `planned` rows, with the types `projected` says: mapped and
+    /// validated by the first scan of this projection, reused by later
+    /// ones after checking that no file shrank.
     ///
     /// # Errors
-    /// [`ErrorKind::Changed`] when the member shrank below `planned` rows
-    /// or its columns changed type since the plan was made; open errors.
+    /// [`ErrorKind::Changed`] when the member shrank below `planned` rows,
+    /// a file shrank under its map, or a column changed type since the
+    /// plan was made; open and validation errors.
     pub fn reopen(
+        &self,
+        indices: &[usize],
+        names: &[String],
+        projected: &SchemaRef,
+        planned: u64,
+        options: super::ScanOptions,
+    ) -> Result<Arc<Opened>> {
+        let cached = self
+            .cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(indices)
+            .cloned();
+        if let Some(o) = cached {
+            o.check_files()?;
+            return Ok(o);
+        }
+        let opened = Arc::new(self.open_projection(indices, names, projected, planned, options)?);
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(indices.to_vec(), opened.clone());
+        Ok(opened)
+    }
+
+    fn open_projection(
         &self,
         indices: &[usize],
         names: &[String],
@@ -129,7 +169,17 @@ impl Member {
                 let batch = array
                     .to_record_batch_with(options.arrow)?
                     .project(indices)?;
-                (array.len(), batch.schema(), Opened::Array(batch))
+                let needs = array.offset() + array.nbytes();
+                let schema = batch.schema();
+                (
+                    array.len(),
+                    schema,
+                    Opened::Array {
+                        batch,
+                        path: self.path.clone(),
+                        needs,
+                    },
+                )
             }
         };
         if rows < planned {
@@ -151,6 +201,11 @@ impl Member {
                 .at(&self.path));
             }
         }
+        if let Opened::Table(t) = &opened {
+            // Validated whole once (UTF-8, offsets...), so that the
+            // slices of every later scan are checked by nothing.
+            t.columns()?;
+        }
         Ok(opened)
     }
 }
@@ -160,11 +215,36 @@ fn names_of(names: &[String]) -> Vec<&str> {
 }
 
 impl Opened {
+    /// Refuses files that shrank under their maps.
+    fn check_files(&self) -> Result<()> {
+        match self {
+            Opened::Table(t) => t.check_files(),
+            Opened::Array { path, needs, .. } => {
+                let now = std::fs::metadata(path)
+                    .map_err(|e| {
+                        crate::Error::new(ErrorKind::Io {
+                            op: "stat",
+                            source: e,
+                        })
+                        .in_file(path)
+                    })?
+                    .len();
+                if now < *needs {
+                    return Err(ErrorKind::Changed {
+                        reason: format!("it has {now} bytes, the array needs {needs}"),
+                    }
+                    .at(path));
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Rows `rows` as a batch of schema `schema` (no copy).
     pub fn batch(&self, rows: std::ops::Range<u64>, schema: &SchemaRef) -> Result<RecordBatch> {
         let n = (rows.end - rows.start) as usize;
         let columns: Vec<ArrayRef> = match self {
-            Opened::Array(b) => b.slice(rows.start as usize, n).columns().to_vec(),
+            Opened::Array { batch, .. } => batch.slice(rows.start as usize, n).columns().to_vec(),
             Opened::Table(t) => t.slice(rows)?.columns().to_vec(),
         };
         let opts = RecordBatchOptions::new().with_row_count(Some(n));

@@ -511,7 +511,7 @@ struct SortHint {
 
 /// The batches of one opened member's row range.
 struct Scan {
-    opened: Opened,
+    opened: Arc<Opened>,
     projected: SchemaRef,
     stats: Option<Arc<TableStatistics>>,
     pruning: Pruning,

@@ -158,6 +158,8 @@ struct Column {
     whole_checked: Vec<OnceLock<std::result::Result<(), String>>>,
     /// The whole column, validated (first use of `columns()` and friends).
     full: OnceLock<std::result::Result<ArrayRef, String>>,
+    /// The files mapped, with the lengths mapped ([`Table::check_files`]).
+    files: Vec<(PathBuf, u64)>,
 }
 
 /// Nodes whose elements can refer anywhere in their children: validated
@@ -189,6 +191,7 @@ impl Column {
         let mut nodes = Vec::new();
         let mut zero = Vec::new();
         let mut first = None;
+        let mut files = Vec::new();
         let label = format!("column {:?}", c.field.name());
         let data = open_node(
             dir,
@@ -200,10 +203,12 @@ impl Column {
                 nodes: &mut nodes,
                 zero_null_bitmaps: &mut zero,
                 first_path: &mut first,
+                files: &mut files,
             },
         )?;
         let n = nodes.len();
         Ok(Column {
+            files,
             name: c.field.name().clone(),
             path: first.unwrap_or_else(|| dir.join(super::MANIFEST_NAME)),
             data,
@@ -426,6 +431,8 @@ struct Opened<'a> {
     nodes: &'a mut Vec<Unvalidated>,
     zero_null_bitmaps: &'a mut Vec<Option<Buffer>>,
     first_path: &'a mut Option<PathBuf>,
+    /// Every file mapped, with the length mapped.
+    files: &'a mut Vec<(PathBuf, u64)>,
 }
 
 /// Maps the files of `node` (of type `t`) and its descendants and checks
@@ -452,6 +459,7 @@ fn open_node(
         |b: &super::manifest::BufferFile, role: &str| -> Result<(PathBuf, Buffer)> {
             let (path, buf) = map_file(dir, canonical, &b.file)?;
             out.first_path.get_or_insert_with(|| path.clone());
+            out.files.push((path.clone(), buf.len() as u64));
             let buf = match b.length {
                 Some(l) if (buf.len() as u64) < l => {
                     return Err(short(&path, role, l, buf.len() as u64));
@@ -583,6 +591,7 @@ pub(super) fn read_node(dir: &Path, node: &Node, t: &DataType) -> Result<ArrayRe
             nodes: &mut nodes,
             zero_null_bitmaps: &mut zero,
             first_path: &mut first,
+            files: &mut Vec::new(),
         },
     )?;
     let data = data.full().map_err(|e| {
@@ -637,6 +646,46 @@ impl Table {
     /// for a table opened otherwise).
     pub fn checksum_report(&self) -> Option<super::ChecksumReport> {
         self.checksums
+    }
+
+    /// Checks that no file of the opened columns became shorter than it
+    /// was mapped: for a long-lived open (a query engine's table) to
+    /// refuse a file that shrank rather than touch pages past its end
+    /// (see the crate docs, "Soundness and the mapping hazard"). One
+    /// `stat` per file.
+    ///
+    /// ```
+    /// # fn main() -> mmarrow::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # use std::sync::Arc;
+    /// # use arrow_array::{Int64Array, RecordBatch};
+    /// # let b = RecordBatch::try_from_iter([("x", Arc::new(Int64Array::from(vec![1, 2, 3])) as _)])?;
+    /// # let mut w = mmarrow::TableWriter::create(dir.path().join("t"), b.schema())?;
+    /// # w.append(&b)?;
+    /// let t = w.finish()?;
+    /// t.check_files()?;
+    /// std::fs::File::options().write(true).open(dir.path().join("t/c0.values"))?.set_len(0)?;
+    /// assert_eq!(t.check_files().unwrap_err().kind().to_string(), "changed since it was opened: it has 0 bytes, 24 were mapped");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::Changed`] naming the first shorter file; I/O errors.
+    pub fn check_files(&self) -> Result<()> {
+        for c in &self.columns {
+            for (path, mapped) in &c.files {
+                let now = std::fs::metadata(path)
+                    .map_err(|e| Error::io(path, "stat", e))?
+                    .len();
+                if now < *mapped {
+                    return Err(ErrorKind::Changed {
+                        reason: format!("it has {now} bytes, {mapped} were mapped"),
+                    }
+                    .at(path));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The table directory.
