@@ -87,8 +87,8 @@ def open(
     path: PathLike,
     dtype: Any = None,
     shape: int | Sequence[int] | None = None,
-    offset: int = 0,
-    order: str = "C",
+    offset: int | None = None,
+    order: str | None = None,
     mode: str = "r",
     *,
     overwrite: bool = False,
@@ -99,7 +99,8 @@ def open(
     accepts; ``None`` reads it from the file's ``.npy`` header or mmarrow
     sidecar), ``shape`` (one ``-1`` is inferred from the file size;
     ``None`` gives the header's shape, or 1-D), ``offset`` (bytes before the
-    data), ``order`` (``"C"`` or ``"F"``) and ``mode``:
+    data; ``None``: the header's, else 0), ``order`` (``"C"`` or ``"F"``;
+    ``None``: the header's, else ``"C"``) and ``mode``:
 
     - ``"r"`` (``"readonly"``): read-only; the array exports Arrow
       (``__arrow_c_array__``, ``__arrow_c_stream__``), numpy views are read-only;
@@ -133,7 +134,7 @@ def open(
         os.fspath(path),
         None if dtype is None else _typestr(dtype),
         None if shape is None else [int(d) for d in shape],
-        int(offset),
+        None if offset is None else int(offset),
         order,
         mode,
         overwrite,

@@ -7,7 +7,8 @@ Python code expects: a missing file is a :class:`FileNotFoundError`, a bad
 dtype, shape, option or file contents a :class:`ValueError`.
 
 Each exception has two attributes: ``kind``, the Rust ``ErrorKind`` variant
-(``"SizeMismatch"``), and ``path``, the file concerned (or ``None``).
+(``"SizeMismatch"``), and ``path``, the file concerned (a ``pathlib.Path``,
+or ``None``).
 
 >>> import mmarrow
 >>> try:
@@ -18,6 +19,8 @@ NotFoundError NotFound
 """
 
 from __future__ import annotations
+
+import os
 
 __all__ = [
     "Error",
@@ -38,7 +41,7 @@ class Error(Exception):
     """Base class of every mmarrow error."""
 
     kind: str = ""
-    path: str | None = None
+    path: "os.PathLike[str] | None" = None
 
 
 class NotFoundError(Error, FileNotFoundError):

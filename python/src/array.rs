@@ -7,8 +7,8 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use arrow_array::ArrayRef;
-use arrow_schema::FieldRef;
+use arrow_array::{ArrayRef, StructArray};
+use arrow_schema::{Field, FieldRef};
 use mmarrow::array::{ArrowOptions, TensorLayout};
 use mmarrow::dtype::{ByteOrder, Kind};
 use mmarrow::shape::{Order, ShapeSpec};
@@ -213,33 +213,38 @@ impl Array {
 /// numpy's typestr for `dtype`).
 #[pyfunction]
 #[allow(clippy::too_many_arguments)] // numpy.memmap's parameters
-#[pyo3(signature = (path, dtype=None, shape=None, offset=0, order="C", mode="r", overwrite=false))]
+#[pyo3(signature = (path, dtype=None, shape=None, offset=None, order=None, mode="r", overwrite=false))]
 pub fn open(
     py: Python<'_>,
     path: PathBuf,
     dtype: Option<&str>,
     shape: Option<Vec<i64>>,
-    offset: u64,
-    order: &str,
+    offset: Option<u64>,
+    order: Option<&str>,
     mode: &str,
     overwrite: bool,
 ) -> PyResult<Array> {
-    let mut o = OpenOptions::new().offset(offset).overwrite(overwrite);
+    let mut o = OpenOptions::new().overwrite(overwrite);
+    if let Some(offset) = offset {
+        o = o.offset(offset);
+    }
     if let Some(d) = dtype {
         o = o.try_with_dtype(d).py()?;
     }
     if let Some(s) = shape {
         o = o.shape(ShapeSpec::from_signed(&s).py()?);
     }
-    o = o.order(match order {
-        "C" | "c" => Order::C,
-        "F" | "f" => Order::F,
-        other => {
-            return Err(PyValueError::new_err(format!(
-                "order must be \"C\" or \"F\", not {other:?}"
-            )))
-        }
-    });
+    if let Some(order) = order {
+        o = o.order(match order {
+            "C" | "c" => Order::C,
+            "F" | "f" => Order::F,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "order must be \"C\" or \"F\", not {other:?}"
+                )))
+            }
+        });
+    }
     let mode: Mode = match mode {
         "readonly" => Mode::ReadOnly,
         "readwrite" => Mode::ReadWrite,
@@ -515,14 +520,21 @@ impl Array {
         )?)
     }
 
+    /// A stream of one record batch: the array as a one-column table
+    /// (named as `name`), for `pa.table`, `RecordBatchReader.from_stream`,
+    /// `pl.DataFrame` and DuckDB's `select ... from a`.
     #[pyo3(signature = (requested_schema=None))]
     fn __arrow_c_stream__<'py>(
         &self,
         py: Python<'py>,
         requested_schema: Option<Bound<'py, PyCapsule>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
-        let (field, array) = self.arrow()?;
-        let reader = ArrayIterator::new(vec![Ok(array)].into_iter(), field);
+        let batch = self.readable()?.to_record_batch_with(self.options()).py()?;
+        let schema = batch.schema();
+        let field = Field::new_struct("", schema.fields().clone(), false)
+            .with_metadata(schema.metadata().clone());
+        let array: ArrayRef = Arc::new(StructArray::from(batch));
+        let reader = ArrayIterator::new(vec![Ok(array)].into_iter(), Arc::new(field));
         Ok(to_stream_pycapsule(py, Box::new(reader), requested_schema)?)
     }
 

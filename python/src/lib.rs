@@ -12,6 +12,7 @@ mod array;
 mod buffer;
 mod convert;
 mod error;
+mod layout;
 mod table;
 mod writer;
 

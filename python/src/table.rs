@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, StructArray};
-use arrow_schema::{Field, SchemaRef};
+use arrow_schema::{Field, FieldRef, Schema, SchemaRef};
+use mmarrow::array::TensorLayout;
 use mmarrow::TableOptions;
 use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::prelude::*;
@@ -16,6 +17,7 @@ use pyo3_arrow::{PyArray, PyRecordBatch, PySchema};
 
 use crate::buffer::Contiguous;
 use crate::error::IntoPy;
+use crate::layout;
 
 /// `schema` as a pyarrow `Schema` when pyarrow is installed, else as an
 /// object with `__arrow_c_schema__`.
@@ -32,6 +34,8 @@ pub fn schema_object(py: Python<'_>, schema: SchemaRef) -> PyResult<Bound<'_, Py
 pub struct Table {
     table: Arc<mmarrow::Table>,
     rows: Range<u64>,
+    /// How `arrow.fixed_shape_tensor` columns are exported.
+    layout: TensorLayout,
 }
 
 /// Opens the table in `path`, only `columns` (in that order) when given.
@@ -47,12 +51,24 @@ pub fn open_table(py: Python<'_>, path: PathBuf, columns: Option<Vec<String>>) -
     Ok(Table {
         table: Arc::new(table),
         rows,
+        layout: TensorLayout::FixedShapeTensor,
     })
 }
 
 impl Table {
     fn len(&self) -> u64 {
         self.rows.end - self.rows.start
+    }
+
+    /// The schema as exported in `layout`.
+    fn export_schema(&self, layout: TensorLayout) -> SchemaRef {
+        let s = self.table.schema();
+        let fields: Vec<FieldRef> = s
+            .fields()
+            .iter()
+            .map(|f| layout::field(f, layout))
+            .collect();
+        Arc::new(Schema::new_with_metadata(fields, s.metadata().clone()))
     }
 
     /// Rows `range` (relative to this view) as one record batch, no copy.
@@ -89,7 +105,7 @@ impl Table {
     /// The schema, as a pyarrow `Schema` when pyarrow is installed.
     #[getter]
     fn schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        schema_object(py, self.table.schema())
+        schema_object(py, self.export_schema(self.layout))
     }
 
     fn __repr__(&self) -> String {
@@ -115,6 +131,7 @@ impl Table {
         Ok(Table {
             table: self.table.clone(),
             rows: self.rows.start + start..self.rows.start + stop,
+            layout: self.layout,
         })
     }
 
@@ -151,10 +168,24 @@ impl Table {
         slf.py().import("pyarrow")?.call_method1("table", (slf,))
     }
 
-    /// The table as a Polars `DataFrame` (no copy; FixedSizeList columns
-    /// become `Array` columns).
-    fn to_polars<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        slf.py().import("polars")?.call_method1("DataFrame", (slf,))
+    /// The same rows with tensor columns exported in another layout:
+    /// `"tensor"` (as stored, the default), `"array"` (nested
+    /// FixedSizeLists: Polars' `Array(T, shape)`) or `"list"` (flat).
+    fn with_tensor_layout(&self, tensor_layout: &str) -> PyResult<Table> {
+        Ok(Table {
+            table: self.table.clone(),
+            rows: self.rows.clone(),
+            layout: crate::array::parse_layout(tensor_layout)?,
+        })
+    }
+
+    /// The table as a Polars `DataFrame` (no copy). FixedSizeList columns
+    /// become `Array` columns, and so do tensor columns with the default
+    /// `tensor_layout="array"` (`"tensor"` keeps Polars' `Extension`).
+    #[pyo3(signature = (tensor_layout="array"))]
+    fn to_polars<'py>(&self, py: Python<'py>, tensor_layout: &str) -> PyResult<Bound<'py, PyAny>> {
+        let view = Bound::new(py, self.with_tensor_layout(tensor_layout)?)?;
+        py.import("polars")?.call_method1("DataFrame", (view,))
     }
 
     /// Per-chunk statistics of this view's rows, for skipping chunks
@@ -211,27 +242,36 @@ impl Table {
     }
 
     fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
-        Ok(to_schema_pycapsule(py, self.table.schema().as_ref())?)
+        Ok(to_schema_pycapsule(
+            py,
+            self.export_schema(self.layout).as_ref(),
+        )?)
     }
 
     /// The rows as an Arrow C stream of record batches of at most
     /// `batch_rows` rows (default: one batch), no copy.
-    #[pyo3(signature = (requested_schema=None, batch_rows=None))]
+    #[pyo3(signature = (requested_schema=None, batch_rows=None, tensor_layout=None))]
     fn __arrow_c_stream__<'py>(
         &self,
         py: Python<'py>,
         requested_schema: Option<Bound<'py, PyCapsule>>,
         batch_rows: Option<u64>,
+        tensor_layout: Option<&str>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
+        let layout = match tensor_layout {
+            Some(l) => crate::array::parse_layout(l)?,
+            None => self.layout,
+        };
         let n = self.len();
         let step = batch_rows.unwrap_or(n).max(1);
         if batch_rows == Some(0) {
             return Err(PyValueError::new_err("batch_rows must be at least 1"));
         }
-        let schema = self.table.schema();
+        let schema = self.export_schema(layout);
         let this = Table {
             table: self.table.clone(),
             rows: self.rows.clone(),
+            layout,
         };
         let count = if n == 0 { 1 } else { n.div_ceil(step) };
         let batches = (0..count).map(move |i| {
@@ -239,7 +279,15 @@ impl Table {
             let batch = this
                 .batch(start..(start + step).min(n))
                 .map_err(|e| arrow_schema::ArrowError::ExternalError(Box::new(e)))?;
-            Ok(Arc::new(StructArray::from(batch)) as ArrayRef)
+            let stored = this.table.schema();
+            let columns = stored
+                .fields()
+                .iter()
+                .zip(batch.columns())
+                .map(|(f, c)| layout::array(f, c, this.layout))
+                .collect::<Result<Vec<_>, _>>()?;
+            let fields = this.export_schema(this.layout).fields().clone();
+            Ok(Arc::new(StructArray::try_new(fields, columns, None)?) as ArrayRef)
         });
         let field = Field::new_struct("", schema.fields().clone(), false)
             .with_metadata(schema.metadata().clone());

@@ -199,9 +199,11 @@ impl TableWriter {
         let reader = data.into_reader()?;
         let mut guard = self.inner.lock().map_err(|_| closed())?;
         let w = guard.as_mut().ok_or_else(closed)?;
+        let schema = w.schema();
         py.detach(move || -> PyResult<()> {
+            let arrow_err = |e: arrow_schema::ArrowError| PyValueError::new_err(e.to_string());
             for batch in reader {
-                let batch = batch.map_err(|e| PyValueError::new_err(e.to_string()))?;
+                let batch = conform(batch.map_err(arrow_err)?, &schema).map_err(arrow_err)?;
                 w.append(&batch).map_err(crate::error::to_py)?;
             }
             Ok(())
@@ -242,6 +244,72 @@ impl TableWriter {
         self.close(py)?;
         Ok(false)
     }
+}
+
+/// `t` with every string, binary and list type in its plain form (`Utf8`,
+/// `Binary`, `List`), so representations that differ only in layout
+/// (Polars exports `Utf8View` and `LargeList`) compare equal.
+fn plain(t: &DataType) -> DataType {
+    match t {
+        DataType::Utf8View | DataType::LargeUtf8 => DataType::Utf8,
+        DataType::BinaryView | DataType::LargeBinary => DataType::Binary,
+        DataType::List(f)
+        | DataType::LargeList(f)
+        | DataType::ListView(f)
+        | DataType::LargeListView(f) => DataType::List(Arc::new(
+            f.as_ref().clone().with_data_type(plain(f.data_type())),
+        )),
+        DataType::FixedSizeList(f, n) => DataType::FixedSizeList(
+            Arc::new(f.as_ref().clone().with_data_type(plain(f.data_type()))),
+            *n,
+        ),
+        DataType::Struct(fields) => DataType::Struct(
+            fields
+                .iter()
+                .map(|f| Arc::new(f.as_ref().clone().with_data_type(plain(f.data_type()))))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// `batch` with the columns whose type differs from `schema`'s only in
+/// such a representation cast to the table's type (other differences are
+/// left for the writer to refuse, with its message).
+fn conform(batch: RecordBatch, schema: &Schema) -> Result<RecordBatch, arrow_schema::ArrowError> {
+    if batch.num_columns() != schema.fields().len()
+        || batch
+            .schema()
+            .fields()
+            .iter()
+            .zip(schema.fields())
+            .all(|(a, b)| a.data_type() == b.data_type())
+    {
+        return Ok(batch);
+    }
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (c, want) in batch.columns().iter().zip(schema.fields()) {
+        let t = want.data_type();
+        if c.data_type() != t && plain(c.data_type()) == plain(t) {
+            columns.push(arrow_cast::cast(c.as_ref(), t)?);
+        } else {
+            columns.push(c.clone());
+        }
+    }
+    let fields: Vec<_> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(&columns)
+        .map(|(f, c)| Arc::new(f.as_ref().clone().with_data_type(c.data_type().clone())))
+        .collect();
+    RecordBatch::try_new(
+        Arc::new(Schema::new_with_metadata(
+            fields,
+            batch.schema().metadata().clone(),
+        )),
+        columns,
+    )
 }
 
 /// Writes Arrow data (any `__arrow_c_array__` or `__arrow_c_stream__`
