@@ -769,3 +769,14 @@ def test_package_layout():
     assert {"__init__.py", "py.typed", "_native.pyi", "exceptions.py"} <= files
     assert mmarrow._native.__name__ == "mmarrow._native"
     assert mmarrow.__version__ == "0.1.0"
+
+
+@pytest.mark.parametrize("module", ["mmarrow", "mmarrow.exceptions", "mmarrow._polars"])
+def test_docstring_examples_run(module, tmp_path, monkeypatch):
+    import doctest
+    import importlib
+
+    monkeypatch.chdir(tmp_path)
+    m = importlib.import_module(module)
+    failed, attempted = doctest.testmod(m, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert attempted > 0 and failed == 0
