@@ -3,7 +3,10 @@
 #   1. Rust: unit tests, integration tests (tests/it, incl. the real CLI binary and the
 #      DataFusion provider), doc tests;
 #   2. Python interop (tests/python): real numpy / pyarrow / polars / duckdb from PyPI,
-#      installed into .venv on first use (from tests/python/requirements.txt).
+#      installed into .venv on first use (from tests/python/requirements.txt);
+#   3. the Python package (python/): built and installed into .venv by
+#      `pip install ./python` (one release build of the extension, incremental
+#      on reruns), then tested by tests/python/test_python_package.py.
 # Usage: bash scripts/test.sh   (from anywhere)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +30,12 @@ if [ ! -x .venv/bin/python ] || ! cmp -s "$req" "$stamp"; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$req"
   cp "$req" "$stamp"
 fi
+
+echo "== python package (pip install ./python)"
+# maturin comes pinned from requirements.txt (no build isolation: no download
+# per run); the extension's release build reuses target/ across runs.
+PATH="$PWD/.venv/bin:$PATH" CARGO_TARGET_DIR="$PWD/target" .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+  --no-build-isolation --force-reinstall --no-deps ./python
 
 echo "== pytest"
 MMARROW_BIN="$PWD/target/debug/mmarrow" \

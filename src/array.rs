@@ -325,6 +325,58 @@ impl MmArray {
         Ok(out)
     }
 
+    /// Copies the rows `rows` (indices along the first axis, in any order,
+    /// repeats allowed) into `out`, one after another in C order: the
+    /// random-access gather of a data loader, one `memcpy` per row.
+    ///
+    /// ```
+    /// # fn main() -> mmarrow::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("x.f32");
+    /// let mut w = mmarrow::ArrayWriter::create(&path, mmarrow::Dtype::parse("float32")?, &[2])?;
+    /// w.append(&[0f32, 1., 2., 3., 4., 5.])?;
+    /// let a = w.finish()?;
+    /// let mut out = [0u8; 16];
+    /// a.take_into(&[2, 0], &mut out)?;
+    /// assert_eq!(out[..4], 4f32.to_ne_bytes());
+    /// assert_eq!(out[8..12], 0f32.to_ne_bytes());
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidRequest`] for an index outside `0..len()`, an
+    /// `out` that is not `rows.len()` rows long, or an N-D array in Fortran
+    /// order (whose rows are not contiguous).
+    pub fn take_into(&self, rows: &[u64], out: &mut [u8]) -> Result<()> {
+        let invalid = |reason: String| ErrorKind::InvalidRequest { reason }.at(self.path.clone());
+        if self.header.order == Order::F && self.header.shape.len() > 1 {
+            return Err(invalid(
+                "rows of an N-D array in Fortran order are not contiguous; take needs C order"
+                    .into(),
+            ));
+        }
+        let row_bytes = (self.row_elements() * self.header.dtype.itemsize() as u64) as usize;
+        if Some(out.len()) != rows.len().checked_mul(row_bytes) {
+            return Err(invalid(format!(
+                "output of {} bytes does not hold {} rows of {row_bytes} bytes",
+                out.len(),
+                rows.len()
+            )));
+        }
+        let (n, data) = (self.len(), self.data.as_slice());
+        if let Some(bad) = rows.iter().find(|&&r| r >= n) {
+            return Err(invalid(format!("row {bad} is outside the {n} rows")));
+        }
+        if row_bytes == 0 {
+            return Ok(());
+        }
+        for (dst, &r) in out.chunks_exact_mut(row_bytes).zip(rows) {
+            let start = r as usize * row_bytes;
+            dst.copy_from_slice(&data[start..start + row_bytes]);
+        }
+        Ok(())
+    }
+
     /// Zero-copy record batches of at most `rows` rows each.
     ///
     /// # Errors

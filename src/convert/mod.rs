@@ -37,7 +37,7 @@ mod parquet;
 mod pipeline;
 mod sink;
 mod source;
-mod spec;
+pub(crate) mod spec;
 mod table_io;
 
 use std::path::Path;

@@ -766,6 +766,47 @@ impl Table {
         self.batch(columns, len)
     }
 
+    /// The rows `indices` (in this order, repeats allowed) gathered into a
+    /// new record batch: random access, as a data loader reads a shuffled
+    /// epoch. Copies the selected rows only (Arrow's `take` kernel over the
+    /// zero-copy columns, validated whole on the first call as
+    /// [`Table::columns`]).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use arrow_array::{Array, Int64Array, RecordBatch};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// # let path = dir.path().join("t");
+    /// let batch = RecordBatch::try_from_iter([("n", Arc::new(Int64Array::from(vec![10, 11, 12])) as _)])?;
+    /// let mut w = mmarrow::TableWriter::create(&path, batch.schema())?;
+    /// w.append(&batch)?;
+    /// let t = w.finish()?;
+    /// let rows = t.take(&[2, 0, 2])?;
+    /// let n = rows.column(0).as_any().downcast_ref::<Int64Array>().unwrap();
+    /// assert_eq!(n.values(), &[12, 10, 12]);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidRequest`] for an index outside the table; as
+    /// [`Table::columns`].
+    pub fn take(&self, indices: &[u64]) -> Result<RecordBatch> {
+        if let Some(bad) = indices.iter().find(|&&r| r >= self.rows) {
+            return Err(ErrorKind::InvalidRequest {
+                reason: format!("row {bad} is outside the {} rows", self.rows),
+            }
+            .at(self.dir.clone()));
+        }
+        let indices = arrow_array::UInt64Array::from(indices.to_vec());
+        let columns = self
+            .columns()?
+            .iter()
+            .map(|c| arrow_select::take::take(c.as_ref(), &indices, None))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        self.batch(columns, indices.len())
+    }
+
     /// Zero-copy record batches of at most `rows` rows, each validated as
     /// it is made (see [`Table::slice`]).
     ///

@@ -113,6 +113,38 @@ impl WriterOptions {
         self
     }
 
+    /// Options for an array file that holds the values of an Arrow column
+    /// of `field`'s type, as [`ArrayWriter::append_array`] takes them: a
+    /// primitive type gives a 1-D file, `FixedSizeList`s (nested, or with
+    /// the `arrow.fixed_shape_tensor` extension) give the row shape, and
+    /// `arrow.bool8` or `Boolean` numpy's `bool`.
+    ///
+    /// ```
+    /// use arrow_schema::{DataType, Field};
+    /// let item = Field::new("item", DataType::Float32, false);
+    /// let f = Field::new("emb", DataType::FixedSizeList(item.into(), 8), false);
+    /// let o = mmarrow::write::WriterOptions::for_arrow_field(&f)?;
+    /// # let _ = o;
+    /// # Ok::<(), mmarrow::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidRequest`] for a type an array file cannot hold
+    /// (strings, variable-length lists, structs, timestamps with a time
+    /// zone).
+    pub fn for_arrow_field(field: &arrow_schema::Field) -> Result<Self> {
+        let refuse = |reason: String| ErrorKind::InvalidRequest {
+            reason: format!("column {} {reason}", field.name()),
+        };
+        let spec = crate::convert::spec::array_spec(field).map_err(|r| Error::new(refuse(r)))?;
+        if spec.row_shape.contains(&0) {
+            return Err(Error::new(refuse(
+                "is a variable-length list, which has no fixed row shape".into(),
+            )));
+        }
+        Ok(Self::new(spec.dtype, &spec.row_shape))
+    }
+
     /// Creates the file (empty, zero rows committed) and returns its writer.
     ///
     /// # Errors

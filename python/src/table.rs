@@ -1,0 +1,337 @@
+//! `mmarrow._native.Table`: a table directory as an Arrow stream
+//! (zero-copy record batches over the mapped column files).
+
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, StructArray};
+use arrow_schema::{Field, FieldRef, Schema, SchemaRef};
+use mmarrow::array::TensorLayout;
+use mmarrow::TableOptions;
+use pyo3::exceptions::{PyIndexError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyCapsule, PyDict, PyList};
+use pyo3_arrow::ffi::{to_schema_pycapsule, to_stream_pycapsule, ArrayIterator};
+use pyo3_arrow::{PyArray, PyRecordBatch, PySchema};
+
+use crate::buffer::Contiguous;
+use crate::error::IntoPy;
+use crate::layout;
+
+/// `schema` as a pyarrow `Schema` when pyarrow is installed, else as an
+/// object with `__arrow_c_schema__`.
+pub fn schema_object(py: Python<'_>, schema: SchemaRef) -> PyResult<Bound<'_, PyAny>> {
+    let s = PySchema::new(schema);
+    match py.import("pyarrow") {
+        Ok(_) => s.into_pyarrow(py),
+        Err(_) => Ok(Bound::new(py, s)?.into_any()),
+    }
+}
+
+/// A table directory opened by `mmarrow.open_table`, or rows of one.
+#[pyclass(module = "mmarrow._native", frozen)]
+pub struct Table {
+    table: Arc<mmarrow::Table>,
+    rows: Range<u64>,
+    /// How `arrow.fixed_shape_tensor` columns are exported.
+    layout: TensorLayout,
+}
+
+/// Opens the table in `path`, only `columns` (in that order) when given.
+#[pyfunction]
+#[pyo3(signature = (path, columns=None))]
+pub fn open_table(py: Python<'_>, path: PathBuf, columns: Option<Vec<String>>) -> PyResult<Table> {
+    let mut o = TableOptions::new();
+    if let Some(c) = &columns {
+        o = o.project(&c.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    let table = py.detach(|| o.open(&path)).py()?;
+    let rows = 0..table.num_rows();
+    Ok(Table {
+        table: Arc::new(table),
+        rows,
+        layout: TensorLayout::FixedShapeTensor,
+    })
+}
+
+impl Table {
+    fn len(&self) -> u64 {
+        self.rows.end - self.rows.start
+    }
+
+    /// The schema as exported in `layout`.
+    fn export_schema(&self, layout: TensorLayout) -> SchemaRef {
+        let s = self.table.schema();
+        let fields: Vec<FieldRef> = s
+            .fields()
+            .iter()
+            .map(|f| layout::field(f, layout))
+            .collect();
+        Arc::new(Schema::new_with_metadata(fields, s.metadata().clone()))
+    }
+
+    /// Rows `range` (relative to this view) as one record batch, no copy.
+    fn batch(&self, range: Range<u64>) -> mmarrow::Result<RecordBatch> {
+        let start = self.rows.start;
+        self.table.slice(start + range.start..start + range.end)
+    }
+}
+
+#[pymethods]
+impl Table {
+    /// The table directory.
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.table.path().to_path_buf()
+    }
+
+    /// Committed rows in this view.
+    fn __len__(&self) -> usize {
+        self.len() as usize
+    }
+
+    /// Column names, in order.
+    #[getter]
+    fn columns(&self) -> Vec<String> {
+        self.table
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    /// The schema, as a pyarrow `Schema` when pyarrow is installed.
+    #[getter]
+    fn schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        schema_object(py, self.export_schema(self.layout))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "mmarrow.Table({:?}, rows={}, columns={:?})",
+            self.table.path().display().to_string(),
+            self.len(),
+            self.columns()
+        )
+    }
+
+    /// Rows `start..stop` as a table over the same maps (no copy).
+    #[pyo3(signature = (start, stop=None))]
+    fn slice(&self, start: u64, stop: Option<u64>) -> PyResult<Table> {
+        let n = self.len();
+        let stop = stop.unwrap_or(n);
+        if start > stop || stop > n {
+            return Err(PyIndexError::new_err(format!(
+                "{}: row range {start}..{stop} is outside the {n} rows",
+                self.table.path().display()
+            )));
+        }
+        Ok(Table {
+            table: self.table.clone(),
+            rows: self.rows.start + start..self.rows.start + stop,
+            layout: self.layout,
+        })
+    }
+
+    /// The rows `indices` (any order, repeats allowed, negative from the
+    /// end) gathered into a new record batch — pyarrow's `RecordBatch`
+    /// when pyarrow is installed. The GIL is released while gathering.
+    fn take<'py>(
+        &self,
+        py: Python<'py>,
+        indices: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let idx = row_indices(py, indices, self.len(), self.table.path())?;
+        let rows = Contiguous::<u64>::get(&idx)?;
+        let (rows, start, table) = (rows.slice(), self.rows.start, &self.table);
+        let batch = py
+            .detach(|| {
+                if start == 0 {
+                    table.take(rows)
+                } else {
+                    let shifted: Vec<u64> = rows.iter().map(|r| r + start).collect();
+                    table.take(&shifted)
+                }
+            })
+            .py()?;
+        let batch = PyRecordBatch::new(batch);
+        match py.import("pyarrow") {
+            Ok(_) => batch.into_pyarrow(py),
+            Err(_) => Ok(Bound::new(py, batch)?.into_any()),
+        }
+    }
+
+    /// The table as a pyarrow `Table` (no copy).
+    fn to_pyarrow<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        slf.py().import("pyarrow")?.call_method1("table", (slf,))
+    }
+
+    /// The same rows with tensor columns exported in another layout:
+    /// `"tensor"` (as stored, the default), `"array"` (nested
+    /// FixedSizeLists: Polars' `Array(T, shape)`) or `"list"` (flat).
+    fn with_tensor_layout(&self, tensor_layout: &str) -> PyResult<Table> {
+        Ok(Table {
+            table: self.table.clone(),
+            rows: self.rows.clone(),
+            layout: crate::array::parse_layout(tensor_layout)?,
+        })
+    }
+
+    /// The table as a Polars `DataFrame` (no copy). FixedSizeList columns
+    /// become `Array` columns, and so do tensor columns with the default
+    /// `tensor_layout="array"` (`"tensor"` keeps Polars' `Extension`).
+    #[pyo3(signature = (tensor_layout="array"))]
+    fn to_polars<'py>(&self, py: Python<'py>, tensor_layout: &str) -> PyResult<Bound<'py, PyAny>> {
+        let view = Bound::new(py, self.with_tensor_layout(tensor_layout)?)?;
+        py.import("polars")?.call_method1("DataFrame", (view,))
+    }
+
+    /// Per-chunk statistics of this view's rows, for skipping chunks
+    /// (`scan_polars` uses them): `{"ranges": [(start, stop)...],
+    /// "columns": {name: {"null_count", "min", "max", "min_exact",
+    /// "max_exact"}}}` with Arrow arrays (one value per chunk) as values;
+    /// `min`/`max` are `None` for types without an order.
+    fn statistics<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let stats = py.detach(|| self.table.statistics()).py()?;
+        let keep: Vec<usize> = (0..stats.num_chunks())
+            .filter(|&i| {
+                let r = stats.chunk_range(i);
+                r.start < self.rows.end && r.end > self.rows.start
+            })
+            .collect();
+        let ranges = PyList::empty(py);
+        for &i in &keep {
+            let r = stats.chunk_range(i);
+            let start = r.start.max(self.rows.start) - self.rows.start;
+            let end = r.end.min(self.rows.end) - self.rows.start;
+            ranges.append((start, end))?;
+        }
+        let take = |a: &dyn arrow_array::Array| -> PyResult<ArrayRef> {
+            let idx = arrow_array::UInt64Array::from_iter_values(keep.iter().map(|&i| i as u64));
+            arrow_select_take(a, &idx)
+        };
+        let columns = PyDict::new(py);
+        for c in stats.columns() {
+            let d = PyDict::new(py);
+            let export = |name: &str, a: ArrayRef| -> PyResult<()> {
+                let field = Field::new(name, a.data_type().clone(), true);
+                d.set_item(name, Bound::new(py, PyArray::new(a, field.into()))?)
+            };
+            export("null_count", take(c.null_counts())?)?;
+            match (c.min(), c.max()) {
+                (Some(min), Some(max)) => {
+                    export("min", take(min.as_ref())?)?;
+                    export("max", take(max.as_ref())?)?;
+                    export("min_exact", take(c.min_exact())?)?;
+                    export("max_exact", take(c.max_exact())?)?;
+                }
+                _ => {
+                    for k in ["min", "max", "min_exact", "max_exact"] {
+                        d.set_item(k, py.None())?;
+                    }
+                }
+            }
+            columns.set_item(c.field().name(), d)?;
+        }
+        let out = PyDict::new(py);
+        out.set_item("ranges", ranges)?;
+        out.set_item("columns", columns)?;
+        Ok(out)
+    }
+
+    fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        Ok(to_schema_pycapsule(
+            py,
+            self.export_schema(self.layout).as_ref(),
+        )?)
+    }
+
+    /// The rows as an Arrow C stream of record batches of at most
+    /// `batch_rows` rows (default: one batch), no copy.
+    #[pyo3(signature = (requested_schema=None, batch_rows=None, tensor_layout=None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<Bound<'py, PyCapsule>>,
+        batch_rows: Option<u64>,
+        tensor_layout: Option<&str>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let layout = match tensor_layout {
+            Some(l) => crate::array::parse_layout(l)?,
+            None => self.layout,
+        };
+        let n = self.len();
+        let step = batch_rows.unwrap_or(n).max(1);
+        if batch_rows == Some(0) {
+            return Err(PyValueError::new_err("batch_rows must be at least 1"));
+        }
+        let schema = self.export_schema(layout);
+        let this = Table {
+            table: self.table.clone(),
+            rows: self.rows.clone(),
+            layout,
+        };
+        let count = if n == 0 { 1 } else { n.div_ceil(step) };
+        let batches = (0..count).map(move |i| {
+            let start = i * step;
+            let batch = this
+                .batch(start..(start + step).min(n))
+                .map_err(|e| arrow_schema::ArrowError::ExternalError(Box::new(e)))?;
+            let stored = this.table.schema();
+            let columns = stored
+                .fields()
+                .iter()
+                .zip(batch.columns())
+                .map(|(f, c)| layout::array(f, c, this.layout))
+                .collect::<Result<Vec<_>, _>>()?;
+            let fields = this.export_schema(this.layout).fields().clone();
+            Ok(Arc::new(StructArray::try_new(fields, columns, None)?) as ArrayRef)
+        });
+        let field = Field::new_struct("", schema.fields().clone(), false)
+            .with_metadata(schema.metadata().clone());
+        let reader = ArrayIterator::new(batches, field.into());
+        Ok(to_stream_pycapsule(py, Box::new(reader), requested_schema)?)
+    }
+}
+
+/// `indices` (any integer array-like; negative ones count from the end
+/// of `n` rows) as a C-contiguous numpy `uint64` array, checked against `n`.
+pub fn row_indices<'py>(
+    py: Python<'py>,
+    indices: &Bound<'py, PyAny>,
+    n: u64,
+    path: &std::path::Path,
+) -> PyResult<Bound<'py, PyAny>> {
+    let np = py.import("numpy")?;
+    let idx = np
+        .call_method1("asarray", (indices, "int64"))?
+        .call_method1("reshape", (-1,))?;
+    let idx = np.call_method1(
+        "where",
+        (np.call_method1("less", (&idx, 0))?, idx.add(n)?, &idx),
+    )?;
+    if idx.len()? > 0 {
+        let (lo, hi): (i64, i64) = (
+            idx.call_method0("min")?.extract()?,
+            idx.call_method0("max")?.extract()?,
+        );
+        if lo < 0 || hi as u64 >= n {
+            let bad = if lo < 0 { lo - n as i64 } else { hi };
+            return Err(PyIndexError::new_err(format!(
+                "{}: index {bad} is out of range for {n} rows",
+                path.display()
+            )));
+        }
+    }
+    np.call_method1("ascontiguousarray", (idx, "uint64"))
+}
+
+/// The values of `a` at `idx` (statistics of the chunks a view covers).
+fn arrow_select_take(
+    a: &dyn arrow_array::Array,
+    idx: &arrow_array::UInt64Array,
+) -> PyResult<ArrayRef> {
+    arrow_select::take::take(a, idx, None).map_err(|e| PyValueError::new_err(e.to_string()))
+}
