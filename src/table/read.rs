@@ -655,7 +655,7 @@ impl Table {
     /// `stat` per file.
     ///
     /// ```
-    /// # fn main() -> mmarrow::Result<()> {
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// # let dir = tempfile::tempdir().unwrap();
     /// # use std::sync::Arc;
     /// # use arrow_array::{Int64Array, RecordBatch};
