@@ -22,7 +22,8 @@ Data (made once, seeded; under --dir unless said):
 Cases (each run its own fresh process, page cache hot: every input is
 re-read before each run; 4 GiB are touched and freed right before the
 timed region, since memory the host took back is first-touched at a
-fraction of the speed; imports are outside the timed region):
+fraction of the speed; imports are outside the timed region;
+OPENBLAS_NUM_THREADS=1 in every driver):
 
   * open-array  open + a Polars Series of the whole array:
       mmarrow    `mmarrow.open(p).to_polars()` (Array(Float32, 768), no copy)
@@ -396,8 +397,11 @@ def inputs_of(case: str, tool: str, p: dict[str, Path]) -> list[Path]:
 def run(case: str, tool: str, p: dict[str, Path]) -> dict:
     warm(inputs_of(case, tool, p))
     paths = json.dumps({k: str(v) for k, v in p.items()})
+    # numpy's OpenBLAS threads spin on the 2 cores unless told not to
+    # (a quarter of the samples of a random-access run); the same for all.
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     out = subprocess.run(
-        [sys.executable, __file__, "_driver", case, tool, paths], capture_output=True, text=True
+        [sys.executable, __file__, "_driver", case, tool, paths], capture_output=True, text=True, env=env
     )
     assert out.returncode == 0, (case, tool, out.stderr[-2000:])
     return json.loads(out.stdout.splitlines()[-1])

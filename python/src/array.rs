@@ -448,21 +448,22 @@ impl Array {
         let py = slf.py();
         let me = slf.get();
         let a = me.readable()?;
+        let rows = crate::table::row_indices(py, indices, me.rows()?, a.path())?;
+        let row_bytes =
+            me.dtype_ref().itemsize() * me.shape_ref()[1..].iter().product::<u64>() as usize;
+        // Gathered as bytes into a fresh uint8 array, then viewed as the
+        // dtype and shaped: three cheap numpy calls whatever the dtype.
         let np = py.import("numpy")?;
-        let idx = crate::table::row_indices(py, indices, me.rows()?, a.path())?;
-        let mut shape = vec![idx.len()? as u64];
-        shape.extend_from_slice(&me.shape_ref()[1..]);
-        let out = np.call_method1("empty", (PyTuple::new(py, &shape)?, me.dtype(py)?))?;
+        let out = np.call_method1("empty", (rows.len() * row_bytes, "uint8"))?;
         {
-            let rows = buffer::Contiguous::<u64>::get(&idx)?;
-            let mut dst = buffer::Contiguous::<u8>::get(
-                &out.call_method1("reshape", (-1,))?
-                    .call_method1("view", ("uint8",))?,
-            )?;
-            let (rows, dst) = (rows.slice(), dst.slice_mut()?);
-            py.detach(|| a.take_into(rows, dst)).py()?;
+            let mut dst = buffer::Contiguous::<u8>::get(&out)?;
+            let dst = dst.slice_mut()?;
+            py.detach(|| a.take_into(&rows, dst)).py()?;
         }
-        Ok(out)
+        let mut shape = vec![rows.len() as u64];
+        shape.extend_from_slice(&me.shape_ref()[1..]);
+        out.call_method1("view", (me.dtype_ref().typestr(),))?
+            .call_method1("reshape", (PyTuple::new(py, &shape)?,))
     }
 
     /// Writes changes of a writable map to the file (msync); a no-op for

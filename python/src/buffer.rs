@@ -116,6 +116,11 @@ impl<T: Element> Contiguous<T> {
         })
     }
 
+    /// Dimensions of the buffer.
+    pub fn ndim(&self) -> usize {
+        self.buf.dimensions()
+    }
+
     /// The items.
     pub fn slice(&self) -> &[T] {
         let n = self.buf.item_count();

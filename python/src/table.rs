@@ -9,9 +9,9 @@ use arrow_array::{ArrayRef, RecordBatch, StructArray};
 use arrow_schema::{Field, FieldRef, Schema, SchemaRef};
 use mmarrow::array::TensorLayout;
 use mmarrow::TableOptions;
-use pyo3::exceptions::{PyIndexError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyCapsule, PyDict, PyList};
+use pyo3::types::{PyBool, PyCapsule, PyDict, PyInt, PyList, PyTuple};
 use pyo3_arrow::ffi::{to_schema_pycapsule, to_stream_pycapsule, ArrayIterator};
 use pyo3_arrow::{PyArray, PyRecordBatch, PySchema};
 
@@ -143,9 +143,8 @@ impl Table {
         py: Python<'py>,
         indices: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let idx = row_indices(py, indices, self.len(), self.table.path())?;
-        let rows = Contiguous::<u64>::get(&idx)?;
-        let (rows, start, table) = (rows.slice(), self.rows.start, &self.table);
+        let rows = row_indices(py, indices, self.len(), self.table.path())?;
+        let (rows, start, table) = (rows.as_slice(), self.rows.start, &self.table);
         let batch = py
             .detach(|| {
                 if start == 0 {
@@ -296,36 +295,91 @@ impl Table {
     }
 }
 
-/// `indices` (any integer array-like; negative ones count from the end
-/// of `n` rows) as a C-contiguous numpy `uint64` array, checked against `n`.
-pub fn row_indices<'py>(
-    py: Python<'py>,
-    indices: &Bound<'py, PyAny>,
+/// `indices` (a Python int, a list or tuple of ints, or any integer
+/// array-like; negative ones count from the end of `n` rows) as row
+/// numbers, checked against `n`.
+///
+/// Ints, lists and tuples are read directly and int64 buffers (numpy's
+/// default integer arrays) borrowed: a data loader's `take([i])` per
+/// sample costs no numpy calls. Anything else goes through
+/// `numpy.asarray`, and must have an integer dtype: floats are not
+/// truncated and booleans are not read as 0 and 1 (numpy would read them
+/// as a mask), both are a `TypeError`.
+pub fn row_indices(
+    py: Python<'_>,
+    indices: &Bound<'_, PyAny>,
     n: u64,
     path: &std::path::Path,
-) -> PyResult<Bound<'py, PyAny>> {
-    let np = py.import("numpy")?;
-    let idx = np
-        .call_method1("asarray", (indices, "int64"))?
-        .call_method1("reshape", (-1,))?;
-    let idx = np.call_method1(
-        "where",
-        (np.call_method1("less", (&idx, 0))?, idx.add(n)?, &idx),
-    )?;
-    if idx.len()? > 0 {
-        let (lo, hi): (i64, i64) = (
-            idx.call_method0("min")?.extract()?,
-            idx.call_method0("max")?.extract()?,
-        );
-        if lo < 0 || hi as u64 >= n {
-            let bad = if lo < 0 { lo - n as i64 } else { hi };
-            return Err(PyIndexError::new_err(format!(
-                "{}: index {bad} is out of range for {n} rows",
-                path.display()
-            )));
+) -> PyResult<Vec<u64>> {
+    let out_of_range = |i: &dyn std::fmt::Display| {
+        PyIndexError::new_err(format!(
+            "{}: index {i} is out of range for {n} rows",
+            path.display()
+        ))
+    };
+    let check = |i: i64| -> PyResult<u64> {
+        let r = if i < 0 {
+            i.checked_add_unsigned(n).unwrap_or(-1)
+        } else {
+            i
+        };
+        if r < 0 || r as u64 >= n {
+            return Err(out_of_range(&i));
+        }
+        Ok(r as u64)
+    };
+    // A Python int that is not a bool, in the i64 range.
+    let int = |x: &Bound<'_, PyAny>| -> Option<i64> {
+        if x.is_instance_of::<PyBool>() {
+            return None;
+        }
+        x.cast::<PyInt>().ok()?.extract::<i64>().ok()
+    };
+    if let Some(i) = int(indices) {
+        return Ok(vec![check(i)?]);
+    }
+    let seq = if let Ok(l) = indices.cast::<PyList>() {
+        l.iter().map(|x| int(&x)).collect::<Option<Vec<_>>>()
+    } else if let Ok(t) = indices.cast::<PyTuple>() {
+        t.iter().map(|x| int(&x)).collect::<Option<Vec<_>>>()
+    } else {
+        None
+    };
+    if let Some(v) = seq {
+        return v.into_iter().map(check).collect();
+    }
+    if let Ok(b) = Contiguous::<i64>::get(indices) {
+        if b.ndim() == 1 {
+            return b.slice().iter().map(|&i| check(i)).collect();
         }
     }
-    np.call_method1("ascontiguousarray", (idx, "uint64"))
+    let np = py.import("numpy")?;
+    let arr = np.call_method1("asarray", (indices,))?;
+    if arr.getattr("size")?.extract::<usize>()? == 0 {
+        return Ok(Vec::new());
+    }
+    let dtype = arr.getattr("dtype")?;
+    let kind: String = dtype.getattr("kind")?.extract()?;
+    if kind != "i" && kind != "u" {
+        return Err(PyTypeError::new_err(format!(
+            "{}: row indices must be integers, not {}",
+            path.display(),
+            dtype.str()?
+        )));
+    }
+    if kind == "u" && dtype.getattr("itemsize")?.extract::<usize>()? == 8 {
+        // uint64 above i64::MAX would wrap to a negative index in int64.
+        let hi: u64 = arr.call_method0("max")?.extract()?;
+        if hi > i64::MAX as u64 {
+            return Err(out_of_range(&hi));
+        }
+    }
+    let idx = np.call_method1(
+        "ascontiguousarray",
+        (arr.call_method1("reshape", (-1,))?, "int64"),
+    )?;
+    let b = Contiguous::<i64>::get(&idx)?;
+    b.slice().iter().map(|&i| check(i)).collect()
 }
 
 /// The values of `a` at `idx` (statistics of the chunks a view covers).

@@ -201,6 +201,11 @@ def test_values_equal_numpy_memmap(tmp_path, supported_dtype, shape):
     assert np.asarray(s).tobytes() == want[1:3].tobytes()
     if d.kind in "biuSV":  # (NaN, NaT and out-of-range datetimes do not compare as Python objects)
         assert pa.array(s).to_pylist() == arr[1:3].to_pylist()
+    # take gathers the same rows as numpy's fancy indexing, in the dtype.
+    idx = [shape[0] - 1, 0, -2, 1]
+    got = a.take(idx)
+    assert got.dtype == d and got.shape == (4, *shape[1:])
+    assert got.tobytes() == want[idx].tobytes()
     # The buffer protocol, where the struct module has a format for the dtype.
     if d.kind not in "MmV":
         m = memoryview(a)
@@ -359,6 +364,47 @@ def test_nested_tables_equal_pyarrow(tmp_path, kind):
     t = mmarrow.open_table(tmp_path / "t")
     assert t.to_pyarrow().equals(want)
     assert pa.table(t.take([5, 99, 0])).equals(want.take([5, 99, 0]))
+
+
+def test_take_accepts_every_index_form(tmp_path):
+    x = np.arange(60, dtype=np.int32).reshape(20, 3)
+    mmarrow.save(tmp_path / "x.npy", x)
+    a = mmarrow.open(tmp_path / "x.npy")
+    mmarrow.save(tmp_path / "t", pa.table({"v": np.arange(20)}))
+    t = mmarrow.open_table(tmp_path / "t")
+    forms = {
+        "int": (7, [7]),
+        "negative int": (-1, [19]),
+        "list": ([3, -20, 19], [3, 0, 19]),
+        "tuple": ((5, 5), [5, 5]),
+        "empty list": ([], []),
+        "numpy int64": (np.array([2, -3]), [2, 17]),
+        "numpy int32": (np.array([2, 4], np.int32), [2, 4]),
+        "numpy uint8": (np.array([1], np.uint8), [1]),
+        "strided numpy": (np.arange(20)[::-5], [19, 14, 9, 4]),
+        "2-d numpy (flattened)": (np.array([[1, 2], [3, 4]]), [1, 2, 3, 4]),
+        "numpy scalars in a list": ([np.int64(6), np.int16(8)], [6, 8]),
+        "range": (range(0, 20, 7), [0, 7, 14]),
+    }
+    for name, (idx, rows) in forms.items():
+        got = a.take(idx)
+        assert got.shape == (len(rows), 3) and got.tolist() == x[rows].tolist(), name
+        assert pa.table(t.take(idx)).column("v").to_pylist() == rows, name
+    for bad in (20, -21, [0, 20], np.array([-21]), [2**63], np.array([2**63], np.uint64)):
+        with pytest.raises(IndexError):
+            a.take(bad)
+        with pytest.raises(IndexError):
+            t.take(bad)
+    # No silent truncation of floats, no booleans read as 0 and 1.
+    for bad in ([1.5], np.array([0.0]), True, [True, False], np.array([True]), ["1"]):
+        with pytest.raises(TypeError, match="row indices must be integers"):
+            a.take(bad)
+        with pytest.raises(TypeError, match="row indices must be integers"):
+            t.take(bad)
+    with pytest.raises(IndexError, match="index 20 is out of range for 20 rows"):
+        a.take([1, 20])
+    with pytest.raises(IndexError, match="index -21 is out of range for 20 rows"):
+        t.take(np.array([-21]))
 
 
 def test_duckdb_queries_the_table_object(saved, original):
