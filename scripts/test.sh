@@ -37,6 +37,9 @@ echo "== python package (pip install ./python)"
 PATH="$PWD/.venv/bin:$PATH" CARGO_TARGET_DIR="$PWD/target" .venv/bin/python -m pip install --quiet --disable-pip-version-check \
   --no-build-isolation --force-reinstall --no-deps ./python
 
+echo "== cargo test -p mmarrow-python (the extension's own unit tests)"
+PATH="$PWD/.venv/bin:$PATH" cargo test --quiet -p mmarrow-python --lib
+
 echo "== pytest"
 MMARROW_BIN="$PWD/target/debug/mmarrow" \
 MMARROW_HELPERS_DIR="$PWD/target/debug/examples" \

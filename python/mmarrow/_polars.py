@@ -8,8 +8,9 @@ trusts it to apply all three. This one:
    maximum and null count, written by every commit) show that no row can
    match the predicate — only where that is certain: whatever the
    statistics cannot decide is read;
-2. reads the remaining rows as zero-copy record batches (``Table.slice``)
-   and evaluates the predicate on each batch with Polars itself, so the
+2. reads the remaining rows as zero-copy record batches (``Table.slice``;
+   strings as Arrow views into the mapped data, which Polars imports as
+   they are, tensors as Polars ``Array``s, as ``Table.to_polars``) and evaluates the predicate on each batch with Polars itself, so the
    result never depends on the skipping;
 3. projects the requested columns and stops at ``n_rows``.
 """
@@ -158,6 +159,13 @@ def _chunks_to_read(table: Any, predicate: Any, pl: Any) -> list[tuple[int, int]
     return out
 
 
+def _polars_view(table: Any) -> Any:
+    """``table`` exported as ``Table.to_polars`` does: tensor columns as
+    nested FixedSizeLists (Polars' ``Array``), strings as views into the
+    mapped data (Polars' own string layout: imported without a copy)."""
+    return table.with_tensor_layout("array").with_string_view()
+
+
 def scan_polars(path: str | os.PathLike, *, batch_rows: int | None = None) -> Any:
     """The table directory ``path`` as a Polars ``LazyFrame``.
 
@@ -180,7 +188,7 @@ def scan_polars(path: str | os.PathLike, *, batch_rows: int | None = None) -> An
     from polars.io.plugins import register_io_source
 
     path = os.fspath(path)
-    first = _native.open_table(path)
+    first = _polars_view(_native.open_table(path))
     schema = pl.DataFrame(first.slice(0, 0)).schema
     names = list(schema.keys())
     del first
@@ -194,7 +202,7 @@ def scan_polars(path: str | os.PathLike, *, batch_rows: int | None = None) -> An
         wanted = set(with_columns if with_columns is not None else names)
         if predicate is not None:
             wanted |= set(predicate.meta.root_names())
-        table = _native.open_table(path, [c for c in names if c in wanted])
+        table = _polars_view(_native.open_table(path, [c for c in names if c in wanted]))
         step = max(1, batch_rows or batch_size or _DEFAULT_BATCH_ROWS)
         left = n_rows
         for a, b in _chunks_to_read(table, predicate, pl):

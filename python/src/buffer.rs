@@ -1,5 +1,6 @@
 //! The binding's only `unsafe`: exporting the map through the buffer
-//! protocol, and borrowing the memory of buffers Python passes in.
+//! protocol, borrowing the memory of buffers Python passes in, and string
+//! views over a checked string column's own data.
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
@@ -147,5 +148,35 @@ impl<T: Element> Contiguous<T> {
         // SAFETY: as `slice`; the buffer is writable (checked above) and
         // borrowed mutably here, once, for as long as `self` is.
         Ok(unsafe { std::slice::from_raw_parts_mut(self.buf.buf_ptr() as *mut T, n) })
+    }
+}
+
+/// A string (`utf8`) or binary view array of `views` over the one data
+/// buffer `values`, unchecked: [`crate::layout::view_array`] made every
+/// view with `make_view` from the bytes of `values` between two offsets of
+/// a valid string or binary array (`utf8` only when it was a string one),
+/// at an offset below `u32::MAX`, one per row of `nulls`.
+pub fn views_over(
+    views: Vec<u128>,
+    values: arrow_buffer::Buffer,
+    nulls: Option<arrow_buffer::NullBuffer>,
+    utf8: bool,
+) -> arrow_array::ArrayRef {
+    use arrow_array::{BinaryViewArray, StringViewArray};
+    use std::sync::Arc;
+    let (views, buffers) = (views.into(), vec![values]);
+    // SAFETY: by this function's contract each view was made by
+    // `make_view(&values[start..end], 0, start)`, so its buffer index (0),
+    // offset, length and prefix are in bounds and agree with `values`, and
+    // there is one per row of `nulls`; for `utf8`, the bytes between each
+    // pair of offsets of a valid string array are UTF-8 (the table checked
+    // the slice when it made it, or the caller opened it trusted).
+    // That is everything `try_new` would check.
+    unsafe {
+        if utf8 {
+            Arc::new(StringViewArray::new_unchecked(views, buffers, nulls))
+        } else {
+            Arc::new(BinaryViewArray::new_unchecked(views, buffers, nulls))
+        }
     }
 }

@@ -100,3 +100,131 @@ pub fn array(
     }
     Ok(values)
 }
+
+/// The Arrow view type of a string or binary type (`Utf8View`,
+/// `BinaryView`): what Polars holds its strings in, so it imports such
+/// columns without converting them.
+pub fn view_type(t: &DataType) -> Option<DataType> {
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 => Some(DataType::Utf8View),
+        DataType::Binary | DataType::LargeBinary => Some(DataType::BinaryView),
+        _ => None,
+    }
+}
+
+/// The end of the data of a string or binary column: its last offset
+/// (absolute in the values buffer, also for a slice), or `None` for other
+/// types. A column can be exported as views over its own data buffer
+/// while this stays below `u32::MAX` (the offset field of a view).
+pub fn data_end(array: &dyn arrow_array::Array) -> Option<u64> {
+    Some(match array.data_type() {
+        DataType::Utf8 => *array.as_string::<i32>().offsets().last()? as u64,
+        DataType::LargeUtf8 => *array.as_string::<i64>().offsets().last()? as u64,
+        DataType::Binary => *array.as_binary::<i32>().offsets().last()? as u64,
+        DataType::LargeBinary => *array.as_binary::<i64>().offsets().last()? as u64,
+        _ => return None,
+    })
+}
+
+/// Views of the items between `offsets` in the one data buffer `values`.
+fn views_of<O: arrow_array::OffsetSizeTrait>(
+    offsets: &arrow_buffer::OffsetBuffer<O>,
+    values: &arrow_buffer::Buffer,
+) -> Vec<u128> {
+    let data = values.as_slice();
+    offsets
+        .windows(2)
+        .map(|w| {
+            let (start, end) = (w[0].as_usize(), w[1].as_usize());
+            view(data, start, end)
+        })
+        .collect()
+}
+
+/// The view of `data[start..end]` in buffer 0, as
+/// `arrow_array::builder::make_view` makes it (the layout of the Arrow
+/// spec: length; then up to 12 inline bytes zero-padded, or a 4-byte
+/// prefix, the buffer index and the offset), but without a call per
+/// item: an inline item is one 16-byte load, masked, where the buffer
+/// has 16 bytes from `start`.
+#[inline]
+fn view(data: &[u8], start: usize, end: usize) -> u128 {
+    let item = &data[start..end];
+    let len = item.len();
+    if len > 12 {
+        let prefix = u32::from_le_bytes([item[0], item[1], item[2], item[3]]);
+        return len as u128 | (prefix as u128) << 32 | (start as u128) << 96;
+    }
+    match data.get(start..start + 16) {
+        Some(window) => {
+            let word = u128::from_le_bytes(window.try_into().expect("16 bytes"));
+            let inline = word & ((1u128 << (8 * len)) - 1);
+            len as u128 | inline << 32
+        }
+        None => arrow_array::builder::make_view(item, 0, start as u32),
+    }
+}
+
+/// `array` (a string or binary column) as its [`view_type`], the views
+/// pointing into the column's own data buffer: only the 16-byte views are
+/// new, no string is copied.
+///
+/// # Errors
+/// When the data ends beyond `u32::MAX` (a view could not point to it
+/// without copying), or the type has no view type.
+pub fn view_array(array: &ArrayRef) -> Result<ArrayRef, ArrowError> {
+    if data_end(array.as_ref()).is_some_and(|end| end >= u64::from(u32::MAX)) {
+        return Err(ArrowError::InvalidArgumentError(
+            "string data beyond 4 GiB cannot be exported as views without copying".into(),
+        ));
+    }
+    let nulls = array.nulls().cloned();
+    let (views, values, utf8) = match array.data_type() {
+        DataType::Utf8 => {
+            let a = array.as_string::<i32>();
+            (views_of(a.offsets(), a.values()), a.values(), true)
+        }
+        DataType::LargeUtf8 => {
+            let a = array.as_string::<i64>();
+            (views_of(a.offsets(), a.values()), a.values(), true)
+        }
+        DataType::Binary => {
+            let a = array.as_binary::<i32>();
+            (views_of(a.offsets(), a.values()), a.values(), false)
+        }
+        DataType::LargeBinary => {
+            let a = array.as_binary::<i64>();
+            (views_of(a.offsets(), a.values()), a.values(), false)
+        }
+        t => {
+            return Err(ArrowError::InvalidArgumentError(format!(
+                "{t} has no view type"
+            )))
+        }
+    };
+    Ok(crate::buffer::views_over(
+        views,
+        values.clone(),
+        nulls,
+        utf8,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_are_make_views() {
+        let data: Vec<u8> = (0..200u8).collect();
+        for start in 0..data.len() {
+            for end in start..data.len().min(start + 40) {
+                assert_eq!(
+                    view(&data, start, end),
+                    arrow_array::builder::make_view(&data[start..end], 0, start as u32),
+                    "{start}..{end}"
+                );
+            }
+        }
+    }
+}

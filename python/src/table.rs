@@ -36,6 +36,9 @@ pub struct Table {
     rows: Range<u64>,
     /// How `arrow.fixed_shape_tensor` columns are exported.
     layout: TensorLayout,
+    /// Per stored column, whether it is exported as Arrow string/binary
+    /// views (`with_string_view`); empty when views are off.
+    views: Arc<[bool]>,
 }
 
 /// Opens the table in `path`, only `columns` (in that order) when given.
@@ -52,6 +55,7 @@ pub fn open_table(py: Python<'_>, path: PathBuf, columns: Option<Vec<String>>) -
         table: Arc::new(table),
         rows,
         layout: TensorLayout::FixedShapeTensor,
+        views: Arc::new([]),
     })
 }
 
@@ -60,13 +64,32 @@ impl Table {
         self.rows.end - self.rows.start
     }
 
-    /// The schema as exported in `layout`.
+    /// This view with other rows, layout or views.
+    fn with(&self, rows: Range<u64>, layout: TensorLayout, views: Arc<[bool]>) -> Table {
+        Table {
+            table: self.table.clone(),
+            rows,
+            layout,
+            views,
+        }
+    }
+
+    /// Whether stored column `i` is exported as views.
+    fn is_view(&self, i: usize) -> bool {
+        self.views.get(i).copied().unwrap_or(false)
+    }
+
+    /// The schema as exported in `layout` (and as views where `self.views`).
     fn export_schema(&self, layout: TensorLayout) -> SchemaRef {
         let s = self.table.schema();
         let fields: Vec<FieldRef> = s
             .fields()
             .iter()
-            .map(|f| layout::field(f, layout))
+            .enumerate()
+            .map(|(i, f)| match layout::view_type(f.data_type()) {
+                Some(t) if self.is_view(i) => Arc::new(f.as_ref().clone().with_data_type(t)),
+                _ => layout::field(f, layout),
+            })
             .collect();
         Arc::new(Schema::new_with_metadata(fields, s.metadata().clone()))
     }
@@ -128,11 +151,11 @@ impl Table {
                 self.table.path().display()
             )));
         }
-        Ok(Table {
-            table: self.table.clone(),
-            rows: self.rows.start + start..self.rows.start + stop,
-            layout: self.layout,
-        })
+        Ok(self.with(
+            self.rows.start + start..self.rows.start + stop,
+            self.layout,
+            self.views.clone(),
+        ))
     }
 
     /// The rows `indices` (any order, repeats allowed, negative from the
@@ -171,20 +194,54 @@ impl Table {
     /// `"tensor"` (as stored, the default), `"array"` (nested
     /// FixedSizeLists: Polars' `Array(T, shape)`) or `"list"` (flat).
     fn with_tensor_layout(&self, tensor_layout: &str) -> PyResult<Table> {
-        Ok(Table {
-            table: self.table.clone(),
-            rows: self.rows.clone(),
-            layout: crate::array::parse_layout(tensor_layout)?,
-        })
+        Ok(self.with(
+            self.rows.clone(),
+            crate::array::parse_layout(tensor_layout)?,
+            self.views.clone(),
+        ))
     }
 
-    /// The table as a Polars `DataFrame` (no copy). FixedSizeList columns
-    /// become `Array` columns, and so do tensor columns with the default
-    /// `tensor_layout="array"` (`"tensor"` keeps Polars' `Extension`).
+    /// The same rows with string and binary columns exported as Arrow
+    /// views (`string_view`, `binary_view`) when `on`: 16-byte views
+    /// made per row that point into the mapped data, which is not copied.
+    /// Polars holds strings as views, so it imports these columns as they
+    /// are instead of converting every string. A column whose data ends
+    /// beyond 4 GiB (past a view's offset field) stays as stored.
+    #[pyo3(signature = (on=true))]
+    fn with_string_view(&self, py: Python<'_>, on: bool) -> PyResult<Table> {
+        let views: Arc<[bool]> = if on {
+            let n = self.table.num_rows();
+            let last = py
+                .detach(|| self.table.slice(n.saturating_sub(1)..n))
+                .py()?;
+            let fields = self.table.schema().fields().clone();
+            fields
+                .iter()
+                .zip(last.columns())
+                .map(|(f, c)| {
+                    layout::view_type(f.data_type()).is_some()
+                        && layout::data_end(c.as_ref()).unwrap_or(0) < u64::from(u32::MAX)
+                })
+                .collect()
+        } else {
+            Arc::new([])
+        };
+        Ok(self.with(self.rows.clone(), self.layout, views))
+    }
+
+    /// The table as a Polars `DataFrame` (no copy of the data). FixedSizeList
+    /// columns become `Array` columns, and so do tensor columns with the
+    /// default `tensor_layout="array"` (`"tensor"` keeps Polars'
+    /// `Extension`); strings reach Polars as views into the mapped data
+    /// (`with_string_view`), so the frame's only new memory is 16 bytes
+    /// per string.
     #[pyo3(signature = (tensor_layout="array"))]
     fn to_polars<'py>(&self, py: Python<'py>, tensor_layout: &str) -> PyResult<Bound<'py, PyAny>> {
-        let view = Bound::new(py, self.with_tensor_layout(tensor_layout)?)?;
-        py.import("polars")?.call_method1("DataFrame", (view,))
+        let view = self
+            .with_tensor_layout(tensor_layout)?
+            .with_string_view(py, true)?;
+        py.import("polars")?
+            .call_method1("DataFrame", (Bound::new(py, view)?,))
     }
 
     /// Per-chunk statistics of this view's rows, for skipping chunks
@@ -267,11 +324,7 @@ impl Table {
             return Err(PyValueError::new_err("batch_rows must be at least 1"));
         }
         let schema = self.export_schema(layout);
-        let this = Table {
-            table: self.table.clone(),
-            rows: self.rows.clone(),
-            layout,
-        };
+        let this = self.with(self.rows.clone(), layout, self.views.clone());
         let count = if n == 0 { 1 } else { n.div_ceil(step) };
         let batches = (0..count).map(move |i| {
             let start = i * step;
@@ -283,7 +336,14 @@ impl Table {
                 .fields()
                 .iter()
                 .zip(batch.columns())
-                .map(|(f, c)| layout::array(f, c, this.layout))
+                .enumerate()
+                .map(|(i, (f, c))| {
+                    if this.is_view(i) {
+                        layout::view_array(c)
+                    } else {
+                        layout::array(f, c, this.layout)
+                    }
+                })
                 .collect::<Result<Vec<_>, _>>()?;
             let fields = this.export_schema(this.layout).fields().clone();
             Ok(Arc::new(StructArray::try_new(fields, columns, None)?) as ArrayRef)

@@ -366,6 +366,43 @@ def test_nested_tables_equal_pyarrow(tmp_path, kind):
     assert pa.table(t.take([5, 99, 0])).equals(want.take([5, 99, 0]))
 
 
+def test_string_views_point_into_the_map(tmp_path):
+    rng = np.random.default_rng(3)
+    words = ["", "a", "twelve bytes", "thirteen byte", "ünïcödé ✓ and a long tail of text", "x" * 11]
+    n = 5000
+    want = pa.table({
+        "s": pa.array([words[i] for i in rng.integers(0, len(words), n)], mask=rng.random(n) < 0.1),
+        "ls": pa.array([words[i] for i in rng.integers(0, len(words), n)], pa.large_string()),
+        "b": pa.array([w.encode()[::-1] for w in (words[i] for i in rng.integers(0, len(words), n))], pa.binary()),
+        "id": pa.array(np.arange(n)),
+    })
+    with mmarrow.TableWriter(tmp_path / "t", want.schema) as w:
+        for batch in want.to_batches(max_chunksize=700):  # several chunks: offsets not from 0
+            w.append(batch)
+    t = mmarrow.open_table(tmp_path / "t")
+    v = t.with_string_view()
+    assert [f.type for f in pa.schema(v)] == [pa.string_view(), pa.string_view(), pa.binary_view(), pa.int64()]
+    files = [p for p in (tmp_path / "t").iterdir() if p.is_file()]
+    in_map = 0
+    for start, stop in ((0, n), (1234, 4321), (n - 3, n), (7, 7)):
+        got = pa.table(v.slice(start, stop))
+        plain = pa.table(t.slice(start, stop))
+        assert got.num_rows == stop - start
+        for name in ("s", "ls", "b"):
+            assert got.column(name).to_pylist() == plain.column(name).to_pylist(), (name, start)
+            for chunk in got.column(name).chunks:
+                if len(chunk) and chunk.buffers()[2] is not None:  # a data buffer: the table's
+                    data = chunk.buffers()[2].address
+                    assert any(lo <= data < hi for f in files for lo, hi in mappings_of(f)), name
+                    in_map += 1
+    assert in_map >= 6, in_map
+    # Polars gets the same frame either way, with Strings.
+    df = t.to_polars()
+    assert df.schema["s"] == pl.String and df.schema["b"] == pl.Binary
+    assert df.equals(pl.DataFrame(pa.table(t)))
+    assert not mmarrow.open_table(tmp_path / "t").with_string_view(False).schema.field("s").type == pa.string_view()
+
+
 def test_take_accepts_every_index_form(tmp_path):
     x = np.arange(60, dtype=np.int32).reshape(20, 3)
     mmarrow.save(tmp_path / "x.npy", x)
