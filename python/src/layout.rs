@@ -178,36 +178,26 @@ pub fn view_array(array: &ArrayRef) -> Result<ArrayRef, ArrowError> {
             "string data beyond 4 GiB cannot be exported as views without copying".into(),
         ));
     }
-    let nulls = array.nulls().cloned();
-    let (views, values, utf8) = match array.data_type() {
-        DataType::Utf8 => {
-            let a = array.as_string::<i32>();
-            (views_of(a.offsets(), a.values()), a.values(), true)
-        }
-        DataType::LargeUtf8 => {
-            let a = array.as_string::<i64>();
-            (views_of(a.offsets(), a.values()), a.values(), true)
-        }
-        DataType::Binary => {
-            let a = array.as_binary::<i32>();
-            (views_of(a.offsets(), a.values()), a.values(), false)
-        }
-        DataType::LargeBinary => {
-            let a = array.as_binary::<i64>();
-            (views_of(a.offsets(), a.values()), a.values(), false)
-        }
+    let ((views, values), utf8) = match array.data_type() {
+        DataType::Utf8 => (views_and_data(array.as_string::<i32>()), true),
+        DataType::LargeUtf8 => (views_and_data(array.as_string::<i64>()), true),
+        DataType::Binary => (views_and_data(array.as_binary::<i32>()), false),
+        DataType::LargeBinary => (views_and_data(array.as_binary::<i64>()), false),
         t => {
             return Err(ArrowError::InvalidArgumentError(format!(
                 "{t} has no view type"
             )))
         }
     };
-    Ok(crate::buffer::views_over(
-        views,
-        values.clone(),
-        nulls,
-        utf8,
-    ))
+    let nulls = array.nulls().cloned();
+    Ok(crate::buffer::views_over(views, values, nulls, utf8))
+}
+
+/// The views of `a`'s items and the data buffer they point into.
+fn views_and_data<T: arrow_array::types::ByteArrayType>(
+    a: &arrow_array::GenericByteArray<T>,
+) -> (Vec<u128>, arrow_buffer::Buffer) {
+    (views_of(a.offsets(), a.values()), a.values().clone())
 }
 
 #[cfg(test)]
