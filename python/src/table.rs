@@ -326,6 +326,7 @@ impl Table {
         let schema = self.export_schema(layout);
         let this = self.with(self.rows.clone(), layout, self.views.clone());
         let count = if n == 0 { 1 } else { n.div_ceil(step) };
+        let fields = schema.fields().clone();
         let batches = (0..count).map(move |i| {
             let start = i * step;
             let batch = this
@@ -345,8 +346,7 @@ impl Table {
                     }
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let fields = this.export_schema(this.layout).fields().clone();
-            Ok(Arc::new(StructArray::try_new(fields, columns, None)?) as ArrayRef)
+            Ok(Arc::new(StructArray::try_new(fields.clone(), columns, None)?) as ArrayRef)
         });
         let field = Field::new_struct("", schema.fields().clone(), false)
             .with_metadata(schema.metadata().clone());
