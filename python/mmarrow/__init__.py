@@ -55,6 +55,7 @@ __all__ = [
     "TableWriter",
     "open",
     "open_table",
+    "verify",
     "scan_polars",
     "save",
     "convert",
@@ -141,9 +142,18 @@ def open(
     )
 
 
-def open_table(path: PathLike, columns: Sequence[str] | None = None) -> Table:
+def open_table(path: PathLike, columns: Sequence[str] | None = None, *, trusted: bool = False) -> Table:
     """Opens the mmarrow table directory ``path`` (only ``columns``, in that
     order, when given), in time independent of its size.
+
+    Opening checks the manifest and that every file is there and long
+    enough; the contents (offsets, UTF-8, null counts) are checked as rows
+    are read, each row once, so a corrupt or hostile table is an
+    ``mmarrow.Error``, never a crash. ``trusted=True`` skips those content
+    checks — every read is then O(columns), however many rows it covers —
+    for a table you vouch for: one mmarrow wrote, or one :func:`verify`
+    passed and nobody changed since. A trusted table whose files do not
+    hold what mmarrow wrote can crash the process or give wrong values.
 
     The table exposes ``__arrow_c_stream__`` only, so every Arrow consumer
     reads it as a stream of zero-copy record batches: ``pl.DataFrame(t)``,
@@ -160,8 +170,29 @@ def open_table(path: PathLike, columns: Sequence[str] | None = None) -> Table:
     {'name': [None, 'a']}
     """
     return _native.open_table(
-        os.fspath(path), None if columns is None else [str(c) for c in columns]
+        os.fspath(path), None if columns is None else [str(c) for c in columns], trusted=bool(trusted)
     )
+
+
+def verify(path: PathLike) -> dict[str, Any]:
+    """Checks everything of the table directory or array file ``path`` that
+    opening leaves to the moment rows are read — offsets, UTF-8, dictionary
+    keys, null counts, value ranges — and, for a table, the checksum of
+    every committed byte, as ``mmarrow verify`` does. Raises an
+    ``mmarrow.Error`` naming the file and the problem; returns a dict
+    (``kind``, ``rows``, and ``columns``, ``checksummed_bytes``,
+    ``unchecked_bytes`` for a table or ``dtype`` for an array).
+
+    >>> import pyarrow as pa, mmarrow, tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "t")
+    >>> mmarrow.save(p, pa.table({"id": [1, 2, 3], "name": ["a", "b", None]}))
+    3
+    >>> mmarrow.verify(p)["rows"]
+    3
+    >>> len(mmarrow.open_table(p, trusted=True))
+    3
+    """
+    return _native.verify(os.fspath(path))
 
 
 def _is_arrow(data: Any) -> bool:
@@ -295,6 +326,7 @@ def convert(
     progress: Progress | None = None,
     source_format: str | None = None,
     destination_format: str | None = None,
+    string_view: bool = False,
 ) -> dict[str, Any]:
     """Converts between array files, tables, Parquet and Arrow IPC, as
     ``mmarrow convert`` does (the same Rust code), with the GIL released.
@@ -306,7 +338,10 @@ def convert(
     Parquet/IPC file for an array file; ``table=True`` asks for a table;
     ``compression`` is ``"none"``, ``"snappy"``, ``"zstd[:level]"``, ``"lz4"``
     or ``"gzip[:level]"``; ``if_stale=True`` rebuilds a table cache only when
-    its source changed (O(1) otherwise).
+    its source changed (O(1) otherwise). ``string_view=True`` stores a
+    table's string and binary columns as Arrow views (``string_view``,
+    ``binary_view``), the layout Polars holds strings in: ``to_polars()``
+    of such a table adds no memory at all.
 
     ``progress``, if given, is called as ``progress(rows_done, rows_total,
     bytes_done, bytes_total)`` from the converting threads; an exception it
@@ -329,6 +364,7 @@ def convert(
         if_stale=if_stale,
         durable=durable,
         progress=progress,
+        string_view=string_view,
     )
 
 
@@ -377,12 +413,14 @@ def from_parquet(
     threads: int | None = None,
     overwrite: bool = False,
     progress: Progress | None = None,
+    string_view: bool = False,
 ) -> dict[str, Any]:
     """Builds an array file (one ``column``, or a one-column file) or a
     table directory (several columns, or ``table=True``) from the Parquet
     file ``src``. With ``if_stale=True`` a table built from the unchanged
     source is left as it is, in O(1): a cache that rebuilds itself only
-    when needed. See :func:`convert`.
+    when needed. ``string_view=True`` stores strings as Arrow views, which
+    Polars takes as they are. See :func:`convert`.
 
     >>> import pyarrow as pa, pyarrow.parquet as pq, mmarrow, tempfile, os
     >>> d = tempfile.mkdtemp()
@@ -391,6 +429,11 @@ def from_parquet(
     2
     >>> mmarrow.from_parquet(os.path.join(d, "s.parquet"), os.path.join(d, "cache"), if_stale=True)["up_to_date"]
     True
+    >>> pq.write_table(pa.table({"s": ["a", "a string of more than twelve bytes"]}), os.path.join(d, "s2.parquet"))
+    >>> mmarrow.from_parquet(os.path.join(d, "s2.parquet"), os.path.join(d, "views"), table=True, string_view=True)["rows"]
+    2
+    >>> mmarrow.open_table(os.path.join(d, "views")).schema.field("s").type
+    DataType(string_view)
     """
     return convert(
         src,
@@ -402,4 +445,5 @@ def from_parquet(
         overwrite=overwrite,
         progress=progress,
         source_format="parquet",
+        string_view=string_view,
     )

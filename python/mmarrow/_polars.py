@@ -166,7 +166,7 @@ def _polars_view(table: Any) -> Any:
     return table.with_tensor_layout("array").with_string_view()
 
 
-def scan_polars(path: str | os.PathLike, *, batch_rows: int | None = None) -> Any:
+def scan_polars(path: str | os.PathLike, *, batch_rows: int | None = None, trusted: bool = False) -> Any:
     """The table directory ``path`` as a Polars ``LazyFrame``.
 
     Projections, predicates and limits (``select``, ``filter``, ``head``)
@@ -174,7 +174,7 @@ def scan_polars(path: str | os.PathLike, *, batch_rows: int | None = None) -> An
     exclude the predicate are skipped without being read, the remaining
     rows are filtered batch by batch (``batch_rows``, default Polars' hint
     or 262,144). Each collect opens the table anew, so it sees every
-    commit made before it.
+    commit made before it. ``trusted`` is that of :func:`mmarrow.open_table`.
 
     >>> import pyarrow as pa, polars as pl, mmarrow, tempfile, os
     >>> p = os.path.join(tempfile.mkdtemp(), "t")
@@ -188,7 +188,7 @@ def scan_polars(path: str | os.PathLike, *, batch_rows: int | None = None) -> An
     from polars.io.plugins import register_io_source
 
     path = os.fspath(path)
-    first = _polars_view(_native.open_table(path))
+    first = _polars_view(_native.open_table(path, trusted=trusted))
     schema = pl.DataFrame(first.slice(0, 0)).schema
     names = list(schema.keys())
     del first
@@ -202,7 +202,7 @@ def scan_polars(path: str | os.PathLike, *, batch_rows: int | None = None) -> An
         wanted = set(with_columns if with_columns is not None else names)
         if predicate is not None:
             wanted |= set(predicate.meta.root_names())
-        table = _polars_view(_native.open_table(path, [c for c in names if c in wanted]))
+        table = _polars_view(_native.open_table(path, [c for c in names if c in wanted], trusted=trusted))
         step = max(1, batch_rows or batch_size or _DEFAULT_BATCH_ROWS)
         left = n_rows
         for a, b in _chunks_to_read(table, predicate, pl):

@@ -1,6 +1,7 @@
 //! The binding's only `unsafe`: exporting the map through the buffer
-//! protocol, borrowing the memory of buffers Python passes in, and string
-//! views over a checked string column's own data.
+//! protocol, borrowing the memory of buffers Python passes in, string
+//! views over a checked string column's own data, and tables opened
+//! `trusted=True`.
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
@@ -179,4 +180,14 @@ pub fn views_over(
             Arc::new(BinaryViewArray::new_unchecked(views, buffers, nulls))
         }
     }
+}
+
+/// `o` without the content checks, for `open_table(..., trusted=True)`.
+pub fn trusted(o: mmarrow::TableOptions) -> mmarrow::TableOptions {
+    // SAFETY: `TableOptions::trusted` asks the caller to vouch that the
+    // files hold what mmarrow wrote (or passed `verify`). The Python caller
+    // does so by passing `trusted=True`, which the docstring of
+    // `mmarrow.open_table` documents as exactly that promise, with the
+    // consequence of breaking it (a crash or wrong values).
+    unsafe { o.trusted() }
 }

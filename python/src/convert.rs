@@ -74,7 +74,7 @@ fn format(name: &str) -> PyResult<Format> {
 #[pyo3(signature = (
     src, dst, *, source_format=None, destination_format=None, column=None, table=false,
     compression=None, row_group_rows=None, threads=None, overwrite=false, if_stale=false,
-    durable=true, progress=None,
+    durable=true, progress=None, string_view=false,
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn convert<'py>(
@@ -92,11 +92,13 @@ pub fn convert<'py>(
     if_stale: bool,
     durable: bool,
     progress: Option<Py<PyAny>>,
+    string_view: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let mut o = ConvertOptions::new()
         .overwrite(overwrite)
         .if_stale(if_stale)
         .durable(durable)
+        .string_view(string_view)
         .table(table);
     if let Some(f) = source_format {
         o = o.source_format(format(f)?);

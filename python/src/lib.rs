@@ -27,6 +27,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<writer::TableWriter>()?;
     m.add_function(wrap_pyfunction!(array::open, m)?)?;
     m.add_function(wrap_pyfunction!(table::open_table, m)?)?;
+    m.add_function(wrap_pyfunction!(table::verify, m)?)?;
     m.add_function(wrap_pyfunction!(writer::save_arrow, m)?)?;
     m.add_function(wrap_pyfunction!(convert::convert, m)?)?;
     Ok(())

@@ -41,13 +41,22 @@ pub struct Table {
     views: Arc<[bool]>,
 }
 
-/// Opens the table in `path`, only `columns` (in that order) when given.
+/// Opens the table in `path`, only `columns` (in that order) when given;
+/// without the content checks when `trusted` (see `mmarrow.open_table`).
 #[pyfunction]
-#[pyo3(signature = (path, columns=None))]
-pub fn open_table(py: Python<'_>, path: PathBuf, columns: Option<Vec<String>>) -> PyResult<Table> {
+#[pyo3(signature = (path, columns=None, *, trusted=false))]
+pub fn open_table(
+    py: Python<'_>,
+    path: PathBuf,
+    columns: Option<Vec<String>>,
+    trusted: bool,
+) -> PyResult<Table> {
     let mut o = TableOptions::new();
     if let Some(c) = &columns {
         o = o.project(&c.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    if trusted {
+        o = crate::buffer::trusted(o);
     }
     let table = py.detach(|| o.open(&path)).py()?;
     let rows = 0..table.num_rows();
@@ -57,6 +66,36 @@ pub fn open_table(py: Python<'_>, path: PathBuf, columns: Option<Vec<String>>) -
         layout: TensorLayout::FixedShapeTensor,
         views: Arc::new([]),
     })
+}
+
+/// Checks everything of the table or array file in `path` that opening
+/// leaves to the moment arrays are made (offsets, UTF-8, dictionary keys,
+/// null counts, value ranges), and for a table the checksum of every
+/// committed byte; as `mmarrow verify`.
+#[pyfunction]
+pub fn verify<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    if mmarrow::table::is_table(&path) {
+        let t = py.detach(|| mmarrow::table::verify_table(&path)).py()?;
+        let sums = t.checksum_report().unwrap_or_default();
+        d.set_item("kind", "table")?;
+        d.set_item("rows", t.num_rows())?;
+        d.set_item("columns", t.schema().fields().len())?;
+        d.set_item("checksummed_bytes", sums.bytes)?;
+        d.set_item("unchecked_bytes", sums.unchecked_bytes)?;
+    } else {
+        let a = py
+            .detach(|| -> mmarrow::Result<mmarrow::MmArray> {
+                let a = mmarrow::open(&path)?;
+                a.to_arrow_compatible().to_record_batch()?;
+                Ok(a)
+            })
+            .py()?;
+        d.set_item("kind", "array")?;
+        d.set_item("rows", a.len())?;
+        d.set_item("dtype", a.dtype().to_string())?;
+    }
+    Ok(d)
 }
 
 impl Table {

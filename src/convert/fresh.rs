@@ -110,6 +110,12 @@ pub(crate) fn check(
         }
         .at(dst));
     }
+    if o.string_view && !to_table {
+        return Err(ErrorKind::InvalidRequest {
+            reason: "--string-view is for table destinations (it sets how a table stores its string columns); this destination is not a table".into(),
+        }
+        .at(dst));
+    }
     let source = if to_table {
         source_fingerprint(src, format)
     } else {
@@ -122,7 +128,13 @@ pub(crate) fn check(
         });
     }
     if let (Some(now), Ok(m)) = (&source, Manifest::read(dst)) {
-        if m.source.as_ref() == Some(now) {
+        // A table that still holds strings `string_view` would store as
+        // views was built under other options: rebuilt.
+        let views_missing = o.string_view
+            && m.columns
+                .iter()
+                .any(|c| o.stored_type(c.field.data_type()) != *c.field.data_type());
+        if m.source.as_ref() == Some(now) && !views_missing {
             return Ok(Freshness::UpToDate(ConvertSummary {
                 rows: m.rows,
                 data_bytes: 0,

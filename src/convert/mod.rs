@@ -110,7 +110,7 @@ pub fn convert(
         }
         to => to,
     };
-    if o.if_stale && to != Format::Table {
+    if (o.if_stale || o.string_view) && to != Format::Table {
         fresh::check(src, dst, from, false, o)?;
     }
     match (from, to) {

@@ -5,6 +5,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use arrow_array::{make_array, Array};
+use arrow_data::ArrayData;
+use arrow_schema::{DataType, FieldRef, Schema, SchemaRef};
+
 use super::format::Format;
 use crate::error::{Error, ErrorKind, Result};
 
@@ -141,6 +145,7 @@ pub struct ConvertOptions {
     pub(crate) fast_path: bool,
     pub(crate) durable: bool,
     pub(crate) if_stale: bool,
+    pub(crate) string_view: bool,
     pub(crate) progress: Option<Arc<dyn Progress>>,
 }
 
@@ -160,6 +165,7 @@ impl Default for ConvertOptions {
             fast_path: true,
             durable: true,
             if_stale: false,
+            string_view: false,
             progress: None,
         }
     }
@@ -178,6 +184,8 @@ impl fmt::Debug for ConvertOptions {
             .field("destination_format", &self.destination_format)
             .field("fast_path", &self.fast_path)
             .field("durable", &self.durable)
+            .field("if_stale", &self.if_stale)
+            .field("string_view", &self.string_view)
             .finish_non_exhaustive()
     }
 }
@@ -325,6 +333,76 @@ impl ConvertOptions {
         self
     }
 
+    /// Whether a table destination stores string and binary columns as
+    /// Arrow views (`utf8_view`, `binary_view`; default false: as stored in
+    /// the source). `utf8`, `large_utf8`, `binary` and `large_binary`
+    /// become views, at the top level and inside lists, fixed-size lists
+    /// and structs (not inside dictionaries, maps or unions, which keep
+    /// their type). Views are the layout Polars and DataFusion's string
+    /// kernels work on: a table stored so reaches Polars with no
+    /// conversion (`mmarrow.open_table(...).to_polars()` adds no memory),
+    /// at 16 bytes of view per string on disk instead of 4 of offset. With
+    /// [`if_stale`](Self::if_stale), a table that still holds a string
+    /// column views would replace is stale and rebuilt.
+    ///
+    /// ```
+    /// # fn main() -> mmarrow::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # use std::sync::Arc;
+    /// # use arrow_array::{Int32Array, StringArray, RecordBatch};
+    /// # let batch = RecordBatch::try_from_iter([
+    /// #     ("n", Arc::new(Int32Array::from(vec![1, 2])) as _),
+    /// #     ("s", Arc::new(StringArray::from(vec![Some("a rather long string"), None])) as _),
+    /// # ])?;
+    /// # let src = dir.path().join("x.parquet");
+    /// # let mut w = parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&src).unwrap(), batch.schema(), None).unwrap();
+    /// # w.write(&batch).unwrap(); w.close().unwrap();
+    /// use arrow_schema::DataType;
+    /// use mmarrow::convert::{convert, ConvertOptions};
+    /// let cache = dir.path().join("cache");
+    /// convert(&src, &cache, &ConvertOptions::new().string_view(true))?;
+    /// let t = mmarrow::Table::open(&cache)?;
+    /// assert_eq!(t.schema().field(1).data_type(), &DataType::Utf8View);
+    /// assert_eq!(t.to_record_batch()?.column(1).as_ref(), &arrow_array::StringViewArray::from(vec![Some("a rather long string"), None]));
+    /// # Ok(()) }
+    /// ```
+    pub fn string_view(mut self, on: bool) -> Self {
+        self.string_view = on;
+        self
+    }
+
+    /// The type a table destination stores a source column of type `t`
+    /// as: `t` itself, or with strings as views under
+    /// [`string_view`](Self::string_view).
+    pub(crate) fn stored_type(&self, t: &DataType) -> DataType {
+        if !self.string_view {
+            return t.clone();
+        }
+        match view_type(t) {
+            Some(v) if arrow_cast::can_cast_types(t, &v) => v,
+            _ => t.clone(),
+        }
+    }
+
+    /// [`stored_type`](Self::stored_type) of every field.
+    pub(crate) fn stored_schema(&self, s: &SchemaRef) -> SchemaRef {
+        if !self.string_view {
+            return s.clone();
+        }
+        let fields: Vec<FieldRef> = s
+            .fields()
+            .iter()
+            .map(|f| {
+                Arc::new(
+                    f.as_ref()
+                        .clone()
+                        .with_data_type(self.stored_type(f.data_type())),
+                )
+            })
+            .collect();
+        Arc::new(Schema::new_with_metadata(fields, s.metadata().clone()))
+    }
+
     /// Whether the output is fsynced before the rename.
     pub fn is_durable(&self) -> bool {
         self.durable
@@ -355,6 +433,46 @@ impl ConvertOptions {
             p.advance(rows, bytes);
         }
     }
+}
+
+/// `t` with its strings and binaries as views, `None` when it has none
+/// that [`ConvertOptions::string_view`] replaces.
+pub(crate) fn view_type(t: &DataType) -> Option<DataType> {
+    let field = |f: &FieldRef| {
+        view_type(f.data_type()).map(|t| Arc::new(f.as_ref().clone().with_data_type(t)))
+    };
+    match t {
+        DataType::Utf8 | DataType::LargeUtf8 => Some(DataType::Utf8View),
+        DataType::Binary | DataType::LargeBinary => Some(DataType::BinaryView),
+        DataType::List(f) => field(f).map(DataType::List),
+        DataType::LargeList(f) => field(f).map(DataType::LargeList),
+        DataType::FixedSizeList(f, n) => field(f).map(|f| DataType::FixedSizeList(f, *n)),
+        DataType::Struct(fs) => {
+            let new: Vec<Option<FieldRef>> = fs.iter().map(field).collect();
+            new.iter().any(Option::is_some).then(|| {
+                DataType::Struct(
+                    new.into_iter()
+                        .zip(fs.iter())
+                        .map(|(n, f)| n.unwrap_or_else(|| f.clone()))
+                        .collect(),
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
+/// `d` as type `t` (the [`ConvertOptions::stored_type`] of its type):
+/// `d` itself when it is of that type already. Strings become views over
+/// `d`'s own buffers (the table writer then copies them to the column).
+pub(crate) fn to_stored(d: ArrayData, t: &DataType) -> std::result::Result<ArrayData, String> {
+    if d.data_type() == t {
+        return Ok(d);
+    }
+    let from = d.data_type().clone();
+    arrow_cast::cast(make_array(d).as_ref(), t)
+        .map(|a| a.to_data())
+        .map_err(|e| format!("storing {from} as {t}: {e}"))
 }
 
 /// Checks a row group size given by a user.

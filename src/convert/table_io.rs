@@ -5,10 +5,11 @@ use std::path::Path;
 use super::format::Format;
 use super::fresh::{self, Freshness};
 use super::ipc::ipc_reader;
-use super::options::ConvertOptions;
+use super::options::{to_stored, ConvertOptions};
 use super::output::{finish_table, table_writer, ConvertSummary, Output};
 use super::spec::open_parquet;
 use crate::error::{name_panic, Error, ErrorKind, Result};
+use arrow_array::{make_array, RecordBatch};
 
 /// The Arrow schema of a Parquet file (restored from its `ARROW:schema`
 /// entry when present), read from the footer only.
@@ -100,13 +101,27 @@ fn ipc_to_table_at(src: &Path, dst: &Path, o: &ConvertOptions) -> Result<Convert
     let o = &o.clone().overwrite(overwrite);
     let reader = ipc_reader(src)?;
     Output::table(dst, src, o)?.write(|out| {
-        let mut w = table_writer(out.path(), reader.schema())?;
+        let stored = o.stored_schema(&reader.schema());
+        let mut w = table_writer(out.path(), stored.clone())?;
         if let Some(s) = source {
             w.set_source(s);
         }
         let mut groups = 0;
         for b in reader {
             let b = b.map_err(|e| format_err(src, format!("batch {groups}: {e}")))?;
+            let b = if stored == b.schema() {
+                b
+            } else {
+                let columns = b
+                    .columns()
+                    .iter()
+                    .zip(stored.fields())
+                    .map(|(c, f)| to_stored(c.to_data(), f.data_type()).map(make_array))
+                    .collect::<std::result::Result<Vec<_>, String>>()
+                    .map_err(|e| format_err(src, format!("batch {groups}: {e}")))?;
+                RecordBatch::try_new(stored.clone(), columns)
+                    .map_err(|e| format_err(src, format!("batch {groups}: {e}")))?
+            };
             w.append(&b)?;
             o.advance(b.num_rows() as u64, 0);
             groups += 1;

@@ -273,6 +273,8 @@ impl Column {
             // the slice: check the slice's bytes only.
             DataType::Utf8 => check_utf8_range::<i32>(d)?,
             DataType::LargeUtf8 => check_utf8_range::<i64>(d)?,
+            DataType::Utf8View => check_views_range(d, true)?,
+            DataType::BinaryView => check_views_range(d, false)?,
             _ => d.validate_data().map_err(|e| arrow_text(&e))?,
         }
         self.check_zero_null_bitmap(d, id)?;
@@ -388,6 +390,96 @@ fn check_utf8_range<O: arrow_array::OffsetSizeTrait>(
         }
     }
     Ok(())
+}
+
+/// What `validate_data` checks for a slice `d` of a string or binary
+/// view node — its layout and null count; every view's padding (inline),
+/// or its buffer, bounds and prefix; for strings, UTF-8 — in one pass
+/// over the slice's views. Arrow checks each string's UTF-8 on its own
+/// (most of a scan's time for short strings); here an inline string is
+/// checked as one 96-bit ASCII test, and the out-of-line strings of each
+/// data buffer as the one span of bytes they cover (the table writer
+/// stores a batch's strings back to back) plus each string's ends on
+/// character boundaries, which together imply every string is UTF-8. A
+/// span that is not UTF-8, or much longer than its strings, is checked
+/// string by string, as Arrow does, with Arrow's messages.
+fn check_views_range(d: &ArrayData, utf8: bool) -> std::result::Result<(), String> {
+    d.validate().map_err(|e| arrow_text(&e))?;
+    d.validate_nulls().map_err(|e| arrow_text(&e))?;
+    let (off, len) = (d.offset(), d.len());
+    // `validate` checked the views buffer holds `off + len` views.
+    let views = &d.buffers()[0].typed_data::<u128>()[off..off + len];
+    let data = &d.buffers()[1..];
+    // Per data buffer: the span of bytes its strings cover, and their sum.
+    let mut spans: Vec<(usize, usize, u64)> = vec![(usize::MAX, 0, 0); data.len()];
+    // Whether an inline string has a byte above 0x7f, and whether every
+    // out-of-line string starts and ends on a character boundary (inside
+    // its buffer: not before a continuation byte 0b10xxxxxx).
+    let (mut inline_non_ascii, mut boundaries) = (false, true);
+    const ASCII: u128 = 0x8080_8080_8080_8080_8080_8080 << 32;
+    let not_continuation = |b: &[u8], at: usize| at >= b.len() || (b[at] as i8) >= -0x40;
+    for (i, &v) in views.iter().enumerate() {
+        let n = v as u32 as usize;
+        if n <= 12 {
+            if n < 12 && v >> (32 + n * 8) != 0 {
+                return Err(format!(
+                    "View at index {i} contained non-zero padding for string of length {n}"
+                ));
+            }
+            inline_non_ascii |= v & ASCII != 0;
+            continue;
+        }
+        let (k, start) = ((v >> 64) as u32 as usize, (v >> 96) as u32 as usize);
+        let Some(buf) = data.get(k) else {
+            return Err(format!(
+                "Invalid buffer index at {i}: got index {k} but only has {} buffers",
+                data.len()
+            ));
+        };
+        let end = start + n;
+        let Some(b) = buf.get(start..end) else {
+            return Err(format!(
+                "Invalid buffer slice at {i}: got {start}..{end} but buffer {k} has length {}",
+                buf.len()
+            ));
+        };
+        if b[..4] != ((v >> 32) as u32).to_le_bytes() {
+            return Err("Mismatch between embedded prefix and data".into());
+        }
+        boundaries &= (b[0] as i8) >= -0x40 && not_continuation(buf, end);
+        let s = &mut spans[k];
+        *s = (s.0.min(start), s.1.max(end), s.2 + n as u64);
+    }
+    if !utf8 {
+        return Ok(());
+    }
+    // Every string inside a UTF-8 span with both ends on character
+    // boundaries is UTF-8. A span much longer than its strings is not
+    // read whole (a crafted file could make every batch read a buffer).
+    let by_span = boundaries
+        && spans.iter().zip(data).all(|(&(lo, hi, sum), buf)| {
+            lo >= hi || ((hi - lo) as u64 <= 2 * sum && std::str::from_utf8(&buf[lo..hi]).is_ok())
+        });
+    if by_span && !inline_non_ascii {
+        return Ok(());
+    }
+    for (i, &v) in views.iter().enumerate() {
+        let n = v as u32 as usize;
+        if n <= 12 {
+            check_utf8_at(i, &v.to_le_bytes()[4..4 + n])?;
+        } else if !by_span {
+            let (k, start) = ((v >> 64) as u32 as usize, (v >> 96) as u32 as usize);
+            check_utf8_at(i, &data[k][start..start + n])?;
+        }
+    }
+    Ok(())
+}
+
+/// Arrow's check of the string at view `i`.
+fn check_utf8_at(i: usize, b: &[u8]) -> std::result::Result<(), String> {
+    std::str::from_utf8(b)
+        .map(|_| ())
+        .map_err(|e| format!("Encountered non-UTF-8 data at index {i}: {e}"))
 }
 
 /// The preorder ids of the children of node `id` of type `t`.
@@ -990,4 +1082,54 @@ fn map_file(dir: &Path, canonical: &Canonical, name: &str) -> Result<(PathBuf, B
     };
     let buf = map::map_prefix(&file, &path, len)?;
     Ok((path, buf))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_views_range;
+    use crate::map::Unvalidated;
+    use arrow_array::{Array, BinaryViewArray, StringViewArray};
+    use arrow_buffer::Buffer;
+    use arrow_data::ArrayData;
+    use proptest::prelude::*;
+
+    /// A view array's data with some of its bytes replaced, unvalidated.
+    fn mutated(d: &ArrayData, edits: &[(usize, usize, u8)]) -> Unvalidated {
+        let mut bufs: Vec<Vec<u8>> = d.buffers().iter().map(|b| b.as_slice().to_vec()).collect();
+        for &(b, at, byte) in edits {
+            let b = b % bufs.len();
+            if !bufs[b].is_empty() {
+                let n = bufs[b].len();
+                bufs[b][at % n] = byte;
+            }
+        }
+        let b = d
+            .clone()
+            .into_builder()
+            .buffers(bufs.into_iter().map(Buffer::from_vec).collect());
+        Unvalidated::new(b).expect("the layout is unchanged")
+    }
+
+    proptest! {
+        /// Whatever the bytes, the slice check accepts exactly what
+        /// Arrow's full validation of the slice accepts.
+        #[test]
+        fn views_are_accepted_as_arrow_accepts_them(
+            strings in proptest::collection::vec(
+                proptest::option::weighted(0.9, "[a-zé€😀]{0,30}"), 1..60),
+            edits in proptest::collection::vec((0usize..4, 0usize..4096, any::<u8>()), 0..4),
+            slice in (0usize..60, 0usize..60),
+        ) {
+            let a = StringViewArray::from(strings.clone());
+            let b = BinaryViewArray::from_iter(strings.iter().map(|s| s.as_deref().map(str::as_bytes)));
+            for (data, utf8) in [(a.to_data(), true), (b.to_data(), false)] {
+                let d = mutated(&data, &edits);
+                let off = slice.0 % data.len();
+                let len = slice.1 % (data.len() - off + 1);
+                let ours = d.range(off, len, |s| check_views_range(s, utf8));
+                let arrow = d.range(off, len, |s| s.validate_data());
+                prop_assert_eq!(ours.is_ok(), arrow.is_ok(), "{:?} {:?}", ours.err(), arrow.err());
+            }
+        }
+    }
 }

@@ -659,3 +659,188 @@ fn date64_is_stored_as_days_and_a_partial_day_is_refused() {
     assert!(e.to_string().contains("not a whole day"), "{e}");
     assert!(!d.path("p.parquet").exists());
 }
+
+/// `string_view`: a Parquet or IPC source's strings and binaries (top
+/// level, large, in lists and structs) stored as views, with the same
+/// values and chunk statistics as the plain cache; the page-level and the
+/// generic reader agree; `if_stale` rebuilds a plain cache asked for views.
+#[test]
+fn string_view_stores_strings_as_views_with_the_same_values_and_statistics() {
+    use arrow_array::builder::{ListBuilder, StringBuilder};
+    use arrow_array::{ArrayRef, BinaryArray, LargeStringArray, StructArray};
+    use mmarrow::convert::{ipc_to_table, parquet_to_table};
+    let d = Dir::new();
+    let rows = 70_000usize; // two statistics chunks
+    let text = |i: usize| format!("row {i} {}", "é".repeat(i % 9));
+    let mut list = ListBuilder::new(StringBuilder::new());
+    for i in 0..rows {
+        if i % 7 == 0 {
+            list.append_null();
+        } else {
+            list.values().append_value(text(i));
+            list.values().append_value("x");
+            list.append(true);
+        }
+    }
+    let st = StructArray::from(vec![
+        (
+            Arc::new(Field::new("a", DataType::Utf8, true)),
+            Arc::new(StringArray::from_iter(
+                (0..rows).map(|i| (i % 3 > 0).then(|| text(i))),
+            )) as ArrayRef,
+        ),
+        (
+            Arc::new(Field::new("n", DataType::Int32, false)),
+            Arc::new(Int32Array::from_iter_values(0..rows as i32)) as ArrayRef,
+        ),
+    ]);
+    let batch = RecordBatch::try_from_iter([
+        (
+            "id",
+            Arc::new(Int32Array::from_iter_values(0..rows as i32)) as ArrayRef,
+        ),
+        (
+            "s",
+            Arc::new(StringArray::from_iter(
+                (0..rows).map(|i| (i % 5 > 0).then(|| text(i))),
+            )) as _,
+        ),
+        (
+            "short",
+            Arc::new(StringArray::from_iter_values(
+                (0..rows).map(|i| format!("c{}", i % 100)),
+            )),
+        ),
+        (
+            "large",
+            Arc::new(LargeStringArray::from_iter_values((0..rows).map(text))),
+        ),
+        (
+            "bin",
+            Arc::new(BinaryArray::from_iter_values(
+                (0..rows).map(|i| vec![i as u8; i % 20]),
+            )),
+        ),
+        ("list", Arc::new(list.finish())),
+        ("st", Arc::new(st)),
+    ])
+    .unwrap();
+    let pq = d.path("x.parquet");
+    let mut w = ArrowWriter::try_new(File::create(&pq).unwrap(), batch.schema(), None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let ipc = d.path("x.arrow");
+    let mut w =
+        arrow_ipc::writer::FileWriter::try_new(File::create(&ipc).unwrap(), &batch.schema())
+            .unwrap();
+    w.write(&batch.slice(0, 30_000)).unwrap();
+    w.write(&batch.slice(30_000, rows - 30_000)).unwrap();
+    w.finish().unwrap();
+
+    let views = ConvertOptions::new().string_view(true);
+    let plain = d.path("plain");
+    parquet_to_table(&pq, &plain, &ConvertOptions::new()).unwrap();
+    let plain = mmarrow::Table::open(&plain).unwrap();
+    for (name, make) in [
+        (
+            "fast",
+            &(|o: &ConvertOptions, dst: &Path| parquet_to_table(&pq, dst, o))
+                as &dyn Fn(&ConvertOptions, &Path) -> mmarrow::Result<_>,
+        ),
+        ("generic", &|o: &ConvertOptions, dst: &Path| {
+            parquet_to_table(&pq, dst, &o.clone().fast_path(false))
+        }),
+        ("ipc", &|o: &ConvertOptions, dst: &Path| {
+            ipc_to_table(&ipc, dst, o)
+        }),
+    ] {
+        let dst = d.path(name);
+        make(&views, &dst).unwrap();
+        let t = mmarrow::Table::open(&dst).unwrap();
+        let schema = t.schema();
+        let ty = |i: usize| schema.field(i).data_type().clone();
+        assert_eq!(ty(0), DataType::Int32, "{name}");
+        for i in 1..4 {
+            assert_eq!(ty(i), DataType::Utf8View, "{name}: column {i}");
+        }
+        assert_eq!(ty(4), DataType::BinaryView, "{name}");
+        match ty(5) {
+            DataType::List(f) => assert_eq!(f.data_type(), &DataType::Utf8View, "{name}"),
+            t => panic!("{name}: {t}"),
+        }
+        match ty(6) {
+            DataType::Struct(f) => {
+                assert_eq!(f[0].data_type(), &DataType::Utf8View, "{name}");
+                assert_eq!(f[1].data_type(), &DataType::Int32, "{name}");
+            }
+            t => panic!("{name}: {t}"),
+        }
+        // The values: the plain cache's, cast.
+        let got = t.to_record_batch().unwrap();
+        let base = plain.to_record_batch().unwrap();
+        for (i, (g, b)) in got.columns().iter().zip(base.columns()).enumerate() {
+            let b = arrow_cast::cast(b.as_ref(), g.data_type()).unwrap();
+            assert_eq!(g.as_ref(), b.as_ref(), "{name}: column {i}");
+        }
+        // Batches validated range by range give the same rows.
+        let sliced: Vec<RecordBatch> = t.batches(4096).unwrap().map(|b| b.unwrap()).collect();
+        assert_eq!(concat(&sliced), got, "{name}");
+        // Chunk statistics: the same min/max as the plain cache's strings.
+        let (sv, sp) = (t.statistics().unwrap(), plain.statistics().unwrap());
+        assert_eq!(sv.num_chunks(), 2);
+        for c in ["s", "short", "large"] {
+            let (a, b) = (sv.column_by_name(c).unwrap(), sp.column_by_name(c).unwrap());
+            let s = |x: Option<&ArrayRef>| {
+                arrow_cast::cast(x.unwrap().as_ref(), &DataType::Utf8)
+                    .unwrap()
+                    .to_data()
+            };
+            assert_eq!(s(a.min()), s(b.min()), "{name}: {c}");
+            assert_eq!(s(a.max()), s(b.max()), "{name}: {c}");
+            assert_eq!(
+                a.null_counts().to_data(),
+                b.null_counts().to_data(),
+                "{name}: {c}"
+            );
+        }
+        mmarrow::table::verify_table(&dst).unwrap();
+        if name == "fast" {
+            assert!(mmarrow::table::verify_checksums(&dst).is_ok());
+        }
+    }
+    // Page-level and generic: the same files.
+    for f in std::fs::read_dir(d.path("fast")).unwrap() {
+        let f = f.unwrap().file_name();
+        if f == ".lock" {
+            continue;
+        }
+        assert_eq!(
+            std::fs::read(d.path("fast").join(&f)).unwrap(),
+            std::fs::read(d.path("generic").join(&f)).unwrap(),
+            "{f:?}"
+        );
+    }
+    // `if_stale`: a plain cache asked for views is rebuilt, then current.
+    let cache = d.path("cache");
+    let stale = ConvertOptions::new().if_stale(true);
+    assert!(!convert(&pq, &cache, &stale).unwrap().up_to_date);
+    assert!(convert(&pq, &cache, &stale).unwrap().up_to_date);
+    assert!(
+        !convert(&pq, &cache, &stale.clone().string_view(true))
+            .unwrap()
+            .up_to_date
+    );
+    assert_eq!(
+        mmarrow::Table::open(&cache)
+            .unwrap()
+            .schema()
+            .field(1)
+            .data_type(),
+        &DataType::Utf8View
+    );
+    assert!(
+        convert(&pq, &cache, &stale.clone().string_view(true))
+            .unwrap()
+            .up_to_date
+    );
+}

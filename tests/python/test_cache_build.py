@@ -275,3 +275,80 @@ def test_if_stale_refuses_what_it_cannot_track(mm, work, table):
     proc = mm.cli("from-parquet", src, other, "--if-stale")
     assert_cli_error(proc, other, "not an mmarrow table")
     assert (other / "keep.txt").read_text() == "mine"
+
+
+def views_of(t: pa.Table) -> pa.Table:
+    """``t`` with its strings and binaries (top level, in lists and
+    structs) as Arrow views: what ``--string-view`` stores."""
+
+    def view(ty: pa.DataType) -> pa.DataType:
+        if pa.types.is_string(ty) or pa.types.is_large_string(ty):
+            return pa.string_view()
+        if pa.types.is_binary(ty) or pa.types.is_large_binary(ty):
+            return pa.binary_view()
+        if pa.types.is_list(ty):
+            return pa.list_(pa.field(ty.value_field.name, view(ty.value_type), ty.value_field.nullable))
+        if pa.types.is_struct(ty):
+            return pa.struct([pa.field(f.name, view(f.type), f.nullable) for f in ty])
+        return ty
+
+    return pa.table({n: t[n].cast(view(t[n].type)) for n in t.column_names})
+
+
+@pytest.mark.parametrize("generic", [False, True], ids=["page-level", "generic"])
+def test_string_view_stores_strings_as_views(mm, work, table, generic):
+    n = 5000
+    extra = pa.table(
+        {
+            "large": pa.array([f"large {k} " + "z" * (k % 30) for k in range(n)], type=pa.large_string()),
+            "tags": pa.array([None if k % 9 == 0 else [f"t{k}", "a tag longer than twelve"] for k in range(n)]),
+            "st": pa.array([{"a": None if k % 4 == 0 else f"s{k}" * 5, "n": k} for k in range(n)]),
+        }
+    )
+    t = table.slice(0, n)
+    for name in extra.column_names:
+        t = t.append_column(name, extra[name])
+    src = work / f"views-{generic}.parquet"
+    pq.write_table(t, src, row_group_size=2000)
+    dst = work / f"views-{generic}"
+    args = ["--generic"] if generic else []
+    run_ok(mm, "from-parquet", src, dst, "--string-view", *args)
+    m = json.loads((dst / "manifest.json").read_text())
+    types = {c["field"]["name"]: c["field"]["type"]["name"] for c in m["columns"]}
+    assert types["s"] == types["cat"] == types["large"] == "utf8_view", types
+    assert types["bin"] == "binary_view", types
+    # The values pyarrow reads from the source, as views.
+    got = read_back(mm, dst, work)
+    want = views_of(pq.read_table(src))
+    for name in want.column_names:
+        g, w = got[name].combine_chunks(), want[name].combine_chunks()
+        assert g.type == w.type, (name, g.type, w.type)
+        assert g.equals(w), name
+    assert "ok" in run_ok(mm, "verify", dst)
+    # The same from an Arrow IPC source.
+    ipc_src = work / f"views-{generic}.arrow"
+    with pa.OSFile(str(ipc_src), "wb") as f, ipc.new_file(f, t.schema) as w:
+        w.write_table(t, max_chunksize=1500)
+    dst_ipc = work / f"views-ipc-{generic}"
+    run_ok(mm, "convert", ipc_src, dst_ipc, "--string-view")
+    got = read_back(mm, dst_ipc, work)
+    for name in want.column_names:
+        assert got[name].combine_chunks().equals(want[name].combine_chunks()), name
+    shutil.rmtree(dst)
+    shutil.rmtree(dst_ipc)
+
+
+def test_if_stale_rebuilds_a_plain_cache_asked_for_string_views(mm, work, table):
+    src = work / "stale-views.parquet"
+    pq.write_table(table.slice(0, 800), src)
+    dst = work / "stale-views"
+    run_ok(mm, "from-parquet", src, dst, "--if-stale")
+    assert "up to date" in run_ok(mm, "from-parquet", src, dst, "--if-stale")
+    out = run_ok(mm, "from-parquet", src, dst, "--if-stale", "--string-view")
+    assert "up to date" not in out, out
+    assert "utf8_view" in (dst / "manifest.json").read_text()
+    assert "up to date" in run_ok(mm, "from-parquet", src, dst, "--if-stale", "--string-view")
+    # Views are a table's layout: asked of an array destination, refused.
+    npy = work / "stale-views-id.npy"
+    assert_cli_error(mm.cli("from-parquet", src, npy, "--column", "id", "--string-view"), npy, "table destinations")
+    assert not npy.exists()

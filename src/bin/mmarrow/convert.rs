@@ -44,6 +44,11 @@ pub(crate) struct ConvertArgs {
     /// replacing an existing mmarrow table. For table destinations.
     #[arg(long)]
     pub if_stale: bool,
+    /// Store string and binary columns of a table destination as Arrow
+    /// views (utf8_view, binary_view), the layout Polars and DataFusion
+    /// work on: Polars then maps them with no conversion.
+    #[arg(long)]
+    pub string_view: bool,
     /// Use only the parquet crate's generic Arrow reader/writer (slower; for comparison).
     #[arg(long, hide = true)]
     pub generic: bool,
@@ -111,6 +116,7 @@ pub(crate) fn run(a: ConvertArgs, dir: Direction, out: &mut impl Write) -> Resul
         .fast_path(!a.generic)
         .durable(!a.no_fsync)
         .if_stale(a.if_stale)
+        .string_view(a.string_view)
         .table(a.table);
     if let Some(r) = a.row_group_size {
         o = o.row_group_rows(r);

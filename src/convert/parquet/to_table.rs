@@ -43,7 +43,7 @@ use parquet::schema::types::ColumnDescriptor;
 
 use super::chunk::{encoding, walk, PageInfo, PageKind};
 use super::page::{bit_width, check_all, check_rep, decode_indices, def_bits, split_levels};
-use crate::convert::options::ConvertOptions;
+use crate::convert::options::{to_stored, ConvertOptions};
 use crate::convert::output::{finish_table, table_writer, ConvertSummary, Flusher, Output};
 use crate::convert::pipeline;
 use crate::convert::spec::open_parquet_for_reading;
@@ -184,14 +184,15 @@ pub(in crate::convert) fn parquet_to_table(
     };
     Output::table(dst, src, o)?.write(|out| {
         start(&units);
-        let mut w = table_writer(out.path(), meta.schema().clone())?;
+        let stored = o.stored_schema(meta.schema());
+        let mut w = table_writer(out.path(), stored.clone())?;
         let fell_back = AtomicBool::new(false);
         match run.write(&mut w, &chunks, &units, &fell_back) {
             Ok(()) => {}
             Err(_) if fell_back.load(Ordering::Relaxed) => {
                 // Start over on the generic reader, in a new table.
                 drop(w);
-                w = table_writer(out.path(), meta.schema().clone())?;
+                w = table_writer(out.path(), stored.clone())?;
                 let units = run.generic_units(None);
                 start(&units);
                 run.write(&mut w, &[], &units, &fell_back)?;
@@ -428,6 +429,8 @@ impl Run<'_> {
         let mut done = vec![0u64; columns];
         let mut reported = 0u64;
         let chunk_rows = w.chunk_rows();
+        // The types the columns are stored as (strings as views, perhaps).
+        let w_types = w.schema().fields().clone();
         // Writeback starts as the table grows, so that the final fsync
         // has little left to do.
         let flusher = Flusher::start_dir(w.dir(), self.o.durable);
@@ -445,6 +448,8 @@ impl Run<'_> {
                     let plan = &chunks[*chunk];
                     match self.decode_pages(st, plan, *chunk, pages.clone(), *rows) {
                         Ok(data) => {
+                            let data = to_stored(data, w_types[plan.column].data_type())
+                                .map_err(|r| self.bad(plan.group, plan.column, r))?;
                             let array = make_array(data.clone());
                             let parts = column_parts(array.as_ref(), *first_row, chunk_rows);
                             Ok(Decoded::Array(data, parts))
@@ -537,7 +542,10 @@ impl Run<'_> {
         let mut got = 0u64;
         for b in reader {
             let b = b.map_err(|e| self.bad(group, column, e))?;
-            let a = b.column(0);
+            let t = w.schema().field(column).data_type().clone();
+            let a = make_array(
+                to_stored(b.column(0).to_data(), &t).map_err(|r| self.bad(group, column, r))?,
+            );
             let parts = column_parts(a.as_ref(), w.next_row_of_column(column), chunk_rows);
             w.append_column(column, &a.to_data(), parts)?;
             got += a.len() as u64;
