@@ -106,6 +106,18 @@ impl MmarrowSource {
         self.predicate.as_ref()
     }
 
+    /// Which chunks of the member at `location` the predicate as it stands
+    /// now may match, with the member's rows per chunk (`None`: no
+    /// predicate, statistics or pruning).
+    fn static_keep(&self, location: &str) -> Option<(u64, Vec<bool>)> {
+        let predicate = self.predicate.as_ref()?;
+        let member = self.members.get(location)?;
+        let stats = member.statistics.as_ref()?;
+        let pruning = build_pruning(predicate, self.table_schema.file_schema(), None)?;
+        let keep = pruning.prune(&ChunkStatistics::all(stats)).ok()?;
+        Some((member.chunk_rows(), keep))
+    }
+
     /// Chunks the predicate as it stands now excludes, and chunks in all,
     /// over the members this source knows (for `EXPLAIN`).
     fn static_pruning(&self) -> Option<(usize, usize)> {
@@ -221,7 +233,9 @@ impl FileSource for MmarrowSource {
     }
 
     /// Splits the files into `target_partitions` groups of whole chunks of
-    /// rows, in order (ranges count rows: see the module docs, "Rows").
+    /// rows, in order (ranges count rows: see the module docs, "Rows"),
+    /// sharing out the chunks the pushed-down predicate leaves to read (by
+    /// rows when statistics leave under two chunks).
     fn repartitioned(
         &self,
         target_partitions: usize,
@@ -234,7 +248,21 @@ impl FileSource for MmarrowSource {
             .iter()
             .flat_map(|g| g.iter().cloned())
             .collect();
-        match rows::split(&files, target_partitions) {
+        // Rows of the chunks the predicate as it stands now (a dynamic
+        // filter is still empty) leaves to read, per file.
+        let keep: Vec<Option<(u64, Vec<bool>)>> = files
+            .iter()
+            .map(|f| self.static_keep(f.object_meta.location.as_ref()))
+            .collect();
+        let kept = |i: usize, r: &std::ops::Range<u64>| match &keep[i] {
+            Some((chunk_rows, k)) => rows::pieces(r.clone(), *chunk_rows)
+                .into_iter()
+                .filter(|(c, _)| k.get(*c).copied().unwrap_or(true))
+                .map(|(_, p)| p.end - p.start)
+                .sum(),
+            None => r.end - r.start,
+        };
+        match rows::split(&files, target_partitions, kept) {
             Some(groups) => {
                 let mut c = config.clone();
                 c.file_groups = groups.into_iter().map(FileGroup::new).collect();

@@ -272,6 +272,33 @@ fn a_static_filter_skips_chunks_its_statistics_exclude() {
     assert_eq!(metric(&plan, "chunks_scanned"), 0);
 }
 
+/// The partitions share out the chunks a filter leaves to read, not the
+/// table's rows: `id < 2 chunks` on two partitions reads one chunk each.
+#[test]
+fn partitions_share_the_chunks_statistics_leave() {
+    let d = Dir::new();
+    write_table(&d.path("t"), 0..N);
+    let ctx = ctx2();
+    ctx.register_mmarrow("t", d.path("t")).unwrap();
+    let q = "SELECT count(*) FROM t WHERE id < 131072";
+    let (out, plan) = run_plan(&ctx, q);
+    assert_eq!(one_i64(&out), 131_072);
+    let shown = datafusion::physical_plan::displayable(plan.as_ref())
+        .indent(true)
+        .to_string();
+    assert!(
+        shown.contains("2 groups: [[") && shown.contains(":0..65536], ["),
+        "{shown}"
+    );
+    assert_eq!(metric(&plan, "chunks_scanned"), 2);
+    // Without a filter, the rows are split as before.
+    let (_, plan) = run_plan(&ctx, "SELECT count(x) FROM t");
+    let shown = datafusion::physical_plan::displayable(plan.as_ref())
+        .indent(true)
+        .to_string();
+    assert!(!shown.contains(":0..65536]"), "{shown}");
+}
+
 #[test]
 fn topk_dynamic_filters_skip_chunks_as_the_query_runs() {
     let d = Dir::new();

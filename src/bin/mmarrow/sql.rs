@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::collect;
 use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 use mmarrow::datafusion::{session_context, MmarrowTable};
@@ -157,28 +160,47 @@ async fn run_statements(
         return Err(user("no SQL statement given".into()));
     }
     let n = statements.len();
+    // Queries are planned and run on one snapshot of the session, taken
+    // again only after a statement that changes it (DDL, SET): cloning the
+    // session state and its task context for every statement, as
+    // `SessionContext::sql` does, costs more than planning a point query.
+    let mut state = ctx.state();
+    let mut task = state.task_ctx();
     for (i, statement) in statements.into_iter().enumerate() {
         let start = Instant::now();
-        let state = ctx.state();
         let plan = state
             .statement_to_plan(statement)
             .await
             .map_err(query_error)?;
-        let df = ctx.execute_logical_plan(plan).await.map_err(query_error)?;
         let last = i + 1 == n;
+        let changes_session = matches!(plan, LogicalPlan::Ddl(_) | LogicalPlan::Statement(_));
         let rows = match (&args.output, last) {
-            (Some(path), true) => write_output(df, path, args.force).await?,
+            (Some(path), true) => {
+                let df = if changes_session {
+                    ctx.execute_logical_plan(plan).await.map_err(query_error)?
+                } else {
+                    DataFrame::new(state.clone(), plan)
+                };
+                write_output(df, path, args.force).await?
+            }
             _ => {
-                let batches = df.collect().await.map_err(query_error)?;
-                let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-                if !batches.is_empty() && !batches[0].schema().fields().is_empty() {
-                    let table = datafusion::arrow::util::pretty::pretty_format_batches(&batches)
-                        .map_err(|e| query_error(e.into()))?;
-                    writeln!(out, "{table}")?;
-                }
-                rows
+                let batches = if changes_session {
+                    let df = ctx.execute_logical_plan(plan).await.map_err(query_error)?;
+                    df.collect().await.map_err(query_error)?
+                } else {
+                    let physical = state
+                        .create_physical_plan(&plan)
+                        .await
+                        .map_err(query_error)?;
+                    collect(physical, task.clone()).await.map_err(query_error)?
+                };
+                print_batches(&batches, out)?
             }
         };
+        if changes_session {
+            state = ctx.state();
+            task = state.task_ctx();
+        }
         if args.timing {
             eprintln!(
                 "statement {}: {rows} rows in {} µs",
@@ -188,6 +210,18 @@ async fn run_statements(
         }
     }
     Ok(())
+}
+
+/// Prints a result as a table (nothing for a result without columns);
+/// returns its row count.
+fn print_batches(batches: &[RecordBatch], out: &mut impl Write) -> Result<usize, CliError> {
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    if !batches.is_empty() && !batches[0].schema().fields().is_empty() {
+        let table = datafusion::arrow::util::pretty::pretty_format_batches(batches)
+            .map_err(|e| query_error(e.into()))?;
+        writeln!(out, "{table}")?;
+    }
+    Ok(rows)
 }
 
 /// The output formats, by extension.
