@@ -443,6 +443,8 @@ def main() -> None:
     p = make_inputs(a.dir, a.mmarrow)
     if not a.no_verify:
         verify({k: str(v) for k, v in p.items()})
+    if a.rounds == 0:  # `--rounds 0`: the inputs and the verification only
+        return
     cases = a.cases.split(",")
     res: dict[tuple[str, str], list[dict]] = {}
     checks: dict[str, object] = {}
