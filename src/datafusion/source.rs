@@ -106,14 +106,22 @@ impl MmarrowSource {
         self.predicate.as_ref()
     }
 
-    /// Which chunks of the member at `location` the predicate as it stands
-    /// now may match, with the member's rows per chunk (`None`: no
-    /// predicate, statistics or pruning).
-    fn static_keep(&self, location: &str) -> Option<(u64, Vec<bool>)> {
-        let predicate = self.predicate.as_ref()?;
+    /// The pruning predicate for the predicate as it stands now (a
+    /// dynamic filter still empty at planning), if it can exclude chunks.
+    fn static_pruning_predicate(&self) -> Option<Arc<PruningPredicate>> {
+        build_pruning(
+            self.predicate.as_ref()?,
+            self.table_schema.file_schema(),
+            None,
+        )
+    }
+
+    /// Which chunks of the member at `location` `pruning` may match, with
+    /// the member's rows per chunk (`None`: an unknown member, or no
+    /// statistics).
+    fn chunks_kept(&self, pruning: &PruningPredicate, location: &str) -> Option<(u64, Vec<bool>)> {
         let member = self.members.get(location)?;
         let stats = member.statistics.as_ref()?;
-        let pruning = build_pruning(predicate, self.table_schema.file_schema(), None)?;
         let keep = pruning.prune(&ChunkStatistics::all(stats)).ok()?;
         Some((member.chunk_rows(), keep))
     }
@@ -121,8 +129,7 @@ impl MmarrowSource {
     /// Chunks the predicate as it stands now excludes, and chunks in all,
     /// over the members this source knows (for `EXPLAIN`).
     fn static_pruning(&self) -> Option<(usize, usize)> {
-        let predicate = self.predicate.as_ref()?;
-        let pruning = build_pruning(predicate, self.table_schema.file_schema(), None)?;
+        let pruning = self.static_pruning_predicate()?;
         let (mut skipped, mut all) = (0, 0);
         for m in self.members.values() {
             if let Some(stats) = &m.statistics {
@@ -250,9 +257,13 @@ impl FileSource for MmarrowSource {
             .collect();
         // Rows of the chunks the predicate as it stands now (a dynamic
         // filter is still empty) leaves to read, per file.
+        let pruning = self.static_pruning_predicate();
         let keep: Vec<Option<(u64, Vec<bool>)>> = files
             .iter()
-            .map(|f| self.static_keep(f.object_meta.location.as_ref()))
+            .map(|f| {
+                let p = pruning.as_ref()?;
+                self.chunks_kept(p, f.object_meta.location.as_ref())
+            })
             .collect();
         let kept = |i: usize, r: &std::ops::Range<u64>| match &keep[i] {
             Some((chunk_rows, k)) => rows::pieces(r.clone(), *chunk_rows)

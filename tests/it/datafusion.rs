@@ -103,6 +103,13 @@ fn metric(plan: &Arc<dyn ExecutionPlan>, name: &str) -> usize {
     total
 }
 
+/// The physical plan as `EXPLAIN` shows it.
+fn plan_text(plan: &Arc<dyn ExecutionPlan>) -> String {
+    datafusion::physical_plan::displayable(plan.as_ref())
+        .indent(true)
+        .to_string()
+}
+
 fn run_plan(ctx: &SessionContext, q: &str) -> (Vec<RecordBatch>, Arc<dyn ExecutionPlan>) {
     let rt = rt();
     rt.block_on(async {
@@ -188,9 +195,7 @@ fn every_row_is_read_once_across_partitions_in_whole_chunks() {
             "{partitions} partitions: {} rows",
             ids.len()
         );
-        let shown = datafusion::physical_plan::displayable(plan.as_ref())
-            .indent(true)
-            .to_string();
+        let shown = plan_text(&plan);
         assert!(shown.contains("file_type=mmarrow"), "{shown}");
         if partitions > 1 {
             // ranges count rows and start on chunk boundaries
@@ -283,9 +288,7 @@ fn partitions_share_the_chunks_statistics_leave() {
     let q = "SELECT count(*) FROM t WHERE id < 131072";
     let (out, plan) = run_plan(&ctx, q);
     assert_eq!(one_i64(&out), 131_072);
-    let shown = datafusion::physical_plan::displayable(plan.as_ref())
-        .indent(true)
-        .to_string();
+    let shown = plan_text(&plan);
     assert!(
         shown.contains("2 groups: [[") && shown.contains(":0..65536], ["),
         "{shown}"
@@ -293,9 +296,7 @@ fn partitions_share_the_chunks_statistics_leave() {
     assert_eq!(metric(&plan, "chunks_scanned"), 2);
     // Without a filter, the rows are split as before.
     let (_, plan) = run_plan(&ctx, "SELECT count(x) FROM t");
-    let shown = datafusion::physical_plan::displayable(plan.as_ref())
-        .indent(true)
-        .to_string();
+    let shown = plan_text(&plan);
     assert!(!shown.contains(":0..65536]"), "{shown}");
 }
 
@@ -342,7 +343,7 @@ fn hash_join_dynamic_filters_prune_the_probe_side() {
     assert!(
         metric(&plan, "chunks_pruned_statistics") >= 3,
         "{}",
-        datafusion::physical_plan::displayable(plan.as_ref()).indent(true)
+        plan_text(&plan)
     );
 }
 
@@ -380,9 +381,7 @@ fn statistics_are_exact_and_answer_count_without_a_scan() {
             .collect::<Vec<_>>()[1..4],
         ["300000", "0", "299999"]
     );
-    let shown = datafusion::physical_plan::displayable(plan.as_ref())
-        .indent(true)
-        .to_string();
+    let shown = plan_text(&plan);
     assert!(
         !shown.contains("DataSourceExec"),
         "answered from statistics: {shown}"

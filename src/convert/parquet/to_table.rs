@@ -540,9 +540,9 @@ impl Run<'_> {
             .build()
             .map_err(|e| self.bad(group, column, e))?;
         let mut got = 0u64;
+        let t = w.schema().field(column).data_type().clone();
         for b in reader {
             let b = b.map_err(|e| self.bad(group, column, e))?;
-            let t = w.schema().field(column).data_type().clone();
             let a = make_array(
                 to_stored(b.column(0).to_data(), &t).map_err(|r| self.bad(group, column, r))?,
             );
