@@ -94,6 +94,6 @@ pub mod write;
 pub use array::MmArray;
 pub use dtype::Dtype;
 pub use error::{Error, ErrorKind, Result};
-pub use open::{describe, open, Mode, OpenOptions};
+pub use open::{describe, open, verify, Mode, OpenOptions, Verified};
 pub use table::{Table, TableOptions, TableWriter};
 pub use write::{ArrayWriter, MmArrayMut};

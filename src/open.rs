@@ -414,6 +414,57 @@ pub fn open(path: impl AsRef<Path>) -> Result<MmArray> {
     OpenOptions::new().open(path)
 }
 
+/// What [`verify`] checked: a table (with the report of its checksums) or
+/// an array file.
+#[derive(Debug)]
+pub enum Verified {
+    /// A table directory, every column validated whole.
+    Table {
+        /// The table, opened and validated.
+        table: crate::Table,
+        /// The commit log's checksums, recomputed over the files.
+        checksums: crate::table::ChecksumReport,
+    },
+    /// An array file, its values produced once as Arrow would read them.
+    Array(MmArray),
+}
+
+/// Checks everything of the table directory or array file `path` that
+/// opening leaves to the moment arrays are made — offsets, UTF-8,
+/// dictionary keys, null counts, value ranges — and, for a table, the
+/// checksum of every committed byte (`mmarrow verify`, and `mmarrow.verify`
+/// in Python).
+///
+/// ```
+/// # fn main() -> mmarrow::Result<()> {
+/// # let dir = tempfile::tempdir().unwrap();
+/// # let path = dir.path().join("x.f8");
+/// # std::fs::write(&path, vec![0u8; 8 * 3]).unwrap();
+/// # mmarrow::describe(&path, &mmarrow::OpenOptions::new().try_with_dtype("f8")?)?;
+/// match mmarrow::verify(&path)? {
+///     mmarrow::Verified::Array(a) => assert_eq!(a.len(), 3),
+///     other => panic!("{other:?}"),
+/// }
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// Those of [`crate::table::verify_table`] and
+/// [`crate::table::verify_checksums`] for a table; of [`open`] and of
+/// producing the values for an array.
+pub fn verify(path: impl AsRef<Path>) -> Result<Verified> {
+    let path = path.as_ref();
+    if crate::table::is_table(path) {
+        let table = crate::table::verify_table(path)?;
+        let checksums = table.checksum_report().unwrap_or_default();
+        Ok(Verified::Table { table, checksums })
+    } else {
+        let array = open(path)?;
+        array.to_arrow_compatible().to_record_batch()?;
+        Ok(Verified::Array(array))
+    }
+}
+
 /// Writes the sidecar of an existing raw file, after checking `options`
 /// against the file's size (as opening it would). Returns the array.
 ///

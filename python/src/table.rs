@@ -75,25 +75,19 @@ pub fn open_table(
 #[pyfunction]
 pub fn verify<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    if mmarrow::table::is_table(&path) {
-        let t = py.detach(|| mmarrow::table::verify_table(&path)).py()?;
-        let sums = t.checksum_report().unwrap_or_default();
-        d.set_item("kind", "table")?;
-        d.set_item("rows", t.num_rows())?;
-        d.set_item("columns", t.schema().fields().len())?;
-        d.set_item("checksummed_bytes", sums.bytes)?;
-        d.set_item("unchecked_bytes", sums.unchecked_bytes)?;
-    } else {
-        let a = py
-            .detach(|| -> mmarrow::Result<mmarrow::MmArray> {
-                let a = mmarrow::open(&path)?;
-                a.to_arrow_compatible().to_record_batch()?;
-                Ok(a)
-            })
-            .py()?;
-        d.set_item("kind", "array")?;
-        d.set_item("rows", a.len())?;
-        d.set_item("dtype", a.dtype().to_string())?;
+    match py.detach(|| mmarrow::verify(&path)).py()? {
+        mmarrow::Verified::Table { table, checksums } => {
+            d.set_item("kind", "table")?;
+            d.set_item("rows", table.num_rows())?;
+            d.set_item("columns", table.schema().fields().len())?;
+            d.set_item("checksummed_bytes", checksums.bytes)?;
+            d.set_item("unchecked_bytes", checksums.unchecked_bytes)?;
+        }
+        mmarrow::Verified::Array(a) => {
+            d.set_item("kind", "array")?;
+            d.set_item("rows", a.len())?;
+            d.set_item("dtype", a.dtype().to_string())?;
+        }
     }
     Ok(d)
 }

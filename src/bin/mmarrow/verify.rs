@@ -15,39 +15,42 @@ pub(crate) struct Args {
 }
 
 pub(crate) fn run(a: Args, out: &mut impl Write) -> Result<(), CliError> {
-    if mmarrow::table::is_table(&a.path) {
-        let t = mmarrow::table::verify_table(&a.path)?;
-        let sums = t.checksum_report().unwrap_or_default();
-        let unchecked = match sums.unchecked_bytes {
-            0 => String::new(),
-            n => {
-                format!("; {n} bytes committed before the table had a commit log have no checksum")
-            }
-        };
-        writeln!(
-            out,
-            "{}: ok, {} rows, {} columns, {} bytes match their checksums{unchecked}",
-            printable_path(&a.path),
-            t.num_rows(),
-            t.schema().fields().len(),
-            sums.bytes,
-        )?;
-    } else {
-        let array = mmarrow::open(&a.path)?;
-        let view = array.to_arrow_compatible();
-        view.to_record_batch()?;
-        writeln!(
-            out,
-            "{}: ok, {} rows of {}{}",
-            printable_path(&a.path),
-            array.len(),
-            array.dtype(),
-            if array.zero_copy_blocker().is_some() {
-                " (not zero-copy)"
-            } else {
-                ""
-            }
-        )?;
+    match mmarrow::verify(&a.path)? {
+        mmarrow::Verified::Table {
+            table: t,
+            checksums: sums,
+        } => {
+            let unchecked = match sums.unchecked_bytes {
+                0 => String::new(),
+                n => {
+                    format!(
+                        "; {n} bytes committed before the table had a commit log have no checksum"
+                    )
+                }
+            };
+            writeln!(
+                out,
+                "{}: ok, {} rows, {} columns, {} bytes match their checksums{unchecked}",
+                printable_path(&a.path),
+                t.num_rows(),
+                t.schema().fields().len(),
+                sums.bytes,
+            )?;
+        }
+        mmarrow::Verified::Array(array) => {
+            writeln!(
+                out,
+                "{}: ok, {} rows of {}{}",
+                printable_path(&a.path),
+                array.len(),
+                array.dtype(),
+                if array.zero_copy_blocker().is_some() {
+                    " (not zero-copy)"
+                } else {
+                    ""
+                }
+            )?;
+        }
     }
     Ok(())
 }
