@@ -16,8 +16,10 @@ Data (made once under --dir by pyarrow/numpy; seeded):
 
 Engines, each with 2 threads, page cache hot:
 
-  * mmarrow   `mmarrow sql --timing` (release build with --features
-              datafusion): the table registered with --table; each query
+  * mmarrow   `mmarrow sql --timing` (the `release-lto` build with
+              --features datafusion, as README says to install it; any
+              other build with --mmarrow): the table registered with
+              --table; each query
               run 7 times in one process, the per-statement µs it prints.
   * df_parquet the same process and session: `CREATE EXTERNAL TABLE p
               STORED AS PARQUET` (DataFusion 55.2's ParquetSource).
@@ -32,7 +34,7 @@ Rounds alternate the engine order; the table gives the median over rounds
 and the range. Prints ratios against the goals of issue 13.
 
 Usage:
-  cargo build --release --features datafusion
+  cargo build --profile release-lto --features datafusion   # ~30 min from clean
   .venv/bin/python benches/compare_sql.py                 # ~6 min (+3 min inputs once)
   .venv/bin/python benches/compare_sql.py --rounds 3 --skip-knn
 """
@@ -159,8 +161,13 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=Path("/tmp/mmarrow-bench-sql"))
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--skip-knn", action="store_true")
-    ap.add_argument("--mmarrow", type=Path, default=ROOT / "target/release/mmarrow")
+    ap.add_argument("--mmarrow", type=Path, default=ROOT / "target/release-lto/mmarrow")
     a = ap.parse_args()
+    if not a.mmarrow.is_file():
+        sys.exit(
+            f"{a.mmarrow} not found: cargo build --profile release-lto --features datafusion "
+            "(or --mmarrow PATH for another build)"
+        )
     import duckdb
     import numpy as np
 

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::{Field, Schema, SchemaRef};
+use datafusion::physical_expr::PhysicalExpr;
 
 use crate::error::{ErrorKind, Result};
 use crate::table::{TableOptions, TableStatistics, CHUNK_ROWS};
@@ -42,7 +43,18 @@ pub(super) struct Member {
     /// Opens for scans, by projection: kept so that later scans map and
     /// validate nothing again (checked for shrunk files at each reuse).
     cache: Mutex<HashMap<Vec<usize>, Arc<Opened>>>,
+    /// Which chunks static predicates (no dynamic filter in them) may
+    /// match, newest last: the statistics never change for this member,
+    /// so a predicate planned and scanned again (or by each partition) is
+    /// evaluated over them once. At most [`KEPT_CACHE`] entries.
+    kept: Mutex<Vec<KeptChunks>>,
 }
+
+/// A static predicate and which chunks it may match.
+type KeptChunks = (Arc<dyn PhysicalExpr>, Arc<[bool]>);
+
+/// Static predicates whose pruning a [`Member`] keeps.
+const KEPT_CACHE: usize = 16;
 
 /// A member opened for scans: its projected columns, mapped.
 #[derive(Debug)]
@@ -72,6 +84,7 @@ impl Member {
                 schema: table.schema(),
                 statistics: Some(Arc::new(statistics)),
                 cache: Mutex::default(),
+                kept: Mutex::default(),
             })
         } else {
             let array = crate::open(path)?;
@@ -85,8 +98,33 @@ impl Member {
                 schema: batch.schema(),
                 statistics: None,
                 cache: Mutex::default(),
+                kept: Mutex::default(),
             })
         }
+    }
+
+    /// Which chunks the static `predicate` may match (one flag per chunk),
+    /// as `prune` computes it over this member's statistics: computed once
+    /// per predicate and kept (see `kept`). `None`, and nothing kept, when
+    /// `prune` gives `None` (no statistics, nothing to exclude, or an
+    /// error it counted).
+    pub fn kept_chunks(
+        &self,
+        predicate: &Arc<dyn PhysicalExpr>,
+        prune: impl FnOnce(&TableStatistics) -> Option<Vec<bool>>,
+    ) -> Option<Arc<[bool]>> {
+        let stats = self.statistics.as_ref()?;
+        let lock = || self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((_, k)) = lock().iter().find(|(p, _)| p == predicate) {
+            return Some(k.clone());
+        }
+        let keep: Arc<[bool]> = prune(stats)?.into();
+        let mut kept = lock();
+        if kept.len() >= KEPT_CACHE {
+            kept.remove(0);
+        }
+        kept.push((predicate.clone(), keep.clone()));
+        Some(keep)
     }
 
     /// Rows per statistics chunk.

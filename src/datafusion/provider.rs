@@ -1,5 +1,6 @@
 //! [`MmarrowTable`]: arrays, tables and datasets of them as one DataFusion table.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -56,6 +57,8 @@ use crate::table::TableStatistics;
 pub struct MmarrowTable {
     schema: SchemaRef,
     members: Vec<Arc<Member>>,
+    /// `members` by object-store path, shared by every scan's source.
+    by_location: Arc<HashMap<String, Arc<Member>>>,
     options: ScanOptions,
     statistics: Statistics,
 }
@@ -110,6 +113,12 @@ impl MmarrowTable {
         let statistics = statistics(&schema, &members);
         Ok(MmarrowTable {
             schema,
+            by_location: Arc::new(
+                members
+                    .iter()
+                    .map(|m| (m.location.to_string(), m.clone()))
+                    .collect(),
+            ),
             members,
             options,
             statistics,
@@ -145,7 +154,7 @@ impl TableProvider for MmarrowTable {
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let source =
-            MmarrowSource::new(self.schema.clone(), self.options).with_members(&self.members);
+            MmarrowSource::new(self.schema.clone(), self.options).with_members(&self.by_location);
         let files: Vec<PartitionedFile> = self
             .members
             .iter()

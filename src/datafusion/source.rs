@@ -90,13 +90,10 @@ impl MmarrowSource {
         }
     }
 
-    pub(super) fn with_members(mut self, members: &[Arc<Member>]) -> Self {
-        self.members = Arc::new(
-            members
-                .iter()
-                .map(|m| (m.location.to_string(), m.clone()))
-                .collect(),
-        );
+    /// The source with the members the provider opened, by object-store
+    /// path (openers reuse them instead of opening their files again).
+    pub(super) fn with_members(mut self, members: &Arc<HashMap<String, Arc<Member>>>) -> Self {
+        self.members = members.clone();
         self
     }
 
@@ -116,29 +113,42 @@ impl MmarrowSource {
         )
     }
 
-    /// Which chunks of the member at `location` `pruning` may match, with
-    /// the member's rows per chunk (`None`: an unknown member, or no
-    /// statistics).
-    fn chunks_kept(&self, pruning: &PruningPredicate, location: &str) -> Option<(u64, Vec<bool>)> {
-        let member = self.members.get(location)?;
-        let stats = member.statistics.as_ref()?;
-        let keep = pruning.prune(&ChunkStatistics::all(stats)).ok()?;
-        Some((member.chunk_rows(), keep))
+    /// Which chunks of `member` the predicate as it stands now may match
+    /// (`None`: no predicate, no statistics, or nothing to exclude).
+    /// `built` holds the pruning predicate once built, for the next member;
+    /// a static predicate's answer is kept by the member itself.
+    fn chunks_kept(
+        &self,
+        member: &Member,
+        built: &mut Option<Option<Arc<PruningPredicate>>>,
+    ) -> Option<Arc<[bool]>> {
+        let predicate = self.predicate.as_ref()?;
+        let mut prune = |stats: &TableStatistics| {
+            let pruning = built
+                .get_or_insert_with(|| self.static_pruning_predicate())
+                .clone()?;
+            pruning.prune(&ChunkStatistics::all(stats)).ok()
+        };
+        if snapshot_generation(predicate) == 0 {
+            member.kept_chunks(predicate, prune)
+        } else {
+            prune(member.statistics.as_ref()?).map(Into::into)
+        }
     }
 
     /// Chunks the predicate as it stands now excludes, and chunks in all,
     /// over the members this source knows (for `EXPLAIN`).
     fn static_pruning(&self) -> Option<(usize, usize)> {
-        let pruning = self.static_pruning_predicate()?;
-        let (mut skipped, mut all) = (0, 0);
+        let mut built = None;
+        let (mut skipped, mut all, mut any) = (0, 0, false);
         for m in self.members.values() {
-            if let Some(stats) = &m.statistics {
-                let keep = pruning.prune(&ChunkStatistics::all(stats)).ok()?;
+            if let Some(keep) = self.chunks_kept(m, &mut built) {
+                any = true;
                 all += keep.len();
                 skipped += keep.iter().filter(|k| !**k).count();
             }
         }
-        Some((skipped, all))
+        any.then_some((skipped, all))
     }
 }
 
@@ -257,12 +267,12 @@ impl FileSource for MmarrowSource {
             .collect();
         // Rows of the chunks the predicate as it stands now (a dynamic
         // filter is still empty) leaves to read, per file.
-        let pruning = self.static_pruning_predicate();
-        let keep: Vec<Option<(u64, Vec<bool>)>> = files
+        let mut built = None;
+        let keep: Vec<Option<(u64, Arc<[bool]>)>> = files
             .iter()
             .map(|f| {
-                let p = pruning.as_ref()?;
-                self.chunks_kept(p, f.object_meta.location.as_ref())
+                let member = self.members.get(f.object_meta.location.as_ref())?;
+                Some((member.chunk_rows(), self.chunks_kept(member, &mut built)?))
             })
             .collect();
         let kept = |i: usize, r: &std::ops::Range<u64>| match &keep[i] {
@@ -427,7 +437,12 @@ impl FileOpener for MmarrowOpener {
                 opened,
                 projected,
                 stats: member.statistics.clone(),
-                pruning: Pruning::new(predicate, file_schema, metrics.predicate_errors.clone()),
+                pruning: Pruning::new(
+                    predicate,
+                    file_schema,
+                    metrics.predicate_errors.clone(),
+                    member.clone(),
+                ),
                 pieces,
                 window,
                 next_piece: 0,
@@ -450,18 +465,26 @@ struct Pruning {
     predicate: Option<Arc<dyn PhysicalExpr>>,
     schema: SchemaRef,
     errors: Count,
+    /// The member scanned: it keeps the answers for static predicates.
+    member: Arc<Member>,
     /// The predicate's generation when `keep` was computed.
     generation: Option<u64>,
     /// From which chunk on, which chunks may match.
-    keep: Option<(usize, Vec<bool>)>,
+    keep: Option<(usize, Arc<[bool]>)>,
 }
 
 impl Pruning {
-    fn new(predicate: Option<Arc<dyn PhysicalExpr>>, schema: SchemaRef, errors: Count) -> Self {
+    fn new(
+        predicate: Option<Arc<dyn PhysicalExpr>>,
+        schema: SchemaRef,
+        errors: Count,
+        member: Arc<Member>,
+    ) -> Self {
         Self {
             predicate,
             schema,
             errors,
+            member,
             generation: None,
             keep: None,
         }
@@ -469,8 +492,9 @@ impl Pruning {
 
     /// Whether chunk `i` may hold rows the predicate accepts, as the
     /// predicate stands now (a dynamic filter tightens as the query runs).
-    /// A new snapshot of the predicate is evaluated over the chunks of
-    /// `window` (those this scan reads) only.
+    /// A new snapshot of a dynamic predicate is evaluated over the chunks
+    /// of `window` (those this scan reads) only; a static predicate's
+    /// answer over all chunks is the member's, computed once.
     fn may_match(
         &mut self,
         stats: &TableStatistics,
@@ -483,16 +507,24 @@ impl Pruning {
         let g = snapshot_generation(p);
         if self.generation != Some(g) {
             self.generation = Some(g);
-            let chunks = ChunkStatistics {
-                stats,
-                window: window.clone(),
-            };
-            self.keep = build_pruning(p, &self.schema, Some(&self.errors)).and_then(|pp| {
-                pp.prune(&chunks)
-                    .inspect_err(|_| self.errors.add(1))
+            let (schema, errors) = (&self.schema, &self.errors);
+            let prune = |chunks: ChunkStatistics| {
+                build_pruning(p, schema, Some(errors))?
+                    .prune(&chunks)
+                    .inspect_err(|_| errors.add(1))
                     .ok()
-                    .map(|keep| (window.start, keep))
-            });
+            };
+            self.keep = if g == 0 {
+                self.member
+                    .kept_chunks(p, |stats| prune(ChunkStatistics::all(stats)))
+                    .map(|keep| (0, keep))
+            } else {
+                let chunks = ChunkStatistics {
+                    stats,
+                    window: window.clone(),
+                };
+                prune(chunks).map(|keep| (window.start, keep.into()))
+            };
         }
         match &self.keep {
             Some((first, keep)) => i

@@ -90,6 +90,16 @@ fn ctx2() -> SessionContext {
     session_context_with(SessionConfig::new().with_target_partitions(2))
 }
 
+/// A table `t` of the rows `rows` (as `write_table`) in a fresh directory,
+/// registered as `t` in a 2-partition session.
+fn table_ctx(rows: std::ops::Range<i64>) -> (Dir, SessionContext) {
+    let d = Dir::new();
+    write_table(&d.path("t"), rows);
+    let ctx = ctx2();
+    ctx.register_mmarrow("t", d.path("t")).unwrap();
+    (d, ctx)
+}
+
 /// A metric summed over the plan's nodes.
 fn metric(plan: &Arc<dyn ExecutionPlan>, name: &str) -> usize {
     let mut total = plan
@@ -127,10 +137,7 @@ fn run_plan(ctx: &SessionContext, q: &str) -> (Vec<RecordBatch>, Arc<dyn Executi
 
 #[test]
 fn queries_over_a_table_give_the_values_written() {
-    let d = Dir::new();
-    write_table(&d.path("t"), 0..N);
-    let ctx = ctx2();
-    ctx.register_mmarrow("t", d.path("t")).unwrap();
+    let (_d, ctx) = table_ctx(0..N);
     let sum: i64 = (0..N).sum();
     assert_eq!(one_i64(&sql(&ctx, "SELECT sum(id) FROM t")), sum);
     let b = sql(
@@ -214,10 +221,7 @@ fn every_row_is_read_once_across_partitions_in_whole_chunks() {
 
 #[test]
 fn batches_point_into_the_mapped_files() {
-    let d = Dir::new();
-    write_table(&d.path("t"), 0..N);
-    let ctx = ctx2();
-    ctx.register_mmarrow("t", d.path("t")).unwrap();
+    let (d, ctx) = table_ctx(0..N);
     let out = sql(&ctx, "SELECT id, cat FROM t");
     let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
     let mapped_from = |p: usize| {
@@ -249,10 +253,7 @@ fn batches_point_into_the_mapped_files() {
 
 #[test]
 fn a_static_filter_skips_chunks_its_statistics_exclude() {
-    let d = Dir::new();
-    write_table(&d.path("t"), 0..N);
-    let ctx = ctx2();
-    ctx.register_mmarrow("t", d.path("t")).unwrap();
+    let (_d, ctx) = table_ctx(0..N);
     let q = "SELECT count(*) FROM t WHERE id BETWEEN 70000 AND 70010";
     let (out, plan) = run_plan(&ctx, q);
     assert_eq!(one_i64(&out), 11);
@@ -277,14 +278,47 @@ fn a_static_filter_skips_chunks_its_statistics_exclude() {
     assert_eq!(metric(&plan, "chunks_scanned"), 0);
 }
 
+/// Each member keeps which chunks a static predicate leaves (planning and
+/// every partition ask again): distinct predicates, more of them than it
+/// keeps, each asked twice, keep their own answers.
+#[test]
+fn kept_pruning_answers_belong_to_their_predicate() {
+    let (_d, ctx) = table_ctx(0..N);
+    let queries: Vec<(String, i64, usize)> = (0..20i64)
+        .map(|k| {
+            // chunk k % 5 only, or from chunk k % 5 on
+            let chunk = k % 5;
+            let lo = chunk * 65_536 + k;
+            if k % 2 == 0 {
+                let q = format!(
+                    "SELECT count(*) FROM t WHERE id BETWEEN {lo} AND {}",
+                    lo + 9
+                );
+                (q, 10, 1)
+            } else {
+                let q = format!("SELECT count(*) FROM t WHERE id >= {lo}");
+                (q, N - lo, (5 - chunk) as usize)
+            }
+        })
+        .collect();
+    for round in 0..2 {
+        for (q, rows, chunks) in &queries {
+            let (out, plan) = run_plan(&ctx, q);
+            assert_eq!(one_i64(&out), *rows, "round {round}: {q}");
+            assert_eq!(
+                metric(&plan, "chunks_scanned"),
+                *chunks,
+                "round {round}: {q}"
+            );
+        }
+    }
+}
+
 /// The partitions share out the chunks a filter leaves to read, not the
 /// table's rows: `id < 2 chunks` on two partitions reads one chunk each.
 #[test]
 fn partitions_share_the_chunks_statistics_leave() {
-    let d = Dir::new();
-    write_table(&d.path("t"), 0..N);
-    let ctx = ctx2();
-    ctx.register_mmarrow("t", d.path("t")).unwrap();
+    let (_d, ctx) = table_ctx(0..N);
     let q = "SELECT count(*) FROM t WHERE id < 131072";
     let (out, plan) = run_plan(&ctx, q);
     assert_eq!(one_i64(&out), 131_072);
@@ -520,10 +554,7 @@ fn a_file_that_shrank_is_an_error_not_a_crash() {
 
 #[test]
 fn a_table_column_that_shrank_is_an_error_and_rows_planned_are_kept() {
-    let d = Dir::new();
-    write_table(&d.path("t"), 0..N);
-    let ctx = ctx2();
-    ctx.register_mmarrow("t", d.path("t")).unwrap();
+    let (d, ctx) = table_ctx(0..N);
     let sum: i64 = (0..N).sum();
     assert_eq!(one_i64(&sql(&ctx, "SELECT sum(id) FROM t")), sum); // a scan: maps `id`
                                                                    // Rows appended after registration are not seen by this provider.
@@ -593,10 +624,7 @@ fn create_external_table_stored_as_mmarrow() {
 
 #[test]
 fn vector_functions_match_a_direct_computation() {
-    let d = Dir::new();
-    write_table(&d.path("t"), 0..2000);
-    let ctx = ctx2();
-    ctx.register_mmarrow("t", d.path("t")).unwrap();
+    let (_d, ctx) = table_ctx(0..2000);
     let q = [10.0f32, 1.0, 2.0, 4.0];
     let out = sql(&ctx, "SELECT id, l2_distance(emb, [10.0, 1.0, 2.0, 4.0]) AS l2, cosine_distance(emb, [10, 1, 2, 4]) AS cos, inner_product(emb, emb) AS ip FROM t ORDER BY l2 LIMIT 3");
     assert_eq!(out[0].schema().field(1).data_type(), &DataType::Float32);
@@ -695,10 +723,7 @@ fn a_plan_decoded_elsewhere_needs_only_paths_ranges_and_the_source() {
 
 #[test]
 fn limits_stop_the_scan_early() {
-    let d = Dir::new();
-    write_table(&d.path("t"), 0..N);
-    let ctx = ctx2();
-    ctx.register_mmarrow("t", d.path("t")).unwrap();
+    let (_d, ctx) = table_ctx(0..N);
     let (out, plan) = run_plan(&ctx, "SELECT id FROM t LIMIT 5");
     assert_eq!(out.iter().map(|b| b.num_rows()).sum::<usize>(), 5);
     assert!(
