@@ -779,6 +779,18 @@ mod cli {
         let timings: Vec<&str> = err.lines().filter(|l| l.ends_with(" µs")).collect();
         assert_eq!(timings.len(), 2, "{err}");
         assert!(timings[0].starts_with("statement 1: 1 rows in "), "{err}");
+        // Empty statements between delimiters are skipped, not run.
+        let (code, out, err) = mmarrow(
+            &["sql", ";SELECT 7 AS a;; ;SELECT 8 AS b;", "--timing"],
+            None,
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("| 7 |") && out.contains("| 8 |"), "{out}");
+        assert_eq!(
+            err.lines().filter(|l| l.ends_with(" µs")).count(),
+            2,
+            "{err}"
+        );
         // From stdin: CREATE EXTERNAL TABLE, then a query.
         let script = format!("CREATE EXTERNAL TABLE z STORED AS MMARROW LOCATION '{t}';\nSELECT sum(id) AS s FROM z WHERE id < 10;");
         let (code, out, err) = mmarrow(&["sql", "-"], Some(&script));
@@ -794,6 +806,9 @@ mod cli {
         for (args, want) in [
             (vec!["sql", "SELECT nope FROM t", "-t", &t], "nope"),
             (vec!["sql", "SELEC 1"], "SELEC"),
+            // Two statements need a `;` between them.
+            (vec!["sql", "SELECT 1 SELECT 2"], "end of statement"),
+            (vec!["sql", ";; ;"], "no SQL statement"),
             (vec!["sql", "SELECT 1", "-t", "/nonexistent/x.npy"], "x.npy"),
         ] {
             let (code, out, err) = mmarrow(&args, None);
