@@ -28,6 +28,11 @@ Engines, each with 2 threads, page cache hot:
   * duckdb_pq / duckdb_native  DuckDB 2.0.1 in this Python process:
               a view over read_parquet, and `CREATE TABLE AS`; `SET threads = 2`.
 
+Timing: mmarrow's figures are `--timing`'s, in-process (each statement's
+parsing, planning, execution and printing); DuckDB's are wall time around
+`con.sql(q).fetchall()`, its Python call included. The `SELECT 1` row is
+each route's floor (a query that reads nothing).
+
 Per round, each engine runs every query 7 times (the first is a warm-up
 that is kept out); the round's figure is the median of the remaining 6.
 Rounds alternate the engine order; the table gives the median over rounds
@@ -54,6 +59,10 @@ ROOT = Path(__file__).resolve().parent.parent
 N = 10_000_000
 KNN_ROWS, KNN_DIM = 1_000_000, 768
 REPS = 7
+# Each route's floor, a query that reads nothing: mmarrow's figures are
+# in-process (`--timing`: parse, plan, run, print), DuckDB's are wall time
+# around `con.sql(q).fetchall()` in this Python process.
+FLOOR = "SELECT 1"
 
 QUERIES = {
     "Q1": "SELECT sum(x), avg(x) FROM {t}",
@@ -116,6 +125,9 @@ def run_datafusion(mmarrow: Path, d: Path, engines: list[str], knn_query: str | 
             for _ in range(REPS):
                 stmts.append(sql.format(t=names[e]))
                 labels.append((e, q))
+    for _ in range(REPS):
+        stmts.append(FLOOR)
+        labels.append(("mmarrow", FLOOR))
     if knn_query:
         for _ in range(REPS):
             stmts.append(knn_query)
@@ -146,6 +158,12 @@ def run_duckdb(con, engines: list[str], knn_query: str | None) -> dict[str, dict
                 con.sql(sql.format(t=names[e])).fetchall()
                 ts.append((time.perf_counter() - t0) * 1000)
             out.setdefault(e, {})[q] = statistics.median(ts[1:])
+    ts = []
+    for _ in range(REPS):
+        t0 = time.perf_counter()
+        con.sql(FLOOR).fetchall()
+        ts.append((time.perf_counter() - t0) * 1000)
+    out.setdefault("duckdb_native", {})[FLOOR] = statistics.median(ts[1:])
     if knn_query:
         ts = []
         for _ in range(REPS):
@@ -212,11 +230,12 @@ def main() -> None:
     print(f"{a.rounds} rounds, median of {REPS - 1} runs each; ms, median [range over rounds]")
     print("| query | " + " | ".join(cols) + " |")
     print("|---|" + "---|" * len(cols))
-    for q in list(QUERIES) + (["kNN"] if knn else []):
+    for q in list(QUERIES) + [FLOOR] + (["kNN"] if knn else []):
         cells = []
         for e in cols:
             v = results.get(e, {}).get(q)
-            cells.append(f"{statistics.median(v):.1f} [{min(v):.1f}–{max(v):.1f}]" if v else "—")
+            digits = 2 if q == FLOOR else 1
+            cells.append(f"{statistics.median(v):.{digits}f} [{min(v):.{digits}f}–{max(v):.{digits}f}]" if v else "—")
         print(f"| {q} | " + " | ".join(cells) + " |")
     print()
     print("Goals (ratios of medians):")
