@@ -211,51 +211,18 @@ async fn run_statements(
     Ok(())
 }
 
-/// The statements of `text`, each with the time its parsing took: its own
-/// parse plus an equal share of tokenising the whole text, so that
-/// `--timing` counts what an engine handed one statement at a time would.
+/// The statements of `text`, each with an equal share of the time parsing
+/// the whole text took, so that `--timing` counts parsing as an engine
+/// handed one statement at a time would.
 fn parse_statements(
     text: &str,
     dialect: &dyn datafusion::logical_expr::sqlparser::dialect::Dialect,
 ) -> Result<Vec<(datafusion::sql::parser::Statement, Duration)>, CliError> {
-    use datafusion::logical_expr::sqlparser::tokenizer::Token;
     let start = Instant::now();
-    let mut parser = datafusion::sql::parser::DFParserBuilder::new(text)
-        .with_dialect(dialect)
-        .build()
+    let statements = datafusion::sql::parser::DFParser::parse_sql_with_dialect(text, dialect)
         .map_err(query_error)?;
-    let tokenising = start.elapsed();
-    let mut statements = Vec::new();
-    let mut expecting_delimiter = false;
-    loop {
-        while parser.parser.consume_token(&Token::SemiColon) {
-            expecting_delimiter = false;
-        }
-        if parser.parser.peek_token() == Token::EOF {
-            break;
-        }
-        if expecting_delimiter {
-            let found = parser.parser.peek_token();
-            return Err(query_error(DataFusionError::SQL(
-                Box::new(
-                    datafusion::logical_expr::sqlparser::parser::ParserError::ParserError(format!(
-                        "Expected: end of statement, found: {found}{}",
-                        found.span.start
-                    )),
-                ),
-                None,
-            )));
-        }
-        let t = Instant::now();
-        let statement = parser.parse_statement().map_err(query_error)?;
-        statements.push((statement, t.elapsed()));
-        expecting_delimiter = true;
-    }
-    let share = tokenising / u32::try_from(statements.len().max(1)).unwrap_or(u32::MAX);
-    Ok(statements
-        .into_iter()
-        .map(|(s, d)| (s, d + share))
-        .collect())
+    let share = start.elapsed() / u32::try_from(statements.len().max(1)).unwrap_or(u32::MAX);
+    Ok(statements.into_iter().map(|s| (s, share)).collect())
 }
 
 /// Prints a result as a table (nothing for a result without columns);
